@@ -1,0 +1,45 @@
+"""Named errors. Each carries the offending value so a log line says what went wrong, where."""
+
+from __future__ import annotations
+
+
+class HarvesterError(Exception):
+    """Base of every error the harvester raises on purpose."""
+
+
+class ArgumentError(HarvesterError, ValueError):
+    """A spider argument or setting is wrong. The message names it and the fix."""
+
+    def __init__(self, name: str, value: object, fix: str) -> None:
+        self.name = name
+        self.value = value
+        self.fix = fix
+        super().__init__(f"argument {name}={value!r}: {fix}")
+
+
+class PageError(HarvesterError):
+    """Something is wrong with one fetched page."""
+
+    def __init__(self, url: str, detail: str) -> None:
+        self.url = url
+        self.detail = detail
+        super().__init__(f"{url}: {detail}")
+
+
+class IncompleteResponse(PageError):
+    """The body is truncated or empty: the same request may succeed when retried."""
+
+
+class LayoutChanged(PageError):
+    """A well-formed page lacks a landmark the parser relies on: the site's layout changed.
+
+    Retrying will not help; the run must fail loudly so someone updates the selectors.
+    """
+
+    def __init__(self, url: str, landmark: str) -> None:
+        self.landmark = landmark
+        super().__init__(url, f"layout changed: missing landmark {landmark}")
+
+
+class BlockedPage(PageError):
+    """The site answered with a challenge or block page (Cloudflare) instead of content."""

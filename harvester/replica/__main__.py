@@ -1,0 +1,97 @@
+"""Run the replica: ``python -m harvester.replica [--port 0] [--documents N] ...``.
+
+The first line printed on stdout is the base URL (``http://127.0.0.1:PORT``), so that a
+script can start the replica with ``--port 0`` and read where it listens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import jsonlines
+
+from harvester.replica.dataset import DEFAULT_SEED, DEFAULT_SIZE, build_archive
+from harvester.replica.faults import FaultPlan, FaultSpecError
+from harvester.replica.server import ReplicaServer
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 11:
+        raise argparse.ArgumentTypeError(f"{value}: must be at least 11 (the seed search)")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m harvester.replica",
+        description="A local replica of the Wilson Center Digital Archive, bound to 127.0.0.1.",
+    )
+    parser.add_argument("--port", type=int, default=8000, help="TCP port; 0 picks a free one (default 8000)")
+    parser.add_argument("--documents", type=_positive, default=DEFAULT_SIZE,
+                        help=f"number of documents (default {DEFAULT_SIZE}, the real archive's size)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the generated content and faults")
+    parser.add_argument("--faults", default="", help="fault plan, e.g. 'layout' (see harvester/replica/faults.py)")
+    parser.add_argument("--dump-truth", type=Path, metavar="FILE",
+                        help="write the replica's dataset (what a harvest must produce) as JSON Lines")
+    parser.add_argument("--dump-only", action="store_true",
+                        help="with --dump-truth: write the file and exit instead of serving")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    return parser.parse_args(argv)
+
+
+def dump_truth(archive, base_url: str, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Write atomically: a reader never sees a half-written truth file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle, jsonlines.Writer(handle, compact=True) as writer:
+            writer.write_all(archive.truth(base_url))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s [replica] %(levelname)s: %(message)s", stream=sys.stderr)
+    try:
+        faults = FaultPlan.parse(args.faults)
+    except FaultSpecError as exc:
+        print(f"error: --faults: {exc}", file=sys.stderr)
+        return 2
+    archive = build_archive(args.documents, args.seed)
+    if args.dump_only:
+        if not args.dump_truth:
+            print("error: --dump-only needs --dump-truth FILE", file=sys.stderr)
+            return 2
+        dump_truth(archive, f"http://127.0.0.1:{args.port}", args.dump_truth)
+        return 0
+    try:
+        server = ReplicaServer(archive, args.port, faults)
+    except OSError as exc:
+        print(f"error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; "
+              "pick another --port, or 0 for a free one", file=sys.stderr)
+        return 2
+    if args.dump_truth:
+        dump_truth(archive, server.base_url, args.dump_truth)
+    print(server.base_url, flush=True)
+    logging.info("serving %d documents at %s (faults: %s)", len(archive.docs), server.base_url, args.faults or "none")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

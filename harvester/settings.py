@@ -1,0 +1,71 @@
+"""Scrapy settings of the harvester. Our own settings take the ``HARVESTER_`` prefix.
+
+Defaults are polite for the real site (it sits behind Cloudflare; public scrapers slept
+3-15 s a page). A run against a loopback host (the bundled replica) lifts the throttle:
+see ``ArchiveSpider.from_crawler``. Anything given with ``-s`` wins over both.
+"""
+
+from __future__ import annotations
+
+from harvester.items import FIELD_ORDER
+
+BOT_NAME = "harvester"
+SPIDER_MODULES = ["harvester.spiders"]
+NEWSPIDER_MODULE = "harvester.spiders"
+COMMANDS_MODULE = "harvester.commands"
+
+# --- what and where -----------------------------------------------------------------
+HARVESTER_BASE_URL = "https://digitalarchive.wilsoncenter.org"
+#: Who runs this harvester: put an e-mail address or URL here for the real site.
+HARVESTER_CONTACT = "set HARVESTER_CONTACT to your e-mail"
+#: Include the long ``text`` field in CSV exports (it is always in JSON Lines).
+HARVESTER_CSV_TEXT = False
+#: Relax throttling when the base URL is a loopback host (the replica).
+HARVESTER_LOCAL_FAST = True
+#: Seconds between progress lines in the log.
+HARVESTER_PROGRESS_INTERVAL = 30.0
+
+# --- politeness (real site) -------------------------------------------------------
+USER_AGENT = "harvester/0.1 (research harvester of digital archives; +https://github.com/harvester)"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 3.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 3.0
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 60
+RETRY_ENABLED = True
+RETRY_TIMES = 5
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# A real document page is 60-90 KB; anything past 5 MB is not a page of this archive.
+DOWNLOAD_MAXSIZE = 5 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 1024 * 1024
+
+# --- items ---------------------------------------------------------------------------
+ITEM_PIPELINES = {
+    "harvester.pipelines.DuplicatesPipeline": 100,
+    "harvester.pipelines.TitlePipeline": 200,
+    "harvester.pipelines.DatePipeline": 300,
+}
+EXTENSIONS = {
+    "harvester.extensions.RunReport": 500,
+}
+
+# --- output --------------------------------------------------------------------------
+FEED_EXPORT_ENCODING = "utf-8"
+FEED_EXPORT_FIELDS = list(FIELD_ORDER)
+FEED_EXPORTERS = {
+    "csv": "harvester.exporters.HarvesterCsvItemExporter",
+}
+FEEDS = {
+    "output/%(name)s.jsonl": {"format": "jsonlines", "overwrite": True},
+    "output/%(name)s.csv": {"format": "csv", "overwrite": True},
+}
+
+LOG_LEVEL = "INFO"
+TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19's remote control runs code sent to a local HTTP port: an unattended
+# harvester has no use for it.
+REMOTE_CONTROL_ENABLED = False
