@@ -9,15 +9,15 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import scrapy
 from scrapy.crawler import Crawler
-from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings, Settings
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings, Settings
 from twisted.python.failure import Failure
 
 from harvester.args import ArchiveArgs, parse_args
@@ -34,7 +34,7 @@ STATS = "harvester"
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_loopback(host: str | None) -> bool:

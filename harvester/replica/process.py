@@ -1,0 +1,69 @@
+"""Start the replica in a subprocess and learn its address: for tests, benchmarks, demos."""
+
+from __future__ import annotations
+
+import selectors
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ReplicaStartError(RuntimeError):
+    """The replica did not print its base URL in time; carries what it printed on stderr."""
+
+
+@dataclass
+class Replica:
+    base_url: str
+    process: subprocess.Popen[str]
+    truth_path: Path | None
+    log_path: Path
+
+
+@contextmanager
+def running_replica(
+    *,
+    documents: int | None = None,
+    faults: str = "",
+    seed: int | None = None,
+    dump_truth: Path | None = None,
+    extra_args: list[str] | None = None,
+    startup_timeout: float = 120.0,
+) -> Iterator[Replica]:
+    """Run ``python -m harvester.replica --port 0`` until the block ends."""
+    cmd = [sys.executable, "-m", "harvester.replica", "--port", "0"]
+    if documents is not None:
+        cmd += ["--documents", str(documents)]
+    if faults:
+        cmd += ["--faults", faults]
+    if seed is not None:
+        cmd += ["--seed", str(seed)]
+    if dump_truth is not None:
+        cmd += ["--dump-truth", str(dump_truth)]
+    cmd += extra_args or []
+    log = tempfile.NamedTemporaryFile(prefix="replica-", suffix=".log", delete=False)
+    log_path = Path(log.name)
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+    try:
+        assert process.stdout is not None
+        selector = selectors.DefaultSelector()
+        selector.register(process.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout=startup_timeout):
+            raise ReplicaStartError(f"replica printed no URL in {startup_timeout} s: {log_path.read_text()[-2000:]}")
+        base_url = process.stdout.readline().strip()
+        if not base_url.startswith("http://127.0.0.1:"):
+            process.wait(timeout=10)
+            raise ReplicaStartError(f"replica failed to start: {log_path.read_text()[-2000:]}")
+        yield Replica(base_url=base_url, process=process, truth_path=dump_truth, log_path=log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

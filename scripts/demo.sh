@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Set up, start the bundled replica, harvest the seed search with full records into output/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/python -m harvester.demo "$@"

@@ -1,0 +1,60 @@
+"""Shared fixtures: where ../shared is, a running replica, a crawl runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harvester.replica.process import Replica, running_replica
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+FIXTURES = SHARED / "fixtures" / "real" / "document"
+DATA = SHARED / "data"
+
+
+def shared_data(name: str) -> Any:
+    path = DATA / name
+    if not path.exists():
+        pytest.skip(f"{path} not found: the real data lives in ../shared, beside the checkout")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def run_crawl(
+    base_url: str, out: Path, *args: str, settings: dict[str, str] | None = None, timeout: float = 1200
+) -> subprocess.CompletedProcess[str]:
+    """Run the real ``scrapy crawl archive`` CLI against ``base_url``, exporting to ``out``."""
+    cmd = [sys.executable, "-m", "scrapy", "crawl", "archive", "-s", f"HARVESTER_BASE_URL={base_url}",
+           "-s", "HARVESTER_PROGRESS_INTERVAL=0", "-O", str(out)]
+    for name, value in (settings or {}).items():
+        cmd += ["-s", f"{name}={value}"]
+    for arg in args:
+        cmd += ["-a", arg]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replica]:
+    """The default replica (16,153 documents) with its truth, shared by the crawl tests."""
+    truth = tmp_path_factory.mktemp("replica") / "truth.jsonl"
+    with running_replica(dump_truth=truth) as rep:
+        yield rep
+
+
+@pytest.fixture(scope="session")
+def truth(replica: Replica) -> dict[str, dict[str, Any]]:
+    assert replica.truth_path is not None
+    return {rec["url"]: rec for rec in read_jsonl(replica.truth_path)}

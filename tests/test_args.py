@@ -1,0 +1,33 @@
+"""Spider arguments fail at start, naming the argument and the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from harvester.args import parse_args
+from harvester.exceptions import ArgumentError
+
+
+def test_defaults_and_coercion() -> None:
+    args = parse_args({"query": " Korean Workers' Party ", "max_pages": "3", "details": "true"})
+    assert (args.query, args.max_pages, args.details) == ("Korean Workers' Party", 3, True)
+    assert parse_args({}).query == ""
+
+
+@pytest.mark.parametrize(
+    ("raw", "name", "hint"),
+    [
+        ({"qeury": "Korea"}, "qeury", "known arguments: query, start_url, max_pages, details"),
+        ({"max_pages": "ten"}, "max_pages", "whole number"),
+        ({"max_pages": "0"}, "max_pages", "1 or more"),
+        ({"details": "maybe"}, "details", "true or false"),
+        ({"start_url": "digitalarchive.wilsoncenter.org/search"}, "start_url", "absolute http(s) URL"),
+        ({"start_url": "https://digitalarchive.wilsoncenter.org/document/x"}, "start_url", "results page"),
+        ({"query": "Korea", "start_url": "https://digitalarchive.wilsoncenter.org/search"}, "query/start_url", "not both"),
+    ],
+)
+def test_bad_arguments_are_named(raw: dict[str, str], name: str, hint: str) -> None:
+    with pytest.raises(ArgumentError) as caught:
+        parse_args(raw)
+    assert caught.value.name == name
+    assert hint in str(caught.value)
