@@ -442,7 +442,8 @@ def build_archive(size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED) -> Archive
         if pane != "translation" or doc_rng.random() < 0.5:
             pdfs.append(f"/sites/default/files/shared-media/document_scan/{lang}-{nid_hint}-scan.pdf")
         if pane == "transcript":
-            pdfs.insert(0, f"/sites/default/files/shared-media/imported_document_transcript/Volume%20{nid_hint}.pdf")
+            # In page order: the scans (original pane) come before the transcript.
+            pdfs.append(f"/sites/default/files/shared-media/imported_document_transcript/Volume%20{nid_hint}.pdf")
         authors = [p for p in PEOPLE if p[1] in title_people][:1]
         return {
             "credits": f"This document was made possible with support from {donor}" if donor else None,

@@ -6,7 +6,10 @@ SPEC is a comma-separated list of fault names with an optional ``:target``:
   (a site redesign: the parser must fail loudly, naming the page and the landmark);
 - ``layout:search``: search pages rename the count line and the result cells;
 - ``repeat``: every results page after the first starts with the previous page's last
-  row again (a document listed twice: the harvest must export it once).
+  row again (a document listed twice: the harvest must export it once);
+- ``aliases``: result rows link some documents by their other addresses: one in three by
+  the legacy ``/document/<record id>`` (a 301 to the canonical page), one in three by the
+  shortlink ``/node/<nid>`` (the page served in place, with its canonical link).
 
 Network faults (status codes, Retry-After, drops, truncation, shifting results) are
 issue #5's and will extend this plan.
@@ -29,6 +32,8 @@ class FaultPlan:
     """Page kinds whose layout is changed: ``document`` and/or ``search``."""
     repeat: bool = False
     """Repeat the previous page's last row at the top of each results page."""
+    aliases: bool = False
+    """Link result rows by legacy and node addresses instead of the canonical slug."""
 
     @classmethod
     def parse(cls, spec: str) -> FaultPlan:
@@ -44,6 +49,8 @@ class FaultPlan:
                 plan.layout.add(target)
             elif name == "repeat" and not target:
                 plan.repeat = True
+            elif name == "aliases" and not target:
+                plan.aliases = True
             else:
-                raise FaultSpecError(f"fault {part!r}: unknown fault {name!r}; known: layout, repeat")
+                raise FaultSpecError(f"fault {part!r}: unknown fault {name!r}; known: layout, repeat, aliases")
         return plan

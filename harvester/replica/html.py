@@ -926,14 +926,15 @@ def _original_pane(paths: Sequence[str], *, active: bool) -> str:
 def _pane(doc: ReplicaDoc) -> str:
     """The panes of ``#documentTabs``: the scans (``#original``) first, then the active pane.
 
-    Every path of ``doc.pdf_paths`` is embedded once: the transcript pane shows the first,
-    the others (all of them for a translation) sit in an inactive ``#original`` pane, in
-    the real pages' order (original, transcript, translation).
+    Every path of ``doc.pdf_paths`` is embedded once, in list order: the transcript pane
+    shows the last, the others (all of them for a translation) sit in an inactive
+    ``#original`` pane before it, in the real pages' order (original, transcript,
+    translation).
     """
     kind = doc.pane
     if kind == "original":
         return _original_pane(doc.pdf_paths, active=True)
-    scans = doc.pdf_paths[1:] if kind == "transcript" else doc.pdf_paths
+    scans = doc.pdf_paths[:-1] if kind == "transcript" else doc.pdf_paths
     before = _original_pane(scans, active=False) if scans else ""
     if kind == "translation":
         language = _esc(doc.text_language)
@@ -955,7 +956,7 @@ def _pane(doc: ReplicaDoc) -> str:
             'id="transcript" role="tabpanel" aria-labelledby="transcript-tab">\n',
         ]
         if doc.pdf_paths:
-            parts.append(_pdf_object(doc.pdf_paths[0]))
+            parts.append(_pdf_object(doc.pdf_paths[-1]))
         if doc.text:
             parts.append(_word_text(doc))
         parts.append("                                  </div>\n")

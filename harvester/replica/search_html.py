@@ -14,8 +14,18 @@ from urllib.parse import urlencode
 from harvester.replica.model import ReplicaDoc
 
 
-def render_row(doc: ReplicaDoc) -> str:
-    """One result row; also used for the Related Documents table of document pages."""
+def alias_href(doc: ReplicaDoc) -> str:
+    """The address a row links under the ``aliases`` fault: legacy, node or canonical."""
+    kind = doc.nid % 3
+    if kind == 0:
+        return f"/document/{doc.record_id}"
+    if kind == 1:
+        return f"/node/{doc.nid}"
+    return f"/document/{doc.slug}"
+
+
+def render_row(doc: ReplicaDoc, href: str | None = None) -> str:
+    """One result row (the same markup as the Related Documents rows of document pages)."""
     date = f"<p>{escape(doc.date_raw)}</p>" if doc.date_raw else ""
     if doc.summary:
         paragraphs = "".join(f"<p>{escape(p)}</p>" for p in doc.summary)
@@ -25,7 +35,7 @@ def render_row(doc: ReplicaDoc) -> str:
     return (
         f'<tr><td class="date">{date}</td>'
         f'<td data-history-node-id="{doc.nid}" class="document contextual-region">'
-        f'<a href="/document/{doc.slug}"><h3 class="sub-title"><span>{doc.title}</span></h3>'
+        f'<a href="{href or "/document/" + doc.slug}"><h3 class="sub-title"><span>{doc.title}</span></h3>'
         f"{text}</a></td></tr>\n"
     )
 
@@ -83,6 +93,7 @@ def render_search_main(
     page: int,
     page_size: int,
     params: Sequence[tuple[str, str]],
+    aliases: bool = False,
 ) -> str:
     """The ``<main>`` region of ``/search``: count line, result table, pager."""
     last_page = max(0, (total - 1) // page_size)
@@ -105,7 +116,7 @@ def render_search_main(
             '<div class="documents"><div class="card table-responsive">'
             '<table class="table table-hover table-striped"><tbody>\n'
         )
-        parts.extend(render_row(doc) for doc in rows)
+        parts.extend(render_row(doc, alias_href(doc) if aliases else None) for doc in rows)
         parts.append("</tbody></table></div></div>\n")
     else:
         # Past the last page the real site shows an empty list, not an error.

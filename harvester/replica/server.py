@@ -165,7 +165,10 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         rows = results[page * page_size : (page + 1) * page_size]
         if self.server.faults.repeat and page > 0 and rows:
             rows = [results[page * page_size - 1], *rows]
-        main = render_search_main(rows, total=len(results), page=page, page_size=page_size, params=params)
+        main = render_search_main(
+            rows, total=len(results), page=page, page_size=page_size, params=params,
+            aliases=self.server.faults.aliases,
+        )
         title = f"Search{': ' + query if query else ''}"
         if "search" in self.server.faults.layout:
             main = main.replace("results-count", "result-summary").replace('class="document contextual', 'class="doc contextual')

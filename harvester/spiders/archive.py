@@ -158,8 +158,16 @@ class ArchiveSpider(scrapy.Spider):
         for row in rows:
             self.rows_seen += 1
             url = canonical_document_url(row.url)
+            slug = document_id(url)
+            if slug is None or slug.isdigit():
+                # A legacy /document/<record id> or /node/<nid> link: only the document page
+                # (details=true) tells the canonical address, the identity.
+                stats.inc_value(f"{STATS}/identity/alias_links")
+                if not self.args.details:
+                    logger.warning("Result %s links by a non-canonical address %s; run with "
+                                   "-a details=true to resolve it", self.rows_seen, url)
             item = DocumentItem(
-                id=document_id(url) or url,
+                id=slug or url,
                 url=url,
                 title=row.title,
                 date_raw=row.date_raw,
