@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jsonlines
 
-from harvester.replica.dataset import DEFAULT_SEED, DEFAULT_SIZE, build_archive
+from harvester.replica.dataset import DEFAULT_SEED, DEFAULT_SIZE, Changes, build_archive
 from harvester.replica.faults import FaultPlan, FaultSpecError
 from harvester.replica.server import ReplicaServer
 
@@ -25,6 +25,13 @@ def _positive(text: str) -> int:
     if value < 11:
         raise argparse.ArgumentTypeError(f"{value}: must be at least 11 (the seed search)")
     return value
+
+
+def _changes(text: str) -> Changes:
+    try:
+        return Changes.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,6 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"number of documents (default {DEFAULT_SIZE}, the real archive's size)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the generated content and faults")
     parser.add_argument("--faults", default="", help="fault plan, e.g. 'layout' (see harvester/replica/faults.py)")
+    parser.add_argument("--changes", type=_changes, default=Changes(), metavar="ADDED,EDITED,REMOVED",
+                        help="the archive after new uploads, edits and removals (deterministic), e.g. 25,10,5")
     parser.add_argument("--dump-truth", type=Path, metavar="FILE",
                         help="write the replica's dataset (what a harvest must produce) as JSON Lines")
     parser.add_argument("--dump-only", action="store_true",
@@ -67,7 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     except FaultSpecError as exc:
         print(f"error: --faults: {exc}", file=sys.stderr)
         return 2
-    archive = build_archive(args.documents, args.seed)
+    try:
+        archive = build_archive(args.documents, args.seed, args.changes)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.dump_only:
         if not args.dump_truth:
             print("error: --dump-only needs --dump-truth FILE", file=sys.stderr)

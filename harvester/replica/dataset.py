@@ -24,6 +24,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from datetime import date as date_type
 from importlib import resources
 from typing import Any
 
@@ -388,8 +389,33 @@ def _load_facts() -> dict[str, Any]:
     return json.loads(text)
 
 
-def build_archive(size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED) -> Archive:
-    """Build the replica's archive of ``size`` documents (at least the 11 of the seed)."""
+@dataclass(frozen=True)
+class Changes:
+    """Edits to the archive since a harvest: ``--changes ADDED,EDITED,REMOVED``."""
+
+    added: int = 0
+    edited: int = 0
+    removed: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> Changes:
+        parts = text.split(",")
+        if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
+            raise ValueError(f"{text!r}: give three whole numbers ADDED,EDITED,REMOVED, e.g. 25,10,5")
+        return cls(*(int(p) for p in parts))
+
+
+def build_archive(size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED, changes: Changes | None = None) -> Archive:
+    """Build the replica's archive of ``size`` documents (at least the 11 of the seed).
+
+    With ``changes``, the same archive after new uploads (at the top of the upload order),
+    edits (summary, and title or date) and removals, each chosen by a seeded draw.
+    """
+    changes = changes or Changes()
+    if changes.edited + changes.removed > size - 11:
+        raise ValueError("more edits and removals than documents outside the seed search")
+    base_size = size
+    size = base_size + changes.added
     facts = _load_facts()
     if size < len(facts["seed"]):
         raise ValueError(f"size {size} is smaller than the seed search ({len(facts['seed'])})")
@@ -534,21 +560,49 @@ def build_archive(size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED) -> Archive
             )
         )  # fmt: skip
     # Upload order: a seeded shuffle, so seed and real documents sit among generated ones.
-    order = list(range(len(docs)))
+    # Documents added by ``changes`` come after (newest), so the base archive is the same
+    # with or without them.
+    order = list(range(base_size))
     rng.shuffle(order)
+    order += range(base_size, len(docs))
     for created, doc_index in enumerate(order, start=1):
         doc = docs[doc_index]
         doc.created = created
         if not doc.uploaded_date:
             # Uploads spread over 2011-2025 in upload order.
-            day_number = 734_138 + created * 5_000 // len(docs)  # 2011-01-01 + ...
-            from datetime import date as _date
-
-            doc.uploaded_date = _date.fromordinal(day_number).isoformat()
-    # Related documents: up to three others, chosen by seeded draw.
-    for doc in docs:
+            day_number = 734_138 + created * 5_000 // base_size  # 2011-01-01 + ...
+            doc.uploaded_date = date_type.fromordinal(day_number).isoformat()
+    # Related documents: up to three others of the base archive, chosen by seeded draw.
+    for doc in docs[:base_size]:
         doc_rng = random.Random(seed * 31 + doc.nid)
         if doc_rng.random() < 0.3:
-            doc.related = [docs[doc_rng.randrange(len(docs))].slug for _ in range(doc_rng.randint(1, 3))]
+            doc.related = [docs[doc_rng.randrange(base_size)].slug for _ in range(doc_rng.randint(1, 3))]
             doc.related = [s for s in dict.fromkeys(doc.related) if s != doc.slug]
+    _apply_edits(docs, base_size, changes, seed, skip=set(seed_slugs))
     return Archive(docs=docs, seed_query=facts["query"], seed_slugs=seed_slugs, seed=seed)
+
+
+def _apply_edits(docs: list[ReplicaDoc], base_size: int, changes: Changes, seed: int, skip: set[str]) -> None:
+    """Edit and remove documents of the base archive in place (removed ones are dropped).
+
+    Removals are drawn among documents no other lists as related, so that exactly the
+    edited documents change.
+    """
+    if not (changes.edited or changes.removed):
+        return
+    rng = random.Random(seed * 104_729 + 1)
+    referenced = {s for d in docs for s in d.related}
+    candidates = [i for i, d in enumerate(docs[:base_size]) if d.slug not in skip and d.slug not in referenced]
+    chosen = rng.sample(candidates, changes.edited + changes.removed)
+    for n, index in enumerate(chosen[: changes.edited]):
+        doc = docs[index]
+        doc.summary = [f"Revised description {n + 1}: the record was re-catalogued after review.", *doc.summary[:1]]
+        if n % 3 == 0:
+            doc.clean_title = f"{doc.clean_title} (Revised)"
+            doc.title = f"{doc.title} (Revised)"
+        elif n % 3 == 1 and doc.date_precision == "day":
+            year, month = int(doc.date[:4]), int(doc.date[5:7])  # type: ignore[index]
+            doc.date_raw = format_date(year, month, None)
+            doc.date, doc.date_precision = iso_date(year, month, None)
+    removed = {docs[i].slug for i in chosen[changes.edited :]}
+    docs[:] = [d for d in docs if d.slug not in removed]

@@ -31,11 +31,19 @@ def running_replica(
     faults: str = "",
     seed: int | None = None,
     dump_truth: Path | None = None,
+    port: int = 0,
+    changes: str | None = None,
     extra_args: list[str] | None = None,
     startup_timeout: float = 120.0,
 ) -> Iterator[Replica]:
-    """Run ``python -m harvester.replica --port 0`` until the block ends."""
-    cmd = [sys.executable, "-m", "harvester.replica", "--port", "0"]
+    """Run ``python -m harvester.replica --port 0`` until the block ends.
+
+    ``port`` fixes the port, for runs that must see the same host twice (a job's state
+    keys documents by their canonical URL, host included).
+    """
+    cmd = [sys.executable, "-m", "harvester.replica", "--port", str(port)]
+    if changes:
+        cmd += ["--changes", changes]
     if documents is not None:
         cmd += ["--documents", str(documents)]
     if faults:
