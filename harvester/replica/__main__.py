@@ -15,8 +15,9 @@ from pathlib import Path
 
 import jsonlines
 
-from harvester.replica.dataset import DEFAULT_SEED, DEFAULT_SIZE, Changes, build_archive
-from harvester.replica.faults import FaultPlan, FaultSpecError
+from harvester.replica import faults as faults_module
+from harvester.replica.dataset import DEFAULT_SEED, DEFAULT_SIZE, Changes
+from harvester.replica.faults import FaultLog, FaultPlan, FaultSpecError, build_faulty_archive
 from harvester.replica.server import ReplicaServer
 
 
@@ -43,7 +44,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--documents", type=_positive, default=DEFAULT_SIZE,
                         help=f"number of documents (default {DEFAULT_SIZE}, the real archive's size)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the generated content and faults")
-    parser.add_argument("--faults", default="", help="fault plan, e.g. 'layout' (see harvester/replica/faults.py)")
+    parser.add_argument("--faults", default="", metavar="SPEC",
+                        help="fault plan, e.g. 'layout,503@/search?page=3#1-2,500@0.05'; the grammar is the "
+                        "docstring of harvester/replica/faults.py (print it with --faults-help)")
+    parser.add_argument("--faults-help", action="store_true", help="print the --faults grammar and exit")
+    parser.add_argument("--fault-log", type=Path, metavar="FILE",
+                        help="write every injected fault as a JSON line to FILE (truncated at start)")
     parser.add_argument("--changes", type=_changes, default=Changes(), metavar="ADDED,EDITED,REMOVED",
                         help="the archive after new uploads, edits and removals (deterministic), e.g. 25,10,5")
     parser.add_argument("--dump-truth", type=Path, metavar="FILE",
@@ -69,6 +75,9 @@ def dump_truth(archive, base_url: str, path: Path) -> None:  # type: ignore[no-u
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.faults_help:
+        print(faults_module.__doc__)
+        return 0
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s [replica] %(levelname)s: %(message)s", stream=sys.stderr)
     try:
@@ -76,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     except FaultSpecError as exc:
         print(f"error: --faults: {exc}", file=sys.stderr)
         return 2
+    fault_log = FaultLog(args.fault_log)
     try:
-        archive = build_archive(args.documents, args.seed, args.changes)
+        archive = build_faulty_archive(faults, args.documents, args.seed, args.changes, fault_log)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -86,9 +96,10 @@ def main(argv: list[str] | None = None) -> int:
             print("error: --dump-only needs --dump-truth FILE", file=sys.stderr)
             return 2
         dump_truth(archive, f"http://127.0.0.1:{args.port}", args.dump_truth)
+        fault_log.close()
         return 0
     try:
-        server = ReplicaServer(archive, args.port, faults)
+        server = ReplicaServer(archive, args.port, faults, fault_log=fault_log)
     except OSError as exc:
         print(f"error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; "
               "pick another --port, or 0 for a free one", file=sys.stderr)
@@ -96,13 +107,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.dump_truth:
         dump_truth(archive, server.base_url, args.dump_truth)
     print(server.base_url, flush=True)
-    logging.info("serving %d documents at %s (faults: %s)", len(archive.docs), server.base_url, args.faults or "none")
+    staged = f" (+{faults.shift_total} staged by shift)" if faults.shift_total else ""
+    logging.info("serving %d documents%s at %s (faults: %s)", len(archive.docs) - faults.shift_total, staged,
+                 server.base_url, args.faults or "none")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+        fault_log.close()
     return 0
 
 

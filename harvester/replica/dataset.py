@@ -18,6 +18,7 @@ perturbed from a known clean title.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -606,3 +607,54 @@ def _apply_edits(docs: list[ReplicaDoc], base_size: int, changes: Changes, seed:
             doc.date, doc.date_precision = iso_date(year, month, None)
     removed = {docs[i].slug for i in chosen[changes.edited :]}
     docs[:] = [d for d in docs if d.slug not in removed]
+
+
+# --- archive faults (``--faults baddates@RATE,badtitles@RATE``, see faults.py) -------------
+
+BAD_DATE_FORMS = ("Spring {y}", "{y}{d}", "February 30, {y}", "c. {y}", "April 31, {y}")
+"""Malformed dates a spoiled document shows (``{y}``: its year, or 1956; ``{d}``: a digit)."""
+BAD_TITLES = ("", "   ", "\n\t  \n", "&nbsp;", "\u200b ")
+"""Titles with nothing visible (markup as carried: ``&nbsp;`` is an entity)."""
+
+
+def _spoil_draws(archive: Archive, rate: float, seed: int, kind: str, salt: str) -> list[tuple[ReplicaDoc, random.Random]]:
+    """The documents a seeded draw picks at ``rate`` (never the seed search's), with their draw."""
+    skip = set(archive.seed_slugs)
+    chosen = []
+    for doc in archive.docs:
+        if doc.slug in skip:
+            continue
+        digest = hashlib.sha256(f"{kind}|{seed}|{salt}|{doc.nid}".encode()).digest()
+        draw = random.Random(int.from_bytes(digest[:8], "big"))
+        if draw.random() < rate:
+            chosen.append((doc, draw))
+    return chosen
+
+
+def spoil_dates(archive: Archive, rate: float, seed: int, salt: str = "") -> list[ReplicaDoc]:
+    """Give a seeded share of the documents a malformed displayed date, in place.
+
+    The truth follows: ``date_raw`` is the malformed text, ``date`` and ``date_precision``
+    are None (a correct harvest reads nothing from it). Returns the spoiled documents.
+    """
+    spoiled = []
+    for doc, draw in _spoil_draws(archive, rate, seed, "baddates", salt):
+        year = int(doc.date[:4]) if doc.date else 1956
+        doc.date_raw = draw.choice(BAD_DATE_FORMS).format(y=year, d=year % 10)
+        doc.date = doc.date_precision = None
+        spoiled.append(doc)
+    return spoiled
+
+
+def spoil_titles(archive: Archive, rate: float, seed: int, salt: str = "") -> list[ReplicaDoc]:
+    """Give a seeded share of the documents an empty or white-space-only title, in place.
+
+    The truth follows: ``clean_title`` is empty, so the truth's ``title`` is None. The slug
+    stays the one the original title gave. Returns the spoiled documents.
+    """
+    spoiled = []
+    for doc, draw in _spoil_draws(archive, rate, seed, "badtitles", salt):
+        doc.title = draw.choice(BAD_TITLES)
+        doc.clean_title = ""
+        spoiled.append(doc)
+    return spoiled

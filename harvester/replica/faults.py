@@ -1,6 +1,29 @@
-"""Faults the replica stages on purpose (``--faults SPEC``).
+"""Faults the replica stages on purpose (``--faults SPEC``), deterministic for a given ``--seed``.
 
-SPEC is a comma-separated list of fault names with an optional ``:target``:
+Grammar
+-------
+
+SPEC is a comma-separated list of entries (white space around entries is ignored)::
+
+    SPEC     = ENTRY *( "," ENTRY )
+    ENTRY    = SWITCH  /  FAULT [ ":" PARAMS ] "@" WHERE
+    SWITCH   = "layout" [ ":document" / ":search" ]  /  "repeat"  /  "aliases"
+    PARAMS   = PARAM *( ";" PARAM )        PARAM = KEY "=" VALUE  /  VALUE (the fault's main parameter)
+    WHERE    = RATE [ PREFIX ] [ "#" ATTEMPTS ]      at a seeded rate over requests
+             / PATH [ "#" ATTEMPTS ]                 on one path-with-query
+    RATE     = a number from 0 to 1, e.g. 0.05
+    PREFIX   = "/" ...   the rate covers every path that starts with it ("/" = every path)
+    PATH     = "/" path [ "?" query ]   one exact path and query
+    ATTEMPTS = N  /  N "-" M  /  N "-"  1-based attempt numbers, e.g. "1", "1-2", "3-"
+
+Examples: ``500@0.05`` (5 % of page requests answer 500), ``503@/search?page=3#1-2`` (the first
+two attempts at ``/search?page=3`` answer 503), ``429:retry-after=date:2@0.1#1`` (10 % of first
+attempts answer 429 with an HTTP-date 2 s ahead), ``slow:seconds=4@/document/some-slug#1``,
+``shift:5@/search?page=2``, ``baddates@0.02,badtitles@0.01``, ``layout:search,repeat``.
+A comma inside a path must be written ``%2C`` (a comma ends the entry).
+
+Plan-wide switches (no ``@``; they change every page of their kind)
+--------------------------------------------------------------------
 
 - ``layout`` or ``layout:document``: document pages rename ``h1.title`` to ``h1.heading``
   (a site redesign: the parser must fail loudly, naming the page and the landmark);
@@ -11,19 +34,274 @@ SPEC is a comma-separated list of fault names with an optional ``:target``:
   the legacy ``/document/<record id>`` (a 301 to the canonical page), one in three by the
   shortlink ``/node/<nid>`` (the page served in place, with its canonical link).
 
-Network faults (status codes, Retry-After, drops, truncation, shifting results) are
-issue #5's and will extend this plan.
+Request faults (main parameter first; defaults in brackets)
+-----------------------------------------------------------
+
+- ``500``: status 500 with a small HTML error page.
+- ``503:retry-after=R`` [none]: status 503 with a small HTML error page, and ``Retry-After``
+  when R is given.
+- ``429:retry-after=R`` [1]: status 429 with a small HTML error page and ``Retry-After``.
+  R is ``N`` (delay-seconds: ``Retry-After: 2``), ``date:N`` (an HTTP-date, RFC 9110 IMF-fixdate
+  such as ``Wed, 21 Oct 2026 07:28:02 GMT``, of the whole second ``ceil(now) + N``: N to N + 1 s
+  in the future, N or N + 1 s after the response's ``Date``), or ``none`` (no header).
+- ``slow:seconds=S`` [3]: sleep S seconds before sending anything (not even the status line),
+  then send the normal response.
+- ``drop:keep=F`` [0.5]: send the status line and headers with the full ``Content-Length``,
+  then the first ``floor(F * length)`` bytes of the body, then close the connection (a plain
+  TCP close, no ``Connection: close`` announced): the client sees fewer bytes than announced.
+- ``truncate:keep=F`` [0.5]: status 200 and a body cut F of the way through ``<main>...</main>``
+  (of the whole body on pages without one) at a UTF-8 character boundary; ``Content-Length``
+  is the cut length, so the transfer is complete but the HTML has no ``</main>`` and no ``</html>``.
+- ``empty``: status 200, ``Content-Type: text/html; charset=UTF-8``, ``Content-Length: 0``.
+- ``challenge:status=C`` [403]: a Cloudflare-like block page with status C (403 or 200): title
+  "Attention Required! | Cloudflare", text "Sorry, you have been blocked", ``div#cf-error-details``
+  and a ``/cdn-cgi/challenge-platform/h/...`` script; headers ``Server: cloudflare`` and ``CF-RAY``.
+- ``oversize:mib=M`` [6]: the normal page with M MiB of padding in an HTML comment before
+  ``</body>`` (over the harvester's 5 MiB ``DOWNLOAD_MAXSIZE``); ``Content-Length`` is exact.
+- ``badutf8``: the normal page, still labelled ``charset=UTF-8``, with the bytes
+  ``FF FE 20 43 61 66 E9 20`` (not UTF-8; ``Caf\\xe9`` is Latin-1) inserted at the start of
+  the first summary paragraph (search pages: the first row's; document pages: the summary
+  block's), or at the start of the (first) title when there is no summary.
+- ``offsite:link=L`` [row]: results pages only. ``row``: the first row's document link,
+  ``next``: the pager's ``rel="next"`` link, ``both``: both, point to ``http://203.0.113.9``
+  (same path and query, another host; nothing listens there and the replica never connects
+  anywhere).
+- ``loop:to=J`` [0]: results pages only: the pager's ``rel="next"`` link points to page J
+  (0-based) instead of the next page.
+
+Archive faults
+--------------
+
+- ``shift:count=N@PATH`` [10]: the first request of PATH (at the given attempts, default any)
+  reveals N new documents at the top of the upload order (newest first, the default sort),
+  before that request is answered: every results page shifts by N from then on, and the count
+  line's total grows by N. The N documents exist from the start (``--documents`` plus every
+  shift's count; their pages answer 404 while hidden). Several shifts stage several uploads:
+  each reveal shows the oldest still-hidden ones. A shift is an event, not a response: it
+  never stops the search for a request fault. ``shift`` needs a PATH, not a rate.
+- ``baddates@RATE``: that share of the documents (chosen by seed, never the seed search's 11)
+  show a malformed date ("Spring 1956", "19566", "February 30, 1956", "c. 1956", "April 31,
+  1956": the year is the document's own, or 1956 if it had none) on their result rows and
+  their pages.
+- ``badtitles@RATE``: that share of the documents show an empty or white-space-only title
+  ("", spaces, new lines and tabs, ``&nbsp;``, a zero-width space).
+
+Archive faults change the documents themselves, so ``--dump-truth`` describes the *final*
+archive (every staged shift revealed; positions are the final ones) with what a correct
+harvest produces: for a bad date ``date`` and ``date_precision`` null and ``date_raw`` the
+malformed text; for a bad title ``title`` null.
+
+How a request fault is decided
+------------------------------
+
+The server counts GET requests per path-with-query (thread-safe); the count, from 1, is the
+request's *attempt*. The path-with-query is the path plus the query parameters decoded and
+sorted (``/search?page=3&search_api_fulltext=a+b`` and ``/search?search_api_fulltext=a%20b&page=3``
+are one key; ``/search`` and ``/search?page=0`` are two). ``PATH`` entries are keyed the same
+way. Entries are checked in spec order, and the first one that *fires* answers the request:
+
+- its attempts (default: every attempt) include this attempt, and
+- a PATH entry matches the key exactly; a RATE entry covers the path (without PREFIX: GET
+  ``/search``, ``/document/<slug or record id>`` and ``/node/<nid>``, never ``/robots.txt`` or
+  ``/document/<nid>/download``) and ``roll < RATE``, where ``roll`` is the first 8 bytes of
+  SHA-256 of ``"<seed>|<entry index>|<entry text>|<key>|<attempt>"`` as a fraction of 2**64
+  (the same seed always faults the same requests; a retry rolls again), and
+- the fault can change this response (``truncate`` needs a 200, ``oversize`` and ``badutf8``
+  a 200 HTML page, ``drop`` a body, ``offsite`` and ``loop`` a results page with rows and a
+  next link as needed); otherwise the next entry is tried.
+
+``/_replica/...`` is never faulted nor counted.
+
+Log
+---
+
+Every injected fault (archive faults at start-up, one per document) is written as a JSON
+line to ``--fault-log FILE`` (truncated at start-up, flushed after each line): ``time`` (UTC
+ISO 8601, ms), ``fault`` (name), ``path`` (the key, or ``/document/<slug>`` for archive
+faults), ``attempt`` (null for archive faults), ``entry`` (its text in the spec), ``params``
+(with defaults filled in) and ``detail``: what went on the wire or changed (``status``;
+``retry_after`` (the header sent); ``seconds``; ``length`` and ``sent`` (bytes); ``ray``;
+``offset`` (of the bad bytes); ``host``, ``row``, ``next`` (hrefs); ``page``; ``slugs``
+revealed and ``documents`` now listed; ``date_raw`` or ``title`` shown). Each request fault
+and shift is also logged at INFO on stderr (one line; archive faults: one line per entry),
+and ``GET /_replica/faults`` answers JSON ``{"counts": {fault: n}, "total": n, "requests": n}``
+(``requests``: GETs counted so far).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import json
+import logging
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import parse_qsl, urlencode
+
+from harvester.replica.dataset import Archive, Changes, build_archive, spoil_dates, spoil_titles
+
+logger = logging.getLogger(__name__)
 
 _LAYOUT_TARGETS = ("document", "search")
+_SWITCHES = ("layout", "repeat", "aliases")
+OFFSITE_HOST = "203.0.113.9"
+"""Where ``offsite`` links point: TEST-NET-3 (RFC 5737), never served, never contacted."""
 
 
 class FaultSpecError(ValueError):
     """The ``--faults`` text cannot be read; the message says which part and why."""
+
+
+# --- parameter readers --------------------------------------------------------------------
+
+
+def _number(text: str, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if value != value or value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
+        left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+        raise ValueError(f"{text!r} is not in {left}{lo:g}, {hi:g}{right}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    return _number(text, 0, 3600, lo_open=True)
+
+
+def _fraction_open(text: str) -> float:
+    return _number(text, 0, 1, lo_open=True, hi_open=True)
+
+
+def _fraction_keep(text: str) -> float:
+    return _number(text, 0, 1, hi_open=True)
+
+
+def _mib(text: str) -> float:
+    return _number(text, 0, 256, lo_open=True)
+
+
+def _whole(lo: int) -> Callable[[str], int]:
+    def read(text: str) -> int:
+        if not text.isdigit() or int(text) < lo:
+            raise ValueError(f"{text!r} is not a whole number of at least {lo}")
+        return int(text)
+
+    return read
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def read(text: str) -> str:
+        if text not in allowed:
+            raise ValueError(f"{text!r} is not one of {', '.join(allowed)}")
+        return text
+
+    return read
+
+
+def _retry_after(text: str) -> str:
+    """``N``, ``date:N`` or ``none``; kept as text (it goes into the log as given)."""
+    if text == "none":
+        return text
+    number = text.removeprefix("date:")
+    if not number.isdigit():
+        raise ValueError(f"{text!r} is not N, date:N (whole seconds) or none")
+    return text
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What a fault accepts: its parameters (reader, default), main parameter, where."""
+
+    params: dict[str, tuple[Callable[[str], Any], Any]]
+    main: str | None = None
+    where: str = "request"
+    """``request`` (a rate or a path), ``path`` (a path only) or ``documents`` (a rate only)."""
+
+
+_KINDS: dict[str, _Kind] = {
+    "500": _Kind({}),
+    "503": _Kind({"retry-after": (_retry_after, "none")}, "retry-after"),
+    "429": _Kind({"retry-after": (_retry_after, "1")}, "retry-after"),
+    "slow": _Kind({"seconds": (_seconds, 3.0)}, "seconds"),
+    "drop": _Kind({"keep": (_fraction_keep, 0.5)}, "keep"),
+    "truncate": _Kind({"keep": (_fraction_open, 0.5)}, "keep"),
+    "empty": _Kind({}),
+    "challenge": _Kind({"status": (_choice("403", "200"), "403")}, "status"),
+    "oversize": _Kind({"mib": (_mib, 6.0)}, "mib"),
+    "badutf8": _Kind({}),
+    "offsite": _Kind({"link": (_choice("row", "next", "both"), "row")}, "link"),
+    "loop": _Kind({"to": (_whole(0), 0)}, "to"),
+    "shift": _Kind({"count": (_whole(1), 10)}, "count", where="path"),
+    "baddates": _Kind({}, where="documents"),
+    "badtitles": _Kind({}, where="documents"),
+}
+_KNOWN = ", ".join([*_SWITCHES, *_KINDS])
+_RATE = re.compile(r"^(?P<rate>\d*\.?\d+)(?P<prefix>/.*)?$")
+_ATTEMPTS = re.compile(r"^(?P<first>\d+)(?:(?P<dash>-)(?P<last>\d+)?)?$")
+
+
+def request_key(path: str, query: str) -> str:
+    """The key the server counts attempts by: the path and its query, decoded and sorted.
+
+    >>> request_key("/search", "search_api_fulltext=Korean%20Workers%27%20Party&page=1")
+    '/search?page=1&search_api_fulltext=Korean+Workers%27+Party'
+    >>> request_key("/search", "")
+    '/search'
+    """
+    pairs = sorted(parse_qsl(query, keep_blank_values=True))
+    return f"{path}?{urlencode(pairs)}" if pairs else path
+
+
+def is_page_path(path: str) -> bool:
+    """Whether a rate entry without PREFIX covers ``path``: results and document pages."""
+    if path == "/search":
+        return True
+    if path.startswith("/document/"):
+        return not path.endswith("/download")
+    return path.startswith("/node/") and path[6:].isdigit()
+
+
+@dataclass(frozen=True)
+class FaultEntry:
+    """One fault entry of the spec: what, with which parameters, where and on which attempts."""
+
+    text: str
+    """The entry as written in the spec (part of the hash, and of every log line)."""
+    index: int
+    """Position of the entry in the spec (0-based; part of the hash)."""
+    name: str
+    params: dict[str, Any]
+    """Parameters with their defaults filled in."""
+    rate: float | None = None
+    prefix: str | None = None
+    """With a rate: the path prefix it covers (None: results and document pages)."""
+    path: str | None = None
+    """Without a rate: the request key it applies to (see :func:`request_key`)."""
+    first: int = 1
+    last: int | None = None
+    """Attempts ``first`` to ``last`` (inclusive; None: no end)."""
+
+    def roll(self, seed: int, key: str, attempt: int) -> float:
+        """The request's deterministic draw in [0, 1)."""
+        text = f"{seed}|{self.index}|{self.text}|{key}|{attempt}"
+        return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") / 2**64
+
+    def fires(self, seed: int, key: str, path: str, attempt: int) -> bool:
+        """Whether the entry applies to this request (its WHERE and attempts, and its roll)."""
+        if attempt < self.first or (self.last is not None and attempt > self.last):
+            return False
+        if self.path is not None:
+            return key == self.path
+        assert self.rate is not None
+        covered = path.startswith(self.prefix) if self.prefix is not None else is_page_path(path)
+        return covered and self.roll(seed, key, attempt) < self.rate
 
 
 @dataclass
@@ -34,23 +312,219 @@ class FaultPlan:
     """Repeat the previous page's last row at the top of each results page."""
     aliases: bool = False
     """Link result rows by legacy and node addresses instead of the canonical slug."""
+    requests: list[FaultEntry] = field(default_factory=list)
+    """Request faults, in spec order."""
+    shifts: list[FaultEntry] = field(default_factory=list)
+    """Staged uploads (``shift``), in spec order."""
+    documents: list[FaultEntry] = field(default_factory=list)
+    """Archive faults over documents (``baddates``, ``badtitles``)."""
+
+    @property
+    def shift_total(self) -> int:
+        """How many documents the shifts add, all together."""
+        return sum(int(e.params["count"]) for e in self.shifts)
 
     @classmethod
     def parse(cls, spec: str) -> FaultPlan:
+        """Read a ``--faults`` SPEC (see the module docstring); raise :class:`FaultSpecError`.
+
+        >>> plan = FaultPlan.parse("repeat, 503@/search?page=3#1-2, 500@0.05")
+        >>> plan.repeat, [(e.name, e.path, e.first, e.last, e.rate) for e in plan.requests]
+        (True, [('503', '/search?page=3', 1, 2, None), ('500', None, 1, None, 0.05)])
+        >>> FaultPlan.parse("503@/search#0")
+        Traceback (most recent call last):
+        ...
+        harvester.replica.faults.FaultSpecError: fault entry '503@/search#0': attempts '0' must be N, N-M or N- with 1 <= N <= M
+        """
         plan = cls()
-        for part in filter(None, (p.strip() for p in spec.split(","))):
-            name, _, target = part.partition(":")
-            if name == "layout":
-                target = target or "document"
-                if target not in _LAYOUT_TARGETS:
+        for index, part in enumerate(p.strip() for p in spec.split(",")):
+            if not part:
+                continue
+            head, at, where = part.partition("@")
+            name, colon, params = head.partition(":")
+            if name in _SWITCHES:
+                if at:
                     raise FaultSpecError(
-                        f"fault {part!r}: layout target must be one of {', '.join(_LAYOUT_TARGETS)}"
+                        f"fault entry {part!r}: {name!r} is a plan-wide switch and takes no '@'"
                     )
-                plan.layout.add(target)
-            elif name == "repeat" and not target:
-                plan.repeat = True
-            elif name == "aliases" and not target:
-                plan.aliases = True
-            else:
-                raise FaultSpecError(f"fault {part!r}: unknown fault {name!r}; known: layout, repeat, aliases")
+                plan._switch(part, name, params)
+                continue
+            kind = _KINDS.get(name)
+            if kind is None:
+                raise FaultSpecError(f"fault entry {part!r}: unknown fault {name!r}; known: {_KNOWN}")
+            if not at:
+                raise FaultSpecError(
+                    f"fault entry {part!r}: say where it applies, after '@': a rate ({name}@0.05) "
+                    f"or a path and attempts ({name}@/search?page=3#1-2)"
+                )
+            if colon and not params.strip(";"):
+                raise FaultSpecError(
+                    f"fault entry {part!r}: nothing after ':' (leave out the ':' for the defaults)"
+                )
+            entry = _entry(part, index, name, kind, params, where)
+            {"request": plan.requests, "path": plan.shifts, "documents": plan.documents}[kind.where].append(
+                entry
+            )
         return plan
+
+    def _switch(self, part: str, name: str, target: str) -> None:
+        if name == "layout":
+            target = target or "document"
+            if target not in _LAYOUT_TARGETS:
+                raise FaultSpecError(
+                    f"fault entry {part!r}: layout target must be one of {', '.join(_LAYOUT_TARGETS)}"
+                )
+            self.layout.add(target)
+        elif target:
+            raise FaultSpecError(f"fault entry {part!r}: {name!r} takes no parameters")
+        elif name == "repeat":
+            self.repeat = True
+        else:
+            self.aliases = True
+
+    def firing(self, seed: int, key: str, path: str, attempt: int) -> Iterator[FaultEntry]:
+        """The request faults that fire for this request, in spec order."""
+        for entry in self.requests:
+            if entry.fires(seed, key, path, attempt):
+                yield entry
+
+
+def _entry(part: str, index: int, name: str, kind: _Kind, text: str, where: str) -> FaultEntry:
+    """Read one fault entry's parameters and WHERE (the name is already known)."""
+    params: dict[str, Any] = {key: default for key, (_, default) in kind.params.items()}
+    for raw in filter(None, text.split(";")) if text else ():
+        key, eq, value = raw.partition("=")
+        if not eq:
+            if kind.main is None:
+                raise FaultSpecError(f"fault entry {part!r}: {name!r} takes no parameters")
+            key, value = kind.main, raw
+        if key not in kind.params:
+            known = ", ".join(kind.params) or "none"
+            raise FaultSpecError(f"fault entry {part!r}: {name!r} has no parameter {key!r} (known: {known})")
+        try:
+            params[key] = kind.params[key][0](value)
+        except ValueError as exc:
+            raise FaultSpecError(f"fault entry {part!r}: {key}: {exc}") from None
+    location, hash_, attempts = where.rpartition("#") if "#" in where else (where, "", "")
+    first, last = 1, None
+    if hash_:
+        match = _ATTEMPTS.match(attempts)
+        first = int(match["first"]) if match else 0
+        if match and match["dash"]:
+            last = int(match["last"]) if match["last"] else None
+        else:
+            last = first
+        if not match or first < 1 or (last is not None and last < first):
+            raise FaultSpecError(
+                f"fault entry {part!r}: attempts {attempts!r} must be N, N-M or N- with 1 <= N <= M"
+            )
+    entry = FaultEntry(text=part, index=index, name=name, params=params, first=first, last=last)
+    if location.startswith("/"):
+        if kind.where == "documents":
+            raise FaultSpecError(
+                f"fault entry {part!r}: {name!r} applies to documents at a rate ({name}@0.02), not to a path"
+            )
+        path, _, query = location.partition("?")
+        return replace(entry, path=request_key(path, query))
+    rate = _RATE.match(location)
+    if rate is None:
+        raise FaultSpecError(
+            f"fault entry {part!r}: {location!r} is neither a rate (0.05, 0.05/document/) nor a path (/search?page=3)"
+        )
+    if kind.where == "path":
+        raise FaultSpecError(
+            f"fault entry {part!r}: {name!r} needs a path ({name}:5@/search?page=2), not a rate"
+        )
+    if kind.where == "documents" and (rate["prefix"] or hash_):
+        raise FaultSpecError(f"fault entry {part!r}: {name!r} takes a bare rate over documents ({name}@0.02)")
+    try:
+        value = _number(rate["rate"], 0, 1)
+    except ValueError as exc:
+        raise FaultSpecError(f"fault entry {part!r}: rate {exc}") from None
+    return replace(entry, rate=value, prefix=rate["prefix"])
+
+
+# --- the log --------------------------------------------------------------------------------
+
+
+class FaultLog:
+    """Every injected fault: a JSON line in ``path`` (if given), an INFO line, a count.
+
+    Thread-safe; the file is truncated when opened and flushed after every line.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._handle: IO[str] | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = path.open("w", encoding="utf-8")
+
+    def record(
+        self,
+        entry: FaultEntry,
+        path: str,
+        attempt: int | None,
+        detail: dict[str, Any] | None = None,
+        *,
+        quiet: bool = False,
+    ) -> None:
+        """Count and write one injected fault; ``quiet`` skips the INFO line."""
+        line = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "fault": entry.name,
+            "path": path,
+            "attempt": attempt,
+            "entry": entry.text,
+            "params": entry.params,
+            "detail": detail or {},
+        }
+        text = json.dumps(line, ensure_ascii=False)
+        with self._lock:
+            self._counts[entry.name] += 1
+            if self._handle is not None:
+                self._handle.write(text + "\n")
+                self._handle.flush()
+        if not quiet:
+            logger.info("fault %s on %s (attempt %s, entry %r)", entry.name, path, attempt, entry.text)
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(sorted(self._counts.items()))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
+
+
+# --- the archive with its archive faults ---------------------------------------------------
+
+
+def build_faulty_archive(
+    plan: FaultPlan, size: int, seed: int, changes: Changes | None = None, log: FaultLog | None = None
+) -> Archive:
+    """The archive the plan serves: ``size`` documents, plus every shift's documents (newest),
+    with ``baddates``/``badtitles`` applied (logged in ``log``, one line per document).
+
+    Without shifts and archive faults it is exactly :func:`build_archive`'s.
+    """
+    changes = changes or Changes()
+    if plan.shift_total:
+        changes = replace(changes, added=changes.added + plan.shift_total)
+    archive = build_archive(size, seed, changes)
+    for entry in plan.documents:
+        assert entry.rate is not None
+        spoil = spoil_dates if entry.name == "baddates" else spoil_titles
+        # Each entry draws with its own salt, so two entries of one kind choose independently.
+        spoiled = spoil(archive, entry.rate, seed, salt=f"{entry.index}|{entry.text}")
+        for doc in spoiled:
+            value = doc.date_raw if entry.name == "baddates" else doc.title
+            field_name = "date_raw" if entry.name == "baddates" else "title"
+            if log is not None:
+                log.record(entry, f"/document/{doc.slug}", None, {field_name: value}, quiet=True)
+        logger.info("fault %s on %d documents (entry %r)", entry.name, len(spoiled), entry.text)
+    return archive

@@ -22,6 +22,8 @@ class Replica:
     process: subprocess.Popen[str]
     truth_path: Path | None
     log_path: Path
+    fault_log: Path | None = None
+    """The ``--fault-log`` file (JSON lines, one per injected fault), if asked for."""
 
 
 @contextmanager
@@ -33,13 +35,15 @@ def running_replica(
     dump_truth: Path | None = None,
     port: int = 0,
     changes: str | None = None,
+    fault_log: Path | None = None,
     extra_args: list[str] | None = None,
     startup_timeout: float = 120.0,
 ) -> Iterator[Replica]:
     """Run ``python -m harvester.replica --port 0`` until the block ends.
 
     ``port`` fixes the port, for runs that must see the same host twice (a job's state
-    keys documents by their canonical URL, host included).
+    keys documents by their canonical URL, host included). ``fault_log`` is passed as
+    ``--fault-log`` (every injected fault, one JSON line each).
     """
     cmd = [sys.executable, "-m", "harvester.replica", "--port", str(port)]
     if changes:
@@ -52,6 +56,8 @@ def running_replica(
         cmd += ["--seed", str(seed)]
     if dump_truth is not None:
         cmd += ["--dump-truth", str(dump_truth)]
+    if fault_log is not None:
+        cmd += ["--fault-log", str(fault_log)]
     cmd += extra_args or []
     log = tempfile.NamedTemporaryFile(prefix="replica-", suffix=".log", delete=False)
     log_path = Path(log.name)
@@ -66,7 +72,7 @@ def running_replica(
         if not base_url.startswith("http://127.0.0.1:"):
             process.wait(timeout=10)
             raise ReplicaStartError(f"replica failed to start: {log_path.read_text()[-2000:]}")
-        yield Replica(base_url=base_url, process=process, truth_path=dump_truth, log_path=log_path)
+        yield Replica(base_url=base_url, process=process, truth_path=dump_truth, log_path=log_path, fault_log=fault_log)
     finally:
         process.terminate()
         try:

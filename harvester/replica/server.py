@@ -2,20 +2,36 @@
 
 Bound to 127.0.0.1 only. Threaded, HTTP/1.1 with keep-alive, so that it is not the
 bottleneck of a crawl or a benchmark on a 2-core machine.
+
+Every GET is first answered as the site would (a :class:`Reply`), then the fault plan
+(:mod:`harvester.replica.faults`) may replace or bend that reply on the wire. The server
+counts attempts per path-with-query, reveals staged uploads (``shift``), logs every fault,
+and reports the counts at ``GET /_replica/faults``.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import logging
+import math
 import re
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from functools import lru_cache
+from html import escape
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 from harvester.replica.dataset import Archive
-from harvester.replica.faults import FaultPlan
+from harvester.replica.faults import OFFSITE_HOST, FaultEntry, FaultLog, FaultPlan, request_key
 from harvester.replica.html import page_shell, render_document_page
 from harvester.replica.model import ReplicaDoc
 from harvester.replica.search_html import render_search_main
@@ -34,6 +50,8 @@ _FACET_FIELDS = {
 }
 _WORD = re.compile(r"\w+")
 ROBOTS_TXT = b"User-agent: *\nDisallow: /admin/\nDisallow: /user/\nDisallow: /node/add/\n"
+HTML = "text/html; charset=UTF-8"
+CACHE_CONTROL = ("Cache-Control", "max-age=0, public")
 
 
 def _fold(text: str) -> str:
@@ -41,33 +59,47 @@ def _fold(text: str) -> str:
 
 
 class Search:
-    """The replica's search engine: pinned seed query, word AND match, facets, sorts."""
+    """The replica's search engine: pinned seed query, word AND match, facets, sorts.
 
-    def __init__(self, archive: Archive) -> None:
+    It searches ``docs`` (the visible documents: all of the archive's but the staged
+    uploads not yet revealed); :meth:`set_docs` swaps them and drops the cache.
+    """
+
+    def __init__(self, archive: Archive, docs: list[ReplicaDoc] | None = None) -> None:
         self.archive = archive
+        self.docs = archive.docs if docs is None else docs
+        self.generation = 0
         self._pinned = {" ".join(_fold(archive.seed_query).split()): archive.seed_slugs}
         self._cache: dict[tuple[Any, ...], list[ReplicaDoc]] = {}
         self._lock = threading.Lock()
 
-    def run(self, query: str, facets: list[tuple[str, int]], sort: str) -> list[ReplicaDoc]:
-        key = (query, tuple(facets), sort, len(self.archive.docs))
+    def set_docs(self, docs: list[ReplicaDoc]) -> None:
+        """Search ``docs`` from now on (newest upload first), forgetting cached results."""
         with self._lock:
+            self.docs = docs
+            self.generation += 1
+            self._cache.clear()
+
+    def run(self, query: str, facets: list[tuple[str, int]], sort: str) -> list[ReplicaDoc]:
+        with self._lock:
+            docs, generation = self.docs, self.generation
+            key = (query, tuple(facets), sort, generation)
             cached = self._cache.get(key)
         if cached is not None:
             return cached
-        result = self._run(query, facets, sort)
+        result = self._run(docs, query, facets, sort)
         with self._lock:
             if len(self._cache) > 256:
                 self._cache.clear()
-            self._cache[key] = result
+            if generation == self.generation:
+                self._cache[key] = result
         return result
 
-    def _run(self, query: str, facets: list[tuple[str, int]], sort: str) -> list[ReplicaDoc]:
+    def _run(self, docs: list[ReplicaDoc], query: str, facets: list[tuple[str, int]], sort: str) -> list[ReplicaDoc]:
         folded = " ".join(_fold(query).split())
         pinned = self._pinned.get(folded)
         if pinned is not None and not facets and not sort:
             return [self.archive.by_slug[s] for s in pinned if s in self.archive.by_slug]
-        docs = self.archive.docs
         if folded:
             words = _WORD.findall(folded)
             docs = [
@@ -88,22 +120,205 @@ class Search:
         return list(docs)
 
 
+@dataclass
+class Reply:
+    """A response before it goes on the wire (faults may replace or bend it)."""
+
+    status: int
+    body: bytes = b""
+    content_type: str | None = HTML
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    search: tuple[list[tuple[str, str]], int] | None = None
+    """For a results page with rows: its query parameters and page number."""
+
+    @property
+    def is_html_page(self) -> bool:
+        return self.status == HTTPStatus.OK and self.content_type == HTML and bool(self.body)
+
+
 class ReplicaServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     # Many keep-alive connections at once from a crawler: queue rather than refuse.
     request_queue_size = 128
 
-    def __init__(self, archive: Archive, port: int = 0, faults: FaultPlan | None = None) -> None:
+    def __init__(
+        self,
+        archive: Archive,
+        port: int = 0,
+        faults: FaultPlan | None = None,
+        *,
+        fault_log: FaultLog | None = None,
+    ) -> None:
+        """Serve ``archive``. With shifts in ``faults``, its newest ``shift_total``
+        documents are the staged uploads: hidden until their shift fires."""
         self.archive = archive
-        self.search = Search(archive)
         self.faults = faults or FaultPlan.parse("")
+        self.fault_log = fault_log or FaultLog()
+        self.seed = archive.seed
+        self._lock = threading.Lock()
+        self._attempts: dict[str, int] = {}
+        self._requests = 0
+        self._fired: set[int] = set()
+        self._hidden = archive.docs[: self.faults.shift_total]
+        """Staged uploads not yet revealed, newest first."""
+        self.hidden_slugs = frozenset(d.slug for d in self._hidden)
+        self.search = Search(archive, self._visible_docs() if self._hidden else None)
         super().__init__((HOST, port), ReplicaHandler)
 
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
+
+    def _visible_docs(self) -> list[ReplicaDoc]:
+        return [d for d in self.archive.docs if d.slug not in self.hidden_slugs]
+
+    def visible(self, doc: ReplicaDoc | None) -> ReplicaDoc | None:
+        """``doc`` unless it is a staged upload not yet revealed."""
+        return doc if doc is not None and doc.slug not in self.hidden_slugs else None
+
+    def count_attempt(self, key: str) -> int:
+        """Count a GET of ``key``; return its attempt number (from 1)."""
+        with self._lock:
+            self._requests += 1
+            attempt = self._attempts.get(key, 0) + 1
+            self._attempts[key] = attempt
+            return attempt
+
+    def trigger_shifts(self, key: str, path: str, attempt: int) -> None:
+        """Reveal the staged uploads of every shift that fires now (each fires once)."""
+        for entry in self.faults.shifts:
+            if entry.index in self._fired or not entry.fires(self.seed, key, path, attempt):
+                continue
+            with self._lock:
+                if entry.index in self._fired:
+                    continue
+                self._fired.add(entry.index)
+                count = int(entry.params["count"])
+                revealed, self._hidden = self._hidden[-count:], self._hidden[:-count]
+                self.hidden_slugs = frozenset(d.slug for d in self._hidden)
+                docs = self._visible_docs()
+                self.search.set_docs(docs)
+            self.fault_log.record(
+                entry, key, attempt, {"slugs": [d.slug for d in revealed], "documents": len(docs)}
+            )
+
+    def report(self) -> dict[str, Any]:
+        """What ``GET /_replica/faults`` answers."""
+        counts = self.fault_log.counts()
+        with self._lock:
+            requests = self._requests
+        return {"counts": counts, "total": sum(counts.values()), "requests": requests}
+
+
+# --- fault pages and edits ----------------------------------------------------------------
+
+_ERROR_TEXT = {
+    500: "The website encountered an unexpected error. Please try again later.",
+    503: "The service is temporarily unavailable. Please try again later.",
+    429: "Too many requests from your address. Please slow down and try again later.",
+}
+_NEXT_LINK = re.compile(rb'(<a class="page-link" href=")([^"]*)(" title="Go to next page" rel="next">)')
+_ROW_LINK = re.compile(rb'(<td data-history-node-id="\d+" class="[^"]*"><a href=")([^"]*)(")')
+_ROW_SUMMARY = b'<div class="text"><p></p><p>'
+_ROW_TITLE = b'<h3 class="sub-title"><span>'
+_DOC_SUMMARY = b'<div class="text-block">'
+_DOC_TITLE = re.compile(rb'<h1 class="[^"]*"><span>')
+BAD_UTF8 = b"\xff\xfe Caf\xe9 "
+"""What ``badutf8`` inserts: never valid UTF-8 (FF, FE; a Latin-1 e-acute before a space)."""
+
+
+def error_page(status: int) -> bytes:
+    """A small error page, like a front server's (not the site's chrome)."""
+    phrase = HTTPStatus(status).phrase
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{status} {phrase}</title></head>\n<body><h1>{phrase}</h1>\n"
+        f"<p>{_ERROR_TEXT.get(status, phrase)}</p></body></html>\n"
+    ).encode()
+
+
+def challenge_page(ray: str) -> bytes:
+    """A Cloudflare-like block page (our own markup, with the landmarks a spider checks)."""
+    token = base64.urlsafe_b64encode(hashlib.sha256(ray.encode()).digest()).decode().rstrip("=")[:22]
+    return (
+        '<!DOCTYPE html>\n<html lang="en-US">\n<head>\n<meta charset="UTF-8">\n'
+        "<title>Attention Required! | Cloudflare</title>\n"
+        '<meta name="robots" content="noindex, nofollow">\n'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">\n'
+        "<style>body{margin:0;font:16px/1.5 system-ui,sans-serif;color:#222}"
+        "#cf-wrapper{max-width:52rem;margin:3rem auto;padding:0 1rem}"
+        ".cf-ray{font:13px monospace;color:#666}</style>\n</head>\n<body>\n"
+        '<div id="cf-wrapper">\n<div id="cf-error-details" class="cf-error-details-wrapper">\n'
+        '<h1 class="cf-title"><span>Sorry, you have been blocked</span></h1>\n'
+        '<h2 class="cf-subtitle">digitalarchive.wilsoncenter.org refused this request</h2>\n'
+        "<p>A protection service in front of this site stopped the request before it reached "
+        "the site. Requests that look automated, or that come too fast, can be stopped this way.</p>\n"
+        "<p>If you think this is a mistake, write to the site's owners and quote the reference below.</p>\n"
+        f'<p class="cf-ray">Reference: <strong>{ray}</strong></p>\n'
+        "</div>\n</div>\n"
+        f'<script src="/cdn-cgi/challenge-platform/h/b/scripts/jsd/{token}/main.js" async></script>\n'
+        "</body>\n</html>\n"
+    ).encode()
+
+
+@lru_cache(maxsize=4)
+def _padding(size: int) -> bytes:
+    """An HTML comment whose content is ``size`` bytes of filler."""
+    unit = b"replica padding "
+    return b"<!-- " + (unit * (size // len(unit) + 1))[:size] + b" -->\n"
+
+
+def retry_after(value: str, now: float) -> str | None:
+    """The ``Retry-After`` header for a ``retry-after`` parameter (None for ``none``).
+
+    ``date:N`` is the HTTP-date of ``ceil(now) + N``: at least N s after ``now``.
+
+    >>> retry_after("2", 0.5), retry_after("none", 0.5)
+    ('2', None)
+    >>> retry_after("date:2", 1_700_000_000.25)
+    'Tue, 14 Nov 2023 22:13:23 GMT'
+    """
+    if value == "none":
+        return None
+    if value.startswith("date:"):
+        moment = datetime.fromtimestamp(math.ceil(now) + int(value[5:]), UTC)
+        return format_datetime(moment, usegmt=True)
+    return value
+
+
+def _page_href(params: list[tuple[str, str]], page: int) -> bytes:
+    """The pager's href for ``page`` (the same form as the pager's other links)."""
+    query = [(k, v) for k, v in params if k != "page"]
+    if page:
+        query.append(("page", str(page)))
+    return escape("?" + urlencode(query), quote=True).encode()
+
+
+def _insert_bad_utf8(reply: Reply) -> bytes | None:
+    """The body with :data:`BAD_UTF8` at the start of the first summary (or title)."""
+    body = reply.body
+    if reply.search is not None:
+        at = body.find(_ROW_SUMMARY)
+        at = at + len(_ROW_SUMMARY) if at >= 0 else body.find(_ROW_TITLE) + len(_ROW_TITLE)
+        if at < len(_ROW_TITLE):
+            return None
+    else:
+        block = body.find(_DOC_SUMMARY)
+        para = body.find(b"<p>", block) if block >= 0 else -1
+        end = body.find(b"</div>", block) if block >= 0 else -1
+        if 0 <= para < end:
+            at = para + 3
+        else:
+            title = _DOC_TITLE.search(body)
+            if title is None:
+                return None
+            at = title.end()
+    return body[:at] + BAD_UTF8 + body[at:]
+
+
+# --- the handler ----------------------------------------------------------------------------
 
 
 class ReplicaHandler(BaseHTTPRequestHandler):
@@ -120,28 +335,54 @@ class ReplicaHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
-        path = parts.path
-        params = parse_qsl(parts.query, keep_blank_values=True)
         try:
-            if path == "/search":
-                self._search(params)
-            elif path.startswith("/document/"):
-                self._document(path.removeprefix("/document/"))
-            elif path.startswith("/node/") and path[6:].isdigit():
-                doc = self.server.archive.by_nid.get(int(path[6:]))
-                self._doc_page(doc) if doc else self._send_text(HTTPStatus.NOT_FOUND, "Page not found")
-            elif path == "/robots.txt":
-                self._send(HTTPStatus.OK, ROBOTS_TXT, "text/plain; charset=utf-8")
-            elif path == "/":
-                self._redirect("/search")
-            else:
-                self._send_text(HTTPStatus.NOT_FOUND, "Page not found")
-        except BrokenPipeError:
-            pass
+            if parts.path.startswith("/_replica/"):
+                self._control(parts.path)
+                return
+            server = self.server
+            key = request_key(parts.path, parts.query)
+            attempt = server.count_attempt(key)
+            server.trigger_shifts(key, parts.path, attempt)
+            reply = self._route(parts)
+            for entry in server.faults.firing(server.seed, key, parts.path, attempt):
+                injection = self._injection(entry, reply, key, attempt)
+                if injection is not None:
+                    detail, send = injection
+                    server.fault_log.record(entry, key, attempt, detail)
+                    send()
+                    return
+            self._write(reply)
+        except ConnectionError:
+            # The client went away (a timeout during ``slow``, a cancelled oversize body...).
+            self.close_connection = True
 
     # --- routes ---------------------------------------------------------------------
 
-    def _search(self, params: list[tuple[str, str]]) -> None:
+    def _route(self, parts: SplitResult) -> Reply:
+        path = parts.path
+        archive = self.server.archive
+        if path == "/search":
+            return self._search(parse_qsl(parts.query, keep_blank_values=True))
+        if path.startswith("/document/"):
+            return self._document(path.removeprefix("/document/"))
+        if path.startswith("/node/") and path[6:].isdigit():
+            doc = self.server.visible(archive.by_nid.get(int(path[6:])))
+            return self._doc_page(doc) if doc else self._text(HTTPStatus.NOT_FOUND, "Page not found")
+        if path == "/robots.txt":
+            return Reply(HTTPStatus.OK, ROBOTS_TXT, "text/plain; charset=utf-8", [CACHE_CONTROL])
+        if path == "/":
+            return self._redirect("/search")
+        return self._text(HTTPStatus.NOT_FOUND, "Page not found")
+
+    def _control(self, path: str) -> None:
+        """``/_replica/faults``: the fault counts (JSON). Never faulted nor counted."""
+        if path.rstrip("/") == "/_replica/faults":
+            body = json.dumps(self.server.report(), sort_keys=True).encode()
+            self._write(Reply(HTTPStatus.OK, body, "application/json", [("Cache-Control", "no-store")]))
+        else:
+            self._write(self._text(HTTPStatus.NOT_FOUND, "Page not found"))
+
+    def _search(self, params: list[tuple[str, str]]) -> Reply:
         values = dict(params)
         query = values.get("search_api_fulltext", "")
         try:
@@ -172,57 +413,194 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         title = f"Search{': ' + query if query else ''}"
         if "search" in self.server.faults.layout:
             main = main.replace("results-count", "result-summary").replace('class="document contextual', 'class="doc contextual')
-        self._send_html(page_shell(title=title, main_html=main, body_class="path-search"))
+        reply = self._html(page_shell(title=title, main_html=main, body_class="path-search"))
+        if rows:
+            reply.search = (params, page)
+        return reply
 
-    def _document(self, rest: str) -> None:
+    def _document(self, rest: str) -> Reply:
         archive = self.server.archive
+        visible = self.server.visible
         rest = rest.rstrip("/")
         if rest.endswith("/download") and rest[: -len("/download")].isdigit():
-            doc = archive.by_nid.get(int(rest[: -len("/download")]))
+            doc = visible(archive.by_nid.get(int(rest[: -len("/download")])))
             if doc is None:
-                self._send_text(HTTPStatus.NOT_FOUND, "Page not found")
-            else:
-                self._send(HTTPStatus.OK, b"%PDF-1.4\n% replica placeholder\n%%EOF\n", "application/pdf")
-            return
+                return self._text(HTTPStatus.NOT_FOUND, "Page not found")
+            return Reply(HTTPStatus.OK, b"%PDF-1.4\n% replica placeholder\n%%EOF\n", "application/pdf", [CACHE_CONTROL])
         if rest.isdigit():
             # Legacy /document/<record id>: a permanent redirect to the canonical page.
-            doc = archive.by_record.get(int(rest))
+            doc = visible(archive.by_record.get(int(rest)))
             if doc is None:
-                self._send_text(HTTPStatus.NOT_FOUND, "Page not found")
-            else:
-                self._redirect(f"/document/{doc.slug}")
-            return
-        doc = archive.by_slug.get(rest)
+                return self._text(HTTPStatus.NOT_FOUND, "Page not found")
+            return self._redirect(f"/document/{doc.slug}")
+        doc = visible(archive.by_slug.get(rest))
         if doc is None:
-            self._send_text(HTTPStatus.NOT_FOUND, "Page not found")
-            return
-        self._doc_page(doc)
+            return self._text(HTTPStatus.NOT_FOUND, "Page not found")
+        return self._doc_page(doc)
 
-    def _doc_page(self, doc: ReplicaDoc) -> None:
+    def _doc_page(self, doc: ReplicaDoc) -> Reply:
         archive = self.server.archive
         related = [archive.by_slug[s] for s in doc.related if s in archive.by_slug]
         title_class = "heading" if "document" in self.server.faults.layout else "title"
-        self._send_html(render_document_page(archive.full(doc), related, title_class=title_class))
+        return self._html(render_document_page(archive.full(doc), related, title_class=title_class))
 
-    # --- responses --------------------------------------------------------------------
+    # --- replies --------------------------------------------------------------------
 
-    def _send_html(self, text: str) -> None:
-        self._send(HTTPStatus.OK, text.encode("utf-8"), "text/html; charset=UTF-8")
+    @staticmethod
+    def _html(text: str) -> Reply:
+        return Reply(HTTPStatus.OK, text.encode("utf-8"), HTML, [CACHE_CONTROL])
 
-    def _send_text(self, status: HTTPStatus, text: str) -> None:
+    @staticmethod
+    def _text(status: HTTPStatus, text: str) -> Reply:
         body = page_shell(title=text, main_html=f"<h1 class=\"title\">{text}</h1>")
-        self._send(status, body.encode("utf-8"), "text/html; charset=UTF-8")
+        return Reply(status, body.encode("utf-8"), HTML, [CACHE_CONTROL])
 
-    def _redirect(self, location: str) -> None:
-        self.send_response(HTTPStatus.MOVED_PERMANENTLY)
-        self.send_header("Location", location)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+    @staticmethod
+    def _redirect(location: str) -> Reply:
+        return Reply(HTTPStatus.MOVED_PERMANENTLY, b"", None, [("Location", location)])
 
-    def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "max-age=0, public")
+    def _write(
+        self, reply: Reply, *, body: bytes | None = None, length: int | None = None, server: str | None = None
+    ) -> None:
+        """Send ``reply``: ``body`` replaces its body on the wire, ``length`` its
+        ``Content-Length``, ``server`` its ``Server`` header."""
+        body = reply.body if body is None else body
+        if server is None:
+            self.send_response(reply.status)
+        else:
+            self.log_request(reply.status)
+            self.send_response_only(reply.status)
+            self.send_header("Server", server)
+            self.send_header("Date", self.date_time_string())
+        if reply.content_type is not None:
+            self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(body) if length is None else length))
+        for name, value in reply.headers:
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        if body:
+            self.wfile.write(body)
+
+    # --- faults ---------------------------------------------------------------------
+
+    def _injection(
+        self, entry: FaultEntry, reply: Reply, key: str, attempt: int
+    ) -> tuple[dict[str, Any], Callable[[], None]] | None:
+        """What ``entry`` does to this reply: the log's detail and the sender, or None
+        when the fault cannot change this reply (then the next entry is tried)."""
+        name, params = entry.name, entry.params
+        if name in ("500", "503", "429"):
+            status = int(name)
+            headers = [("Cache-Control", "no-store")]
+            detail: dict[str, Any] = {"status": status}
+            value = retry_after(str(params.get("retry-after", "none")), time.time())
+            if value is not None:
+                headers.append(("Retry-After", value))
+                detail["retry_after"] = value
+            fault_reply = Reply(status, error_page(status), HTML, headers)
+            return detail, lambda: self._write(fault_reply)
+        if name == "slow":
+            seconds = float(params["seconds"])
+
+            def send_late() -> None:
+                time.sleep(seconds)
+                self._write(reply)
+
+            return {"status": reply.status, "seconds": seconds}, send_late
+        if name == "drop":
+            if not reply.body:
+                return None
+            sent = int(len(reply.body) * float(params["keep"]))
+
+            def send_part() -> None:
+                self.close_connection = True
+                self._write(reply, body=reply.body[:sent], length=len(reply.body))
+
+            return {"status": reply.status, "length": len(reply.body), "sent": sent}, send_part
+        if name == "truncate":
+            if reply.status != HTTPStatus.OK or len(reply.body) < 2:
+                return None
+            cut = self._cut(reply.body, float(params["keep"]))
+            return (
+                {"status": 200, "length": len(reply.body), "sent": cut},
+                lambda: self._write(reply, body=reply.body[:cut]),
+            )
+        if name == "empty":
+            empty = Reply(HTTPStatus.OK, b"", HTML, [CACHE_CONTROL])
+            return {"status": 200}, lambda: self._write(empty)
+        if name == "challenge":
+            status = int(params["status"])
+            ray = hashlib.sha256(f"{self.server.seed}|{key}|{attempt}".encode()).hexdigest()[:16] + "-IAD"
+            page = Reply(status, challenge_page(ray), HTML, [("Cache-Control", "private, max-age=0, no-store"), ("CF-RAY", ray)])
+            return {"status": status, "ray": ray}, lambda: self._write(page, server="cloudflare")
+        if name == "oversize":
+            if not reply.is_html_page:
+                return None
+            padding = _padding(int(float(params["mib"]) * 1024 * 1024))
+            at = reply.body.rfind(b"</body>")
+            at = at if at >= 0 else len(reply.body)
+            big = replace(reply, body=reply.body[:at] + padding + reply.body[at:])
+            return {"status": 200, "length": len(big.body)}, lambda: self._write(big)
+        if name == "badutf8":
+            if not reply.is_html_page:
+                return None
+            body = _insert_bad_utf8(reply)
+            if body is None:
+                return None
+            bad = replace(reply, body=body)
+            return {"status": 200, "offset": body.find(BAD_UTF8)}, lambda: self._write(bad)
+        if name == "offsite":
+            return self._offsite(reply, str(params["link"]))
+        if name == "loop":
+            return self._loop(reply, int(params["to"]))
+        return None
+
+    @staticmethod
+    def _cut(body: bytes, keep: float) -> int:
+        """Where ``truncate`` cuts: ``keep`` of the way through ``<main>`` (or the body),
+        moved back to a UTF-8 character boundary."""
+        start, end = body.find(b"<main"), body.find(b"</main>")
+        cut = start + int((end - start) * keep) if 0 <= start < end else int(len(body) * keep)
+        cut = max(1, min(cut, len(body) - 1))
+        while cut > 1 and body[cut] & 0xC0 == 0x80:
+            cut -= 1
+        return cut
+
+    @staticmethod
+    def _next_link(body: bytes) -> re.Match[bytes] | None:
+        return _NEXT_LINK.search(body)
+
+    def _offsite(self, reply: Reply, link: str) -> tuple[dict[str, Any], Callable[[], None]] | None:
+        if reply.search is None or not reply.is_html_page:
+            return None
+        body = reply.body
+        detail: dict[str, Any] = {"status": 200, "host": OFFSITE_HOST}
+        if link in ("next", "both"):
+            match = self._next_link(body)
+            if match is None:
+                if link == "next":
+                    return None
+            else:
+                href = b"http://" + OFFSITE_HOST.encode() + b"/search" + match[2]
+                body = body[: match.start(2)] + href + body[match.end(2) :]
+                detail["next"] = href.decode()
+        if link in ("row", "both"):
+            match = _ROW_LINK.search(body)
+            if match is None:
+                return None
+            href = b"http://" + OFFSITE_HOST.encode() + match[2]
+            body = body[: match.start(2)] + href + body[match.end(2) :]
+            detail["row"] = href.decode()
+        moved = replace(reply, body=body)
+        return detail, lambda: self._write(moved)
+
+    def _loop(self, reply: Reply, to: int) -> tuple[dict[str, Any], Callable[[], None]] | None:
+        if reply.search is None or not reply.is_html_page:
+            return None
+        match = self._next_link(reply.body)
+        if match is None:
+            return None
+        params, page = reply.search
+        href = _page_href(params, to)
+        looped = replace(reply, body=reply.body[: match.start(2)] + href + reply.body[match.end(2) :])
+        return {"status": 200, "page": page, "next": href.decode()}, lambda: self._write(looped)

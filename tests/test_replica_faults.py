@@ -1,0 +1,451 @@
+"""The replica's fault plan (``--faults``): each fault fires where and when the spec says,
+is logged, and has the promised shape on the wire; archive faults reach the truth file.
+
+Small archives, real replica processes, plain ``http.client`` over loopback.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from parsel import Selector
+
+from harvester.dates import UnreadableDate, normalize_date
+from harvester.replica.dataset import BAD_DATE_FORMS
+from harvester.replica.faults import FaultLog, FaultPlan, FaultSpecError, build_faulty_archive, request_key
+from harvester.replica.process import Replica, running_replica
+from harvester.titles import normalize_title
+from tests.conftest import read_jsonl
+
+DOCS = 60
+SEED = 1962
+BLOCK_TITLE = "Attention Required! | Cloudflare"
+
+
+@dataclass
+class Got:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+
+def fetch(rep: Replica, path: str, timeout: float = 10) -> Got:
+    """GET ``path`` on a fresh connection; exceptions (timeouts, partial bodies) propagate."""
+    host, port = urlsplit(rep.base_url).netloc.split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return Got(response.status, response.headers, response.read())
+    finally:
+        conn.close()
+
+
+def fault_lines(rep: Replica) -> list[dict[str, Any]]:
+    assert rep.fault_log is not None
+    return read_jsonl(rep.fault_log)
+
+
+def counts(rep: Replica) -> dict[str, int]:
+    return json.loads(fetch(rep, "/_replica/faults").body)["counts"]
+
+
+def rows(got: Got) -> list[str]:
+    """The document links of a results page's rows."""
+    return (
+        Selector(text=got.body.decode("utf-8", "replace"))
+        .css("td[data-history-node-id] > a::attr(href)")
+        .getall()
+    )
+
+
+def count_line(got: Got) -> str:
+    return Selector(text=got.text).css("p.results-count::text").get() or ""
+
+
+def next_href(got: Got) -> str | None:
+    return Selector(text=got.body.decode("utf-8", "replace")).css('a[rel="next"]::attr(href)').get()
+
+
+@pytest.fixture
+def log_path(tmp_path: Path) -> Path:
+    return tmp_path / "faults.jsonl"
+
+
+# --- the grammar -------------------------------------------------------------------------------
+
+
+def test_spec_reads_entries_params_and_where() -> None:
+    plan = FaultPlan.parse(
+        "layout:search, repeat, 503@/search?page=3#1-2, 500@0.05, 429:retry-after=date:2@0.1/document/#1,"
+        "challenge:200@/x#3-, shift:5@/search?page=2, baddates@0.02, slow:1.5@/search"
+    )
+    assert plan.layout == {"search"} and plan.repeat and not plan.aliases
+    got = [(e.name, e.params, e.rate, e.prefix, e.path, e.first, e.last) for e in plan.requests]
+    assert got == [
+        ("503", {"retry-after": "none"}, None, None, "/search?page=3", 1, 2),
+        ("500", {}, 0.05, None, None, 1, None),
+        ("429", {"retry-after": "date:2"}, 0.1, "/document/", None, 1, 1),
+        ("challenge", {"status": "200"}, None, None, "/x", 3, None),
+        ("slow", {"seconds": 1.5}, None, None, "/search", 1, None),
+    ]
+    assert plan.shift_total == 5 and plan.shifts[0].path == "/search?page=2"
+    assert [(e.name, e.rate) for e in plan.documents] == [("baddates", 0.02)]
+    # Query order and percent-encoding do not matter; page=0 is not the bare path.
+    assert request_key("/search", "page=1&search_api_fulltext=a%20b") == request_key(
+        "/search", "search_api_fulltext=a+b&page=1"
+    )
+    assert request_key("/search", "page=0") != request_key("/search", "")
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ("503", "say where it applies"),
+        ("nope@0.1", "unknown fault 'nope'"),
+        ("500@1.5", "not in [0, 1]"),
+        ("500@often", "neither a rate"),
+        ("503:colour=red@0.1", "no parameter 'colour'"),
+        ("challenge:404@0.1", "not one of 403, 200"),
+        ("429:retry-after=soon@0.1", "retry-after"),
+        ("503@/search#2-1", "attempts '2-1'"),
+        ("shift:3@0.1", "needs a path"),
+        ("baddates@/search", "at a rate"),
+        ("repeat@0.1", "plan-wide switch"),
+        ("empty:3@0.1", "takes no parameters"),
+        ("slow:@0.1", "nothing after ':'"),
+    ],
+)
+def test_bad_specs_are_refused_naming_the_entry(spec: str, words: str) -> None:
+    with pytest.raises(FaultSpecError) as info:
+        FaultPlan.parse(f"repeat,{spec}")
+    assert f"fault entry {spec!r}" in str(info.value) and words in str(info.value)
+
+
+def test_cli_refuses_a_bad_spec_and_prints_the_grammar() -> None:
+    bad = subprocess.run(
+        [sys.executable, "-m", "harvester.replica", "--faults", "500@2", "--documents", "20"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "fault entry '500@2'" in bad.stderr
+    grammar = subprocess.run(
+        [sys.executable, "-m", "harvester.replica", "--faults-help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert grammar.returncode == 0 and "ATTEMPTS" in grammar.stdout and "retry-after" in grammar.stdout
+
+
+# --- where and when ----------------------------------------------------------------------------
+
+
+def test_path_entries_fire_exactly_on_their_attempts_and_first_wins(log_path: Path) -> None:
+    spec = (
+        "500@/search?page=1#1,503:retry-after=1@/search?page=3#1-2,503@/search?page=1,"
+        "500@/search?items_per_page=20&page=5#1,loop@/robots.txt,empty@/robots.txt"
+    )
+    with running_replica(documents=DOCS, faults=spec, fault_log=log_path) as rep:
+        assert [fetch(rep, "/search?page=3").status for _ in range(4)] == [503, 503, 200, 200]
+        # Query parameters in another order are the same path; other parameters are another.
+        assert fetch(rep, "/search?page=5&items_per_page=20").status == 500
+        assert fetch(rep, "/search?page=3&items_per_page=10").status == 200
+        assert [fetch(rep, "/search?page=1").status for _ in range(3)] == [500, 503, 503]
+        assert fetch(rep, "/search?page=2").status == 200
+        # ``loop`` cannot change robots.txt: the next entry answers.
+        robots = fetch(rep, "/robots.txt")
+        assert robots.status == 200 and robots.body == b""
+        assert counts(rep) == {"500": 2, "503": 4, "empty": 1}
+        report = json.loads(fetch(rep, "/_replica/faults").body)
+        assert report["total"] == 7 and report["requests"] == 11
+        lines = fault_lines(rep)
+    assert [(x["fault"], x["path"], x["attempt"]) for x in lines] == [
+        ("503", "/search?page=3", 1),
+        ("503", "/search?page=3", 2),
+        ("500", "/search?items_per_page=20&page=5", 1),
+        ("500", "/search?page=1", 1),
+        ("503", "/search?page=1", 2),
+        ("503", "/search?page=1", 3),
+        ("empty", "/robots.txt", 1),
+    ]
+    assert lines[0]["params"] == {"retry-after": "1"} and lines[0]["detail"] == {
+        "status": 503,
+        "retry_after": "1",
+    }
+    assert lines[0]["entry"] == "503:retry-after=1@/search?page=3#1-2" and lines[0]["time"].endswith("Z")
+
+
+def _statuses(seed: int, spec: str, paths: list[str]) -> list[int]:
+    with running_replica(documents=DOCS, faults=spec, seed=seed) as rep:
+        return [fetch(rep, p).status for p in paths]
+
+
+def test_rate_entries_fire_at_their_rate_the_same_for_the_same_seed() -> None:
+    spec = "500@0.1,503@0.05#1"
+    paths = [f"/search?page={n}" for n in range(200)] * 2  # attempts 1 and 2 of 200 pages
+    first = _statuses(SEED, spec, paths)
+    assert 25 <= first.count(500) <= 60  # 10 % of 400
+    assert 3 <= first.count(503) <= 20  # 5 % of the 180 first attempts 500 left
+    assert all(s != 503 for s in first[200:])  # only first attempts
+    # Exactly the requests the documented hash picks.
+    plan = FaultPlan.parse(spec)
+    expected = []
+    for index, path in enumerate(paths):
+        key = request_key(*path.split("?"))
+        entry = next(plan.firing(SEED, key, "/search", 1 + index // 200), None)
+        expected.append(int(entry.name) if entry else 200)
+    assert first == expected
+    assert _statuses(SEED, spec, paths) == first
+    assert _statuses(SEED + 1, spec, paths) != first
+
+
+def test_rates_cover_pages_only_unless_a_prefix_says_otherwise(log_path: Path) -> None:
+    with running_replica(documents=DOCS, faults="500@1", fault_log=log_path) as rep:
+        assert fetch(rep, "/robots.txt").status == 200
+        assert fetch(rep, "/search").status == 500
+        assert fetch(rep, "/node/1").status == 500
+        assert fetch(rep, "/_replica/faults").status == 200
+    with running_replica(documents=DOCS, faults="503@1/") as rep:
+        assert fetch(rep, "/robots.txt").status == 503
+        assert fetch(rep, "/_replica/faults").status == 200
+
+
+# --- the shape of each fault -----------------------------------------------------------------
+
+
+def test_status_faults_and_retry_after(log_path: Path) -> None:
+    spec = (
+        "429:retry-after=2@/search?page=1,429:retry-after=date:2@/search?page=2,"
+        "503:retry-after=date:3@/search?page=3,500@/search?page=4,429@/search?page=5"
+    )
+    with running_replica(documents=DOCS, faults=spec, fault_log=log_path) as rep:
+        seconds = fetch(rep, "/search?page=1")
+        before = time.time()
+        dated = fetch(rep, "/search?page=2")
+        dated_503 = fetch(rep, "/search?page=3")
+        plain = fetch(rep, "/search?page=4")
+        default = fetch(rep, "/search?page=5")
+    assert seconds.status == 429 and seconds.header("Retry-After") == "2"
+    assert (
+        b"Too Many Requests" in seconds.body and seconds.header("Content-Type") == "text/html; charset=UTF-8"
+    )
+    for got, ahead in ((dated, 2), (dated_503, 3)):
+        value = got.header("Retry-After")
+        assert value is not None and value.endswith(" GMT") and "," in value
+        moment = parsedate_to_datetime(value).timestamp()
+        assert moment - parsedate_to_datetime(got.header("Date") or "").timestamp() in (ahead, ahead + 1)
+        assert moment >= before + ahead - 0.01
+    assert dated_503.status == 503 and b"Service Unavailable" in dated_503.body
+    assert plain.status == 500 and plain.header("Retry-After") is None
+    assert default.header("Retry-After") == "1"
+    logged = {x["path"]: x["detail"] for x in read_jsonl(log_path)}
+    assert logged["/search?page=2"]["retry_after"] == dated.header("Retry-After")
+
+
+def test_slow_answers_late(log_path: Path) -> None:
+    with running_replica(
+        documents=DOCS, faults="slow:seconds=1@/search?page=1#1,slow:0.3@/search?page=2", fault_log=log_path
+    ) as rep:
+        with pytest.raises(TimeoutError):
+            fetch(rep, "/search?page=1", timeout=0.3)
+        start = time.monotonic()
+        assert fetch(rep, "/search?page=1").status == 200  # attempt 2: on time
+        assert time.monotonic() - start < 0.3
+        start = time.monotonic()
+        late = fetch(rep, "/search?page=2")
+        assert late.status == 200 and late.body.rstrip().endswith(b"</html>")
+        assert time.monotonic() - start >= 0.3
+    assert [(x["fault"], x["attempt"], x["detail"]["seconds"]) for x in read_jsonl(log_path)] == [
+        ("slow", 1, 1.0),
+        ("slow", 1, 0.3),
+    ]
+
+
+def test_drop_closes_mid_body(log_path: Path) -> None:
+    with running_replica(documents=DOCS, faults="drop@/search?page=1#1", fault_log=log_path) as rep:
+        with pytest.raises(http.client.IncompleteRead) as info:
+            fetch(rep, "/search?page=1")
+        whole = fetch(rep, "/search?page=1")
+    assert whole.status == 200
+    assert len(info.value.partial) == len(whole.body) // 2
+    detail = read_jsonl(log_path)[0]["detail"]
+    assert detail == {"status": 200, "length": len(whole.body), "sent": len(whole.body) // 2}
+
+
+def test_truncate_empty_and_oversize(log_path: Path) -> None:
+    spec = "truncate@/search?page=1,truncate:0.9@/document/x,empty@/search?page=2,oversize@/search?page=3"
+    with running_replica(documents=DOCS, faults=spec, fault_log=log_path) as rep:
+        cut = fetch(rep, "/search?page=1")
+        normal = fetch(rep, "/search?page=4")
+        empty = fetch(rep, "/search?page=2")
+        big = fetch(rep, "/search?page=3")
+        missing = fetch(rep, "/document/x")
+    assert cut.status == 200 and int(cut.header("Content-Length") or 0) == len(cut.body)
+    assert b"<main" in cut.body and b"</main>" not in cut.body and b"</html>" not in cut.body
+    assert 0 < len(cut.body) < len(normal.body)
+    cut.body.decode("utf-8")  # cut at a character boundary
+    # ``truncate`` needs a 200: a 404 page is served whole (and the fault is not logged).
+    assert missing.status == 404 and missing.body.rstrip().endswith(b"</html>")
+    assert empty.status == 200 and empty.body == b"" and empty.header("Content-Length") == "0"
+    assert big.status == 200 and len(big.body) > 6 * 1024 * 1024
+    assert int(big.header("Content-Length") or 0) == len(big.body)
+    assert big.body.rstrip().endswith(b"</html>") and b"<!-- replica padding" in big.body
+    assert rows(big) and count_line(big).endswith(f"of {DOCS}")
+    assert [x["fault"] for x in read_jsonl(log_path)] == ["truncate", "empty", "oversize"]
+
+
+@pytest.mark.parametrize("status", [403, 200])
+def test_challenge_page(status: int, log_path: Path) -> None:
+    with running_replica(documents=DOCS, faults=f"challenge:{status}@/search", fault_log=log_path) as rep:
+        got = fetch(rep, "/search")
+    assert got.status == status and got.header("Server") == "cloudflare" and got.header("CF-RAY")
+    page = Selector(text=got.text)
+    assert page.css("title::text").get() == BLOCK_TITLE
+    assert "Sorry, you have been blocked" in got.text
+    assert page.css("div#cf-error-details")
+    assert page.css("script::attr(src)").get().startswith("/cdn-cgi/challenge-platform/h/")
+    assert not page.css("td[data-history-node-id]")
+    assert read_jsonl(log_path)[0]["detail"]["status"] == status
+
+
+def test_badutf8_on_results_and_document_pages(tmp_path: Path) -> None:
+    truth = tmp_path / "truth.jsonl"
+    with running_replica(documents=DOCS, faults="badutf8@1", dump_truth=truth) as rep:
+        slug = read_jsonl(truth)[0]["id"]
+        pages = [fetch(rep, "/search"), fetch(rep, f"/document/{slug}")]
+        assert counts(rep) == {"badutf8": 2}
+    for got in pages:
+        assert got.status == 200 and got.header("Content-Type") == "text/html; charset=UTF-8"
+        assert b"\xff\xfe Caf\xe9 " in got.body
+        with pytest.raises(UnicodeDecodeError):
+            got.body.decode("utf-8")
+    # In the first row's summary (or its title), and the page is otherwise whole.
+    row = Selector(text=pages[0].body.decode("utf-8", "replace")).css("td.document")[0]
+    assert "\ufffd" in "".join(row.css("::text").getall())
+    assert pages[1].body.rstrip().endswith(b"</html>")
+
+
+def test_offsite_and_loop_links(log_path: Path) -> None:
+    spec = "offsite:both@/search?page=1,offsite@/search?page=2,loop@/search?page=3,loop:to=1@/search?page=4"
+    with running_replica(documents=DOCS, faults=spec, fault_log=log_path) as rep:
+        both, row, loop0, loop1 = (fetch(rep, f"/search?page={n}") for n in (1, 2, 3, 4))
+        last = fetch(rep, "/search?page=5")
+    assert rows(both)[0].startswith("http://203.0.113.9/document/") and not rows(both)[1].startswith("http")
+    assert next_href(both) == "http://203.0.113.9/search?page=2"
+    assert rows(row)[0].startswith("http://203.0.113.9/") and next_href(row) == "?page=3"
+    assert next_href(loop0) == "?" and next_href(loop1) == "?page=1"
+    assert next_href(last) is None  # page 5 is the last of 60 documents
+    assert [x["fault"] for x in read_jsonl(log_path)] == ["offsite", "offsite", "loop", "loop"]
+
+
+# --- archive faults ----------------------------------------------------------------------------
+
+
+def test_shift_reveals_new_uploads_at_the_top(tmp_path: Path) -> None:
+    truth_path, log_path = tmp_path / "truth.jsonl", tmp_path / "faults.jsonl"
+    spec = "shift:3@/search?page=2,shift:2@/search?page=4"
+    with running_replica(documents=DOCS, faults=spec, dump_truth=truth_path, fault_log=log_path) as rep:
+        truth = read_jsonl(truth_path)
+        urls = ["/document/" + t["id"] for t in truth]
+        assert len(truth) == DOCS + 5 and [t["position"] for t in truth] == list(range(1, DOCS + 6))
+        page0 = fetch(rep, "/search")
+        assert count_line(page0) == f"1 - 10 of {DOCS}" and rows(page0) == urls[5:15]
+        assert fetch(rep, urls[0]).status == 404  # not uploaded yet
+        assert rows(fetch(rep, "/search?page=1")) == urls[15:25]
+        # The later stage fires first: it shows the older two of the five.
+        page4 = fetch(rep, "/search?page=4")
+        assert count_line(page4) == f"41 - 50 of {DOCS + 2}" and rows(page4) == urls[43:53]
+        assert rows(fetch(rep, "/search"))[:3] == urls[3:6]
+        page2 = fetch(rep, "/search?page=2")
+        assert count_line(page2) == f"21 - 30 of {DOCS + 5}" and rows(page2) == urls[20:30]
+        assert rows(fetch(rep, "/search")) == urls[:10]
+        assert fetch(rep, urls[0]).status == 200
+        fetch(rep, "/search?page=2")  # fires once
+        assert counts(rep) == {"shift": 2}
+    logged = read_jsonl(log_path)
+    assert [(x["path"], x["detail"]["slugs"]) for x in logged] == [
+        ("/search?page=4", [t["id"] for t in truth[3:5]]),
+        ("/search?page=2", [t["id"] for t in truth[:3]]),
+    ]
+
+
+def test_shift_on_top_of_changes_keeps_the_archive_before_the_trigger() -> None:
+    plain = build_faulty_archive(FaultPlan.parse(""), DOCS, SEED)
+    shifted = build_faulty_archive(FaultPlan.parse("shift:4@/search?page=1"), DOCS, SEED)
+    assert [d.slug for d in shifted.docs[4:]] == [d.slug for d in plain.docs]
+
+
+def test_bad_dates_and_titles_in_rows_pages_and_truth(tmp_path: Path) -> None:
+    truth_path, log_path = tmp_path / "truth.jsonl", tmp_path / "faults.jsonl"
+    spec = "baddates@0.25,badtitles@0.15"
+    with running_replica(documents=DOCS, faults=spec, dump_truth=truth_path, fault_log=log_path) as rep:
+        truth = read_jsonl(truth_path)
+        logged = read_jsonl(log_path)
+        bad_dates = {
+            x["path"].removeprefix("/document/"): x["detail"]["date_raw"]
+            for x in logged
+            if x["fault"] == "baddates"
+        }
+        bad_titles = {x["path"].removeprefix("/document/") for x in logged if x["fault"] == "badtitles"}
+        assert 5 <= len(bad_dates) <= 25 and 2 <= len(bad_titles) <= 18
+        assert counts(rep) == {"baddates": len(bad_dates), "badtitles": len(bad_titles)}
+        assert all(x["attempt"] is None for x in logged)
+        shown_rows = {}
+        for page in range(DOCS // 10):
+            listing = Selector(text=fetch(rep, f"/search?page={page}").text)
+            for row in listing.css("tbody > tr"):
+                slug = row.css("a::attr(href)").get().removeprefix("/document/")
+                shown_rows[slug] = (
+                    "".join(row.css("td.date ::text").getall()),
+                    row.css("h3 span::text").get(),
+                )
+        for slug in list(bad_dates)[:3] + list(bad_titles)[:3]:
+            page = Selector(text=fetch(rep, f"/document/{slug}").text)
+            assert (page.css("h2.date::text").get() or "") == shown_rows[slug][0]
+            assert normalize_title(page.css("h1.title span::text").get() or "") == normalize_title(
+                shown_rows[slug][1] or ""
+            )
+    forms = {f.format(y=year, d=year % 10) for f in BAD_DATE_FORMS for year in range(1940, 2000)}
+    for record in truth:
+        slug = record["id"]
+        if slug in bad_dates:
+            raw = bad_dates[slug]
+            assert record["date"] is None and record["date_precision"] is None and record["date_raw"] == raw
+            assert shown_rows[slug][0] == raw
+            assert raw in forms
+            with pytest.raises(UnreadableDate):
+                normalize_date(raw)
+        else:
+            assert normalize_date(record["date_raw"]) is None or record["date"] is not None
+        if slug in bad_titles:
+            assert record["title"] is None and normalize_title(shown_rows[slug][1] or "") is None
+        else:
+            assert record["title"]
+    # The seed search's documents are never spoiled; the same seed spoils the same ones.
+    again = tmp_path / "again.jsonl"
+    log = FaultLog(again)
+    archive = build_faulty_archive(FaultPlan.parse(spec), DOCS, SEED, log=log)
+    log.close()
+    assert not (set(bad_dates) | bad_titles) & set(archive.seed_slugs)
+    assert [(x["fault"], x["path"], x["detail"]) for x in read_jsonl(again)] == [
+        (x["fault"], x["path"], x["detail"]) for x in logged
+    ]
