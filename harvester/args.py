@@ -33,6 +33,14 @@ class ArchiveArgs(BaseModel):
     details: bool = Field(
         False, description="Follow every result to its document page for the full record."
     )
+    job: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="Name of a scheduled job: incremental, resumable, with a change set and a summary.",
+    )
+    full: bool = Field(
+        False, description="With job: walk every page and refetch every document (no early stop, no reuse)."
+    )
 
     @field_validator("start_url")
     @classmethod
@@ -50,12 +58,16 @@ class ArchiveArgs(BaseModel):
     def _one_source(self) -> ArchiveArgs:
         if self.query and self.start_url:
             raise ValueError("give either query or start_url, not both")
+        if self.full and not self.job:
+            raise ValueError("full=true is for scheduled jobs: give job=NAME too")
         return self
 
 
 _FIXES = {
     "max_pages": "Give a whole number of pages, 1 or more (or leave it out for every page)",
     "details": "Give true or false",
+    "job": "Give a name of letters, digits, '.', '_' or '-' (at most 64), e.g. nightly",
+    "full": "Give true or false",
     "start_url": "Give a results URL such as https://digitalarchive.wilsoncenter.org/search?search_api_fulltext=Korea",
 }
 

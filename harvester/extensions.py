@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from itemadapter import ItemAdapter
@@ -18,6 +20,9 @@ from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 from twisted.internet import task
 
+from harvester.jobs import JobStore, RunChanges
+from harvester.publish import publish_job, write_json
+
 logger = logging.getLogger(__name__)
 
 
@@ -25,11 +30,12 @@ def _present(value: Any) -> bool:
     return value not in (None, "", [], ())
 
 
-def judge(stats: dict[str, Any], finish_reason: str, *, bounded: bool) -> list[str]:
+def judge(stats: dict[str, Any], finish_reason: str, *, bounded: bool, min_completeness: float = 1.0) -> list[str]:
     """Reasons the run did not do its job; empty when it did. Pure, for tests.
 
-    ``bounded`` is true when the run was told to stop early (``max_pages``): then not
-    reaching the reported total is expected.
+    ``bounded`` is true when the run was meant to stop early (``max_pages``, or a job's
+    incremental run that met known documents): then not reaching the reported total is
+    expected. A job's documents count whether harvested now or kept from earlier runs.
     """
     reasons = []
     structure = stats.get("harvester/structure_errors", 0)
@@ -40,15 +46,22 @@ def judge(stats: dict[str, Any], finish_reason: str, *, bounded: bool) -> list[s
     failed = stats.get("harvester/pages/failed", 0)
     if failed:
         reasons.append(f"{failed} page(s) could not be fetched or read after retries")
-    exported = stats.get("item_scraped_count", 0)
+    exported = (
+        stats.get("item_scraped_count", 0)
+        + stats.get("harvester/job/reused", 0)
+        + stats.get("harvester/job/already_done", 0)
+    )
     reported = stats.get("harvester/reported_total")
     if exported == 0:
         if reported == 0:
             reasons.append("nothing harvested: the search found no documents")
         else:
             reasons.append("nothing harvested")
-    elif reported is not None and not bounded and exported < reported:
-        reasons.append(f"incomplete: {exported} unique documents harvested of {reported} reported")
+    elif reported and not bounded and exported / reported < min_completeness:
+        reasons.append(
+            f"incomplete: {exported} unique documents of {reported} reported "
+            f"({100 * exported / reported:.2f}% < {100 * min_completeness:g}%)"
+        )
     if finish_reason not in ("finished", "blocked") and not (bounded and finish_reason == "finished"):
         reasons.append(f"interrupted ({finish_reason})")
     return reasons
@@ -65,6 +78,7 @@ class RunReport:
         self.items = 0
         self.started = time.monotonic()
         self._task: task.LoopingCall | None = None
+        self.summary: dict[str, Any] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunReport:
@@ -106,14 +120,18 @@ class RunReport:
             self._task.stop()
         stats = self.stats
         reported = stats.get_value("harvester/reported_total")
+        kept = stats.get_value("harvester/job/reused", 0) + stats.get_value("harvester/job/already_done", 0)
+        documents = self.items + kept
         if reported:
-            completeness = self.items / reported
-            stats.set_value("harvester/completeness", round(completeness, 6))
+            stats.set_value("harvester/completeness", round(documents / reported, 6))
+        early = bool(getattr(spider, "early_stopped", False))
         logger.info(
-            "Harvested %s unique documents; the site reported %s%s",
-            self.items,
+            "Harvested %s unique documents%s; the site reported %s%s",
+            documents,
+            f" ({self.items} fetched, {kept} unchanged or already done)" if kept else "",
             reported if reported is not None else "no count",
-            f" ({100 * self.items / reported:.2f}%)" if reported else "",
+            " (stopped early at known documents: the rest is kept from the job's state)" if early
+            else f" ({100 * documents / reported:.2f}%)" if reported else "",
         )
         if self.items:
             shares = []
@@ -123,11 +141,145 @@ class RunReport:
                 shares.append(f"{name} {100 * share:.1f}%")
             logger.info("Field coverage: %s", ", ".join(shares))
         args = getattr(spider, "args", None)
-        bounded = bool(args is not None and getattr(args, "max_pages", None))
-        reasons = judge(stats.get_stats(), reason, bounded=bounded)
-        stats.set_value("harvester/verdict", "failed" if reasons else "ok")
+        bounded = bool(args is not None and getattr(args, "max_pages", None)) or bool(
+            getattr(spider, "early_stopped", False)
+        )
+        min_completeness = self.crawler.settings.getfloat("HARVESTER_MIN_COMPLETENESS", 1.0)
+        reasons = judge(stats.get_stats(), reason, bounded=bounded, min_completeness=min_completeness)
+        files: dict[str, str] = {}
+        changes = None
+        status = "failed" if reasons else "ok"
+        job = getattr(spider, "job", None)
+        if job is not None:
+            status, files, changes = self._finish_job(spider, job, reasons, reason)
+        stats.set_value("harvester/verdict", "ok" if status == "ok" else "failed")
         stats.set_value("harvester/verdict_reasons", reasons)
+        summary = self._summary(spider, status, reasons, reason, files, changes)
+        path = self._summary_path(spider)
+        if path is not None:
+            try:
+                write_json(path, summary)
+                summary["files"]["summary"] = str(path)
+            except OSError as exc:
+                logger.error("Could not write the run summary %s: %s", path, exc)
+        self.summary = summary
         if reasons:
             logger.error("Run FAILED: %s", "; ".join(reasons))
         else:
             logger.info("Run OK")
+
+    def _finish_job(
+        self, spider: Spider, job: JobStore, reasons: list[str], finish_reason: str
+    ) -> tuple[str, dict[str, str], RunChanges | None]:
+        """Publish a job's dataset when the run did its job; keep its state resumable if not."""
+        files: dict[str, str] = {}
+        changes = None
+        try:
+            job.commit()
+            if finish_reason == "shutdown":
+                # Stopped by a signal: the run stays "running" and the next start resumes it.
+                reasons.append("interrupted: the next run of the job resumes where this one stopped")
+                return "interrupted", files, changes
+            if reasons:
+                job.end_run("failed", {"reasons": reasons})
+                return "failed", files, changes
+            if spider.walk_complete and not spider.early_stopped:
+                removed = job.declare_removals()
+                if removed:
+                    logger.info("Job %s: %s documents are gone from the archive", spider.args.job, removed)
+            elif spider.early_stopped:
+                job.shift_unseen(spider.new_seen, spider.page_size, spider.page_url)
+            include_text = self.crawler.settings.getbool("HARVESTER_CSV_TEXT")
+            changes, files = publish_job(job, spider.export_fields, include_text)
+            job.publish()
+            count = job.published_count()
+            self.stats.set_value("harvester/job/dataset_documents", count)
+            self.stats.set_value("harvester/job/changes", changes.counts())
+            logger.info(
+                "Job %s: dataset of %s documents; since the last complete run: %s added, %s changed, %s removed",
+                spider.args.job, count, len(changes.added), len(changes.changed), len(changes.removed),
+            )
+            job.end_run("ok", {"changes": changes.counts(), "documents": count})
+            return "ok", files, changes
+        except OSError as exc:
+            reasons.append(f"could not write the job's files: {exc}")
+            job.end_run("failed", {"reasons": reasons})
+            return "failed", files, changes
+        finally:
+            job.close()
+
+    def _summary_path(self, spider: Spider) -> Path | None:
+        job = getattr(spider, "job", None)
+        if job is not None:
+            return job.directory / "summary.json"
+        template = self.crawler.settings.get("HARVESTER_SUMMARY_FILE")
+        if not template:
+            return None
+        feeds = list(self.crawler.settings.getdict("FEEDS"))
+        name = getattr(spider, "name", "crawl")
+        if feeds and template == "auto":
+            first = str(feeds[0]) % {"name": name}
+            if "://" not in first or first.startswith("file://"):
+                first_path = Path(first.removeprefix("file://"))
+                return first_path.with_name(first_path.name.split(".")[0] + ".summary.json")
+        if template == "auto":
+            return Path("output") / f"{name}.summary.json"
+        return Path(template % {"name": name})
+
+    def _summary(
+        self, spider: Spider, status: str, reasons: list[str], finish_reason: str,
+        files: dict[str, str], changes: RunChanges | None,
+    ) -> dict[str, Any]:
+        get = self.stats.get_value
+        job = getattr(spider, "job", None)
+        args = getattr(spider, "args", None)
+        start = get("start_time")
+        ended = datetime.now(UTC)
+        feeds = {k: str(k) % {"name": spider.name} for k in self.crawler.settings.getdict("FEEDS")}
+        statuses = {
+            key.rsplit("/", 1)[1]: value
+            for key, value in self.stats.get_stats().items()
+            if key.startswith("downloader/response_status_count/")
+        }
+        return {
+            "job": getattr(args, "job", None),
+            "run": job.run_id if job is not None else None,
+            "status": status,
+            "reasons": reasons,
+            "finish_reason": finish_reason,
+            "arguments": args.model_dump() if args is not None else {},
+            "base_url": getattr(spider, "base_url", None),
+            "mode": ("full" if job.full else "incremental") if job is not None else "single",
+            "resumed": bool(job.resumed) if job is not None else False,
+            "stopped_by": get("harvester/stopped_by"),
+            "started": start.strftime("%Y-%m-%dT%H:%M:%SZ") if start else None,
+            "ended": ended.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "duration_s": round((ended - start).total_seconds(), 3) if start else None,
+            "requests": get("downloader/request_count", 0),
+            "responses_by_status": statuses,
+            "pages": {
+                "search": get("harvester/pages/search", 0),
+                "search_expected": get("harvester/pages/expected"),
+                "document": get("harvester/pages/document", 0),
+                "failed": get("harvester/pages/failed", 0),
+                "blocked": get("harvester/pages/blocked", 0),
+                "incomplete_retried": get("harvester/pages/incomplete_retried", 0),
+            },
+            "documents": {
+                "harvested": self.items,
+                "kept_unchanged": get("harvester/job/reused", 0),
+                "already_done": get("harvester/job/already_done", 0),
+                "dataset": get("harvester/job/dataset_documents", self.items),
+            },
+            "reported_total": get("harvester/reported_total"),
+            "completeness": get("harvester/completeness"),
+            "duplicates_dropped": get("harvester/duplicates/dropped", 0),
+            "dates_unread": get("harvester/date/unreadable", 0),
+            "titles_empty": get("harvester/title/empty", 0),
+            "structure_errors": get("harvester/structure_errors", 0),
+            "pagination_loops": get("harvester/pagination/loops", 0),
+            "retries": get("retry/count", 0),
+            "retries_exhausted": get("retry/max_reached", 0),
+            "files": files or feeds,
+            "changes": changes.counts() if changes is not None else None,
+        }

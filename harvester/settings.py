@@ -25,6 +25,19 @@ HARVESTER_LOCAL_FAST = True
 #: Seconds between progress lines in the log.
 HARVESTER_PROGRESS_INTERVAL = 30.0
 
+#: Run summary (JSON) of a single run: "auto" puts it beside the first feed
+#: (``output/archive.summary.json`` by default); a path (``%(name)s`` allowed); "" for none.
+HARVESTER_SUMMARY_FILE = "auto"
+#: Where scheduled jobs (``-a job=NAME``) keep their state and publish their files.
+HARVESTER_JOBS_DIR = "output/jobs"
+#: An incremental run stops paging after this many known, unchanged documents in a row
+#: (results sorted newest upload first). 0: never stop early.
+HARVESTER_JOB_STOP_AFTER_KNOWN = 20
+#: Days between full runs of a job (every page, every document refetched). 0: never by age.
+HARVESTER_JOB_FULL_EVERY_DAYS = 7.0
+#: A run whose completeness (unique documents / reported) is below this fails.
+HARVESTER_MIN_COMPLETENESS = 1.0
+
 # --- politeness (real site) -------------------------------------------------------
 USER_AGENT = "harvester/0.1 (research harvester of digital archives; +https://github.com/harvester)"
 ROBOTSTXT_OBEY = True
@@ -48,6 +61,7 @@ ITEM_PIPELINES = {
     "harvester.pipelines.DuplicatesPipeline": 100,
     "harvester.pipelines.TitlePipeline": 200,
     "harvester.pipelines.DatePipeline": 300,
+    "harvester.pipelines.JobPipeline": 900,
 }
 EXTENSIONS = {
     "harvester.extensions.RunReport": 500,
@@ -56,6 +70,11 @@ EXTENSIONS = {
 # --- output --------------------------------------------------------------------------
 FEED_EXPORT_ENCODING = "utf-8"
 FEED_EXPORT_FIELDS = list(FIELD_ORDER)
+# Written aside, renamed into place when complete (harvester/feedstorage.py).
+FEED_STORAGES = {
+    "": "harvester.feedstorage.AtomicFileFeedStorage",
+    "file": "harvester.feedstorage.AtomicFileFeedStorage",
+}
 FEED_EXPORTERS = {
     "csv": "harvester.exporters.HarvesterCsvItemExporter",
 }

@@ -32,7 +32,12 @@ class Command(ScrapyCrawl):
             return
         try:
             verdict = crawler.stats.get_value("harvester/verdict")
+            reasons = crawler.stats.get_value("harvester/verdict_reasons") or []
         except RuntimeError:  # the crawl never started (e.g. a wrong argument)
-            verdict = "failed"
+            verdict, reasons = "failed", ["the run could not start (see the error above)"]
+        # The verdict is the last line of the log, where a scheduler's mail shows it.
         if verdict != "ok":
             self.exitcode = 1
+            logger.error("Run FAILED: %s", "; ".join(reasons) or "see the errors above")
+        else:
+            logger.info("Run OK")

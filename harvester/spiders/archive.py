@@ -9,9 +9,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import scrapy
 from scrapy.crawler import Crawler
@@ -24,6 +25,7 @@ from harvester.args import ArchiveArgs, parse_args
 from harvester.exceptions import ArgumentError, BlockedPage, IncompleteResponse, LayoutChanged, PageError
 from harvester.identity import canonical_document_url, document_id
 from harvester.items import FIELD_ORDER, LISTING_FIELDS, DocumentItem
+from harvester.jobs import JobLockedError, JobStore, listing_fingerprint
 from harvester.pages.document import DocumentPage
 from harvester.pages.search import SearchPage, page_of
 from harvester.settings import FEEDS as DEFAULT_FEEDS
@@ -81,6 +83,16 @@ class ArchiveSpider(scrapy.Spider):
         self.visited_pages: set[int] = set()
         self.reported_total: int | None = None
         self.rows_seen = 0
+        self.job: JobStore | None = None
+        self.export_fields: list[str] = list(FIELD_ORDER if self.args.details else LISTING_FIELDS)
+        # Incremental runs (jobs): how far the walk got, and what it saw.
+        self.early_stop_allowed = False
+        self.stop_after_known = 20
+        self.consecutive_known = 0
+        self.new_seen = 0
+        self.early_stopped = False
+        self.walk_complete = False
+        self.page_size = 10
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ArchiveSpider:
@@ -102,8 +114,9 @@ class ArchiveSpider(scrapy.Spider):
             ):
                 settings.set(name, value, priority="spider")
         _only_cmdline_feeds(settings)
-        fields = list(FIELD_ORDER if spider.args.details else LISTING_FIELDS)
-        settings.set("FEED_EXPORT_FIELDS", fields, priority="spider")
+        settings.set("FEED_EXPORT_FIELDS", spider.export_fields, priority="spider")
+        if spider.args.job:
+            spider._open_job(settings)
         if settings.getbool("HARVESTER_CSV_TEXT"):
             feeds = settings.getdict("FEEDS")
             for options in feeds.values():
@@ -112,14 +125,67 @@ class ArchiveSpider(scrapy.Spider):
             settings.set("FEEDS", feeds, priority=settings.getpriority("FEEDS") or "project")
         return spider
 
+    def _open_job(self, settings: Settings) -> None:
+        """Lock and open the job's state; decide whether this run is a full one."""
+        assert self.args.job
+        # The job publishes its own files from its state: no default feeds.
+        feeds = settings["FEEDS"]
+        if isinstance(feeds, BaseSettings):
+            for key in DEFAULT_FEEDS:
+                if key in feeds:
+                    del feeds[key]
+        store = JobStore(Path(settings.get("HARVESTER_JOBS_DIR")) / self.args.job)
+        try:
+            store.open()
+        except JobLockedError as exc:
+            logger.error("Job %s: %s", self.args.job, exc)
+            raise
+        self.job = store
+        run_args = self.args.model_dump_json(exclude={"full"})
+        full = self.args.full or not store.has_baseline()
+        every = settings.getfloat("HARVESTER_JOB_FULL_EVERY_DAYS")
+        last_full = store.last_full_run()
+        if not full and every > 0 and last_full:
+            due = datetime.strptime(last_full, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) + timedelta(days=every)
+            full = datetime.now(UTC) >= due
+        if not full and store.last_ok_args() not in (None, run_args):
+            logger.info("Job %s: arguments changed since the last run; walking everything", self.args.job)
+            full = True
+        run_id = store.begin_run(run_args, full)
+        self.stop_after_known = settings.getint("HARVESTER_JOB_STOP_AFTER_KNOWN")
+        sorted_newest = dict(parse_qsl(urlsplit(self.first_url()).query)).get("sort_bef_combine") == "created_DESC"
+        self.early_stop_allowed = not store.full and sorted_newest and self.stop_after_known > 0
+        logger.info(
+            "Job %s: %s run %s (%s)%s", self.args.job, "resuming" if store.resumed else "starting",
+            run_id, "full" if store.full else "incremental",
+            "" if self.early_stop_allowed or store.full else "; results not sorted newest upload first: no early stop",
+        )
+
     # --- walking the results ------------------------------------------------------
 
     def first_url(self) -> str:
         if self.args.start_url:
-            return self.args.start_url
-        if self.args.query:
-            return f"{self.base_url}/search?{urlencode({'search_api_fulltext': self.args.query})}"
-        return f"{self.base_url}/search"
+            url = self.args.start_url
+        elif self.args.query:
+            url = f"{self.base_url}/search?{urlencode({'search_api_fulltext': self.args.query})}"
+        else:
+            url = f"{self.base_url}/search"
+        if self.args.job:
+            # Incremental runs walk newest uploads first, so that what is new comes first.
+            parts = urlsplit(url)
+            query = parse_qsl(parts.query, keep_blank_values=True)
+            if not any(k == "sort_bef_combine" for k, _ in query):
+                query.append(("sort_bef_combine", "created_DESC"))
+                url = urlunsplit(parts._replace(query=urlencode(query)))
+        return url
+
+    def page_url(self, number: int) -> str:
+        """The results URL of page ``number`` (0-based) of this run's search."""
+        parts = urlsplit(self.first_url())
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "page"]
+        if number:
+            query.append(("page", str(number)))
+        return urlunsplit(parts._replace(query=urlencode(query)))
 
     async def start(self) -> Any:  # Scrapy >= 2.13
         for request in self.start_requests():
@@ -150,11 +216,18 @@ class ArchiveSpider(scrapy.Spider):
         if not rows:
             if page.is_empty_search:
                 logger.warning("The site found no results for %s", response.url)
+                self.walk_complete = True
             elif self.rows_seen < (self.reported_total or 0):
                 logger.warning("Empty results page %s before all %s reported documents were seen",
                                response.url, self.reported_total)
+            else:
+                self.walk_complete = True
             return
         offset = page.count.first - 1 if page.count else number * len(rows)
+        if page.count and number:
+            self.page_size = max(1, (page.count.first - 1) // number)
+        elif page.count:
+            self.page_size = max(self.page_size, len(rows))
         for row in rows:
             self.rows_seen += 1
             url = canonical_document_url(row.url)
@@ -177,12 +250,58 @@ class ArchiveSpider(scrapy.Spider):
                 position=offset + row.row,
                 harvested_at=utc_now(),
             )
+            if self.job is not None:
+                fp = listing_fingerprint(url, row.title, row.date_raw, row.summary)
+                if self._reuse(url, fp, item):
+                    continue
+                item._listing_fp = fp  # type: ignore[attr-defined]  # read by JobPipeline
             if self.args.details:
                 yield scrapy.Request(row.url, callback=self.parse_document, errback=self.on_error,
                                      cb_kwargs={"item": item}, dont_filter=True)
             else:
                 yield item
+        if self._stop_early(response):
+            return
         yield from self._follow_pager(page, response)
+
+    def _reuse(self, url: str, fp: str, item: DocumentItem) -> bool:
+        """In a job: True when the row needs no harvesting (known and unchanged, or done)."""
+        assert self.job is not None
+        stats = self.crawler.stats
+        known = self.job.known(url)
+        if known is None or not known.published_present:
+            self.new_seen += 1
+        if known is not None and known.done_run == self.job.run_id:
+            # Already harvested by this run (resumed after a crash, or listed twice).
+            stats.inc_value(f"{STATS}/job/already_done")
+            self.consecutive_known = self.consecutive_known + 1 if known.published_present else 0
+            return True
+        if known is not None and not self.job.full and known.listing_fp == fp:
+            self.job.reuse(url, item.position, item.listing_url)
+            stats.inc_value(f"{STATS}/job/reused")
+            self.consecutive_known = self.consecutive_known + 1 if known.published_present else 0
+            return True
+        self.consecutive_known = 0
+        return False
+
+    def _stop_early(self, response: Response) -> bool:
+        """Stop paging once enough known, unchanged documents came in a row, if the count agrees."""
+        if not self.early_stop_allowed or self.job is None or self.consecutive_known < self.stop_after_known:
+            return False
+        expected = self.job.published_count() + self.new_seen
+        if self.reported_total is not None and self.reported_total != expected:
+            logger.info(
+                "Job %s: %s known in a row, but the site reports %s documents where %s were expected "
+                "(removals or moves somewhere): walking every page", self.args.job,
+                self.consecutive_known, self.reported_total, expected,
+            )
+            self.early_stop_allowed = False
+            return False
+        logger.info("Job %s: %s known, unchanged documents in a row at %s: the rest is known; stopping",
+                    self.args.job, self.consecutive_known, response.url)
+        self.crawler.stats.set_value(f"{STATS}/stopped_by", "known_documents")
+        self.early_stopped = True
+        return True
 
     def _follow_pager(self, page: SearchPage, response: Response) -> Iterator[scrapy.Request]:
         stats = self.crawler.stats
@@ -192,6 +311,8 @@ class ArchiveSpider(scrapy.Spider):
             if page.count and page.count.last < page.count.total:
                 # "No next link" while the count says there is more: the pager changed.
                 yield from self._page_failed(response, LayoutChanged(response.url, "nav.pager a[rel=next]"))
+            else:
+                self.walk_complete = True
             return
         if self.args.max_pages is not None and len(self.visited_pages) >= self.args.max_pages:
             logger.info("Stopping after %s pages (max_pages)", self.args.max_pages)
