@@ -39,7 +39,7 @@ def judge(stats: dict[str, Any], finish_reason: str, *, bounded: bool, min_compl
     """
     reasons = []
     structure = stats.get("harvester/structure_errors", 0)
-    if stats.get("harvester/pages/blocked"):
+    if stats.get("harvester/blocked"):
         reasons.append("the site is blocking the harvester (challenge or block page); back off and try later")
     if structure:
         reasons.append(f"layout changed: {structure} page(s) lacked their landmarks (see the errors above)")
@@ -189,6 +189,8 @@ class RunReport:
                     logger.info("Job %s: %s documents are gone from the archive", spider.args.job, removed)
             elif spider.early_stopped:
                 job.shift_unseen(spider.new_seen, spider.page_size, spider.page_url)
+            if spider.corrections:
+                job.apply_corrections(spider.corrections)
             include_text = self.crawler.settings.getbool("HARVESTER_CSV_TEXT")
             changes, files = publish_job(job, spider.export_fields, include_text)
             job.publish()

@@ -11,6 +11,7 @@ Committee"; they differ by URL (``...-committee`` and ``...-committee-0``).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -39,3 +40,13 @@ def is_numeric_document_path(url: str) -> bool:
     """True for the legacy ``/document/<record id>`` address, which is not canonical."""
     slug = document_id(url)
     return slug is not None and slug.isdigit()
+
+
+def identity_key(url: str) -> int:
+    """A 64-bit key of an identity: what is kept per document to tell it was seen (8 bytes,
+    not the URL). A collision between two of 161,530 documents has odds of about 1 in 10^9.
+
+    >>> identity_key("https://h/document/a") == identity_key("https://h/document/a")
+    True
+    """
+    return int.from_bytes(hashlib.blake2b(url.encode("utf-8"), digest_size=8).digest(), "big")

@@ -333,6 +333,15 @@ class JobStore:
                 (new, page_url((new - 1) // page_size), url),
             )
 
+    def apply_corrections(self, corrections: dict[str, tuple[int, str]]) -> None:
+        """Where documents stand after the results moved during the walk."""
+        for url, (position, listing_url) in corrections.items():
+            self.conn.execute(
+                "UPDATE documents SET record=json_set(record, '$.position', ?, '$.listing_url', ?) "
+                "WHERE url=? AND seen_run=?",
+                (position, listing_url, url, self.run_id),
+            )
+
     def changes(self) -> RunChanges:
         """What changed since the last published (complete) run."""
         out = RunChanges()

@@ -21,7 +21,7 @@ from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
 from harvester.dates import UnreadableDate, clean_date_text, normalize_date
-from harvester.identity import canonical_document_url
+from harvester.identity import canonical_document_url, identity_key
 from harvester.titles import normalize_title
 
 logger = logging.getLogger(__name__)
@@ -42,16 +42,27 @@ class DuplicatesPipeline(_Pipeline):
     def __init__(self, stats: StatsCollector) -> None:
         super().__init__(stats)
         # Only what deduplication needs is kept per document: its identity.
-        self.seen: set[str] = set()
+        self.seen: set[int] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Any:
+        pipeline = cls(crawler.stats)
+        pipeline.enabled = crawler.settings.getbool("HARVESTER_DEDUPE", True)
+        return pipeline
+
+    enabled = True
 
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
         identity = canonical_document_url(adapter["url"])
-        if identity in self.seen:
+        if not self.enabled:
+            return item
+        key = identity_key(identity)
+        if key in self.seen:
             self.stats.inc_value("harvester/duplicates/dropped")
             raise DropItem(f"Duplicate document {identity} (position {adapter.get('position')})",
                            log_level="INFO")
-        self.seen.add(identity)
+        self.seen.add(key)
         return item
 
 

@@ -52,6 +52,25 @@ DOWNLOAD_TIMEOUT = 60
 RETRY_ENABLED = True
 RETRY_TIMES = 5
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+#: Longest wait a Retry-After may impose (seconds); longer values are capped and counted.
+HARVESTER_RETRY_AFTER_MAX = 300.0
+#: Back-off on 429/503 without Retry-After: BASE x 2^(n-1) seconds for the n-th in a row, at most MAX.
+HARVESTER_BACKOFF_BASE = 2.0
+HARVESTER_BACKOFF_MAX = 120.0
+#: A block or challenge page is retried this many times (waiting BACKOFF, doubling) before the run stops.
+HARVESTER_BLOCK_RETRIES = 2
+HARVESTER_BLOCK_BACKOFF = 60.0
+#: When the site's count changes during a walk, read the walked pages again. Off only to
+#: show what it protects against.
+HARVESTER_REWALK = True
+#: Drop documents listed twice (by identity). Off only to show what it protects against.
+HARVESTER_DEDUPE = True
+# A Cloudflare block page comes as a 403: let the page class recognise it.
+HTTPERROR_ALLOWED_CODES = [403]
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "harvester.middlewares.PoliteRetryMiddleware": 550,
+}
 # A real document page is 60-90 KB; anything past 5 MB is not a page of this archive.
 DOWNLOAD_MAXSIZE = 5 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 1024 * 1024

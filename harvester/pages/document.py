@@ -303,7 +303,9 @@ class DocumentPage:
       (retrying may help);
     - :class:`~harvester.exceptions.BlockedPage` for a Cloudflare block or challenge page;
     - :class:`~harvester.exceptions.LayoutChanged` when a complete page lacks ``main#main``,
-      an ``h1.title`` with text, or ``#documentTabs``.
+      an ``h1.title``, or ``#documentTabs``. An ``h1.title`` without text is data, not a
+      layout change: the archive shows an empty title (``title`` is None; the title
+      pipeline counts and logs it).
 
     Every other section is optional: its fields are ``None`` or ``[]`` when it is absent.
     """
@@ -363,9 +365,9 @@ class DocumentPage:
         raise LayoutChanged(self.url, LANDMARK_MAIN)
 
     def _validate(self) -> None:
-        """The title (with text) and the document tabs must be there."""
+        """The title element and the document tabs must be there."""
         titles = X_TITLE(self._root)
-        if not titles or not _string(titles[0]):
+        if not titles:
             raise LayoutChanged(self.url, LANDMARK_TITLE)
         self._title_el = titles[0]
         tabs = X_TABS(self._root)
@@ -411,7 +413,7 @@ class DocumentPage:
         info = self._information()
         download_url = self._download_url()
         return {
-            "title": _string(self._title_el),
+            "title": _string(self._title_el) or None,
             "date_raw": self._first_string(X_DATE),
             "summary": self._summary(),
             "record_id": _info_text(info, L_RECORD_ID),

@@ -74,7 +74,15 @@ def cut_main(url: str, body: bytes | str) -> str:
         raise IncompleteResponse(url, f"truncated body ({len(raw)} bytes, <main> never closes)")
     if b"</html>" not in raw[-2_000:]:
         raise IncompleteResponse(url, f"truncated body ({len(raw)} bytes, no </html>)")
-    return raw[opened.start() : end + len(MAIN_CLOSE)].decode("utf-8", errors="replace")
+    return _decode(raw[opened.start() : end + len(MAIN_CLOSE)])
+
+
+def _decode(region: bytes) -> str:
+    """UTF-8, as the site declares; bytes that are not UTF-8 become U+FFFD (and are noticed)."""
+    try:
+        return region.decode("utf-8")
+    except UnicodeDecodeError:
+        return region.decode("utf-8", errors="replace") + "<!--harvester:invalid-utf8-->"
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,10 @@ class SearchPage:
 
     def __init__(self, url: str, body: bytes | str) -> None:
         self.url = url
-        self._main = Selector(text=cut_main(url, body))
+        main = cut_main(url, body)
+        #: The page held bytes that are not UTF-8 (replaced by U+FFFD in what it shows).
+        self.invalid_utf8 = main.endswith("<!--harvester:invalid-utf8-->")
+        self._main = Selector(text=main)
         self._rows = self._main.css(ROWS)
         self._empty = bool(self._main.css(EMPTY))
         count_text = collapse(" ".join(self._main.css(COUNT).getall()))

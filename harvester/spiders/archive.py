@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import tempfile
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,17 +19,18 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import scrapy
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.exceptions import DownloadCancelledError
 from scrapy.http import Response
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings, Settings
 from twisted.python.failure import Failure
 
 from harvester.args import ArchiveArgs, parse_args
 from harvester.exceptions import ArgumentError, BlockedPage, IncompleteResponse, LayoutChanged, PageError
-from harvester.identity import canonical_document_url, document_id
+from harvester.identity import canonical_document_url, document_id, identity_key
 from harvester.items import FIELD_ORDER, LISTING_FIELDS, DocumentItem
 from harvester.jobs import JobLockedError, JobStore, listing_fingerprint
 from harvester.pages.document import DocumentPage
-from harvester.pages.search import SearchPage, page_of
+from harvester.pages.search import ResultRow, SearchPage, page_of
 from harvester.settings import FEEDS as DEFAULT_FEEDS
 
 logger = logging.getLogger(__name__)
@@ -37,6 +40,38 @@ STATS = "harvester"
 
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _check_writable(settings: Settings, name: str, job: str | None) -> None:
+    """Fail before any request when an output folder cannot be written: nothing is lost later."""
+    folders = []
+    for uri in settings.getdict("FEEDS"):
+        text = str(uri) % {"name": name}
+        if "://" in text and not text.startswith("file://"):
+            continue
+        folders.append(Path(text.removeprefix("file://")).parent)
+    if job:
+        folders.append(Path(settings.get("HARVESTER_JOBS_DIR")) / job)
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".harvester-write-test-"):
+                pass
+        except OSError as exc:
+            error = ArgumentError(
+                "output", str(folder),
+                f"cannot write there ({exc.strerror or exc}); choose another output path (-O) or "
+                "HARVESTER_JOBS_DIR, or fix the folder",
+            )
+            logger.error("%s", error)
+            raise error from exc
+
+
+def _status_first(response: Response, exc: PageError) -> PageError:
+    """A page that is not a 200 is an HTTP failure, unless it is a block page (which says more)."""
+    if response.status == 200 or isinstance(exc, BlockedPage):
+        return exc
+    return PageError(response.url, f"HTTP {response.status}")
 
 
 def is_loopback(host: str | None) -> bool:
@@ -93,6 +128,17 @@ class ArchiveSpider(scrapy.Spider):
         self.early_stopped = False
         self.walk_complete = False
         self.page_size = 10
+        # Walk bookkeeping: rows seen (64-bit keys), moved rows, count drift.
+        self.seen_rows: set[int] = set()
+        self.corrections: dict[str, tuple[int, str]] = {}
+        self.current_total: int | None = None
+        self.furthest_page = 0
+        self._pending_rewalk = 0
+        self._blocked_in_a_row = 0
+        self.dedupe = True
+        self.rewalk_enabled = True
+        self.block_retries = 2
+        self.block_backoff = 30.0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ArchiveSpider:
@@ -113,7 +159,12 @@ class ArchiveSpider(scrapy.Spider):
                 ("ROBOTSTXT_OBEY", settings.getbool("ROBOTSTXT_OBEY")),
             ):
                 settings.set(name, value, priority="spider")
+        spider.dedupe = settings.getbool("HARVESTER_DEDUPE", True)
+        spider.rewalk_enabled = settings.getbool("HARVESTER_REWALK", True)
+        spider.block_retries = settings.getint("HARVESTER_BLOCK_RETRIES", 2)
+        spider.block_backoff = settings.getfloat("HARVESTER_BLOCK_BACKOFF", 30.0)
         _only_cmdline_feeds(settings)
+        _check_writable(settings, spider.name, spider.args.job)
         settings.set("FEED_EXPORT_FIELDS", spider.export_fields, priority="spider")
         if spider.args.job:
             spider._open_job(settings)
@@ -196,16 +247,30 @@ class ArchiveSpider(scrapy.Spider):
         yield scrapy.Request(self.first_url(), callback=self.parse_search, errback=self.on_error,
                              cb_kwargs={"expected_page": None})
 
-    def parse_search(self, response: Response, expected_page: int | None) -> Iterator[Any]:
+    def parse_search(self, response: Response, expected_page: int | None, rewalk: bool = False) -> Iterator[Any]:
         stats = self.crawler.stats
         try:
             page = SearchPage(response.url, response.body)
+            if response.status != 200:
+                raise PageError(response.url, f"HTTP {response.status}")
         except PageError as exc:
-            yield from self._page_failed(response, exc)
+            yield from self._page_failed(response, _status_first(response, exc))
             return
+        self._blocked_in_a_row = 0
+        if page.invalid_utf8:
+            stats.inc_value(f"{STATS}/pages/invalid_utf8")
+            logger.warning("Bytes that are not UTF-8 in %s: replaced by U+FFFD", response.url)
         number = page.page_number
-        self.visited_pages.add(number)
         stats.inc_value(f"{STATS}/pages/search")
+        if rewalk:
+            stats.inc_value(f"{STATS}/rewalk/pages")
+        else:
+            self.visited_pages.add(number)
+            self.furthest_page = max(self.furthest_page, number)
+        if page.total is not None:
+            self._check_count(page.total, number, response.url)
+            if self._pending_rewalk:
+                yield from self._rewalk_requests()
         if self.reported_total is None and page.total is not None:
             self.reported_total = page.total
             stats.set_value(f"{STATS}/reported_total", page.total)
@@ -214,6 +279,8 @@ class ArchiveSpider(scrapy.Spider):
             logger.info("The site reports %s documents for %s", page.total, response.url)
         rows = page.rows()
         if not rows:
+            if rewalk:
+                return
             if page.is_empty_search:
                 logger.warning("The site found no results for %s", response.url)
                 self.walk_complete = True
@@ -229,40 +296,96 @@ class ArchiveSpider(scrapy.Spider):
         elif page.count:
             self.page_size = max(self.page_size, len(rows))
         for row in rows:
-            self.rows_seen += 1
-            url = canonical_document_url(row.url)
-            slug = document_id(url)
-            if slug is None or slug.isdigit():
-                # A legacy /document/<record id> or /node/<nid> link: only the document page
-                # (details=true) tells the canonical address, the identity.
-                stats.inc_value(f"{STATS}/identity/alias_links")
-                if not self.args.details:
-                    logger.warning("Result %s links by a non-canonical address %s; run with "
-                                   "-a details=true to resolve it", self.rows_seen, url)
-            item = DocumentItem(
-                id=slug or url,
-                url=url,
-                title=row.title,
-                date_raw=row.date_raw,
-                summary=row.summary,
-                query=self.args.query or None,
-                listing_url=response.url,
-                position=offset + row.row,
-                harvested_at=utc_now(),
-            )
-            if self.job is not None:
-                fp = listing_fingerprint(url, row.title, row.date_raw, row.summary)
-                if self._reuse(url, fp, item):
-                    continue
-                item._listing_fp = fp  # type: ignore[attr-defined]  # read by JobPipeline
-            if self.args.details:
-                yield scrapy.Request(row.url, callback=self.parse_document, errback=self.on_error,
-                                     cb_kwargs={"item": item}, dont_filter=True)
-            else:
-                yield item
-        if self._stop_early(response):
+            yield from self._row(row, offset + row.row, response.url, rewalk)
+        if rewalk or self._stop_early(response):
             return
         yield from self._follow_pager(page, response)
+
+    def _row(self, row: ResultRow, position: int, listing_url: str, rewalk: bool) -> Iterator[Any]:
+        """One result row: harvest it, keep it (job), or note where it stands now."""
+        stats = self.crawler.stats
+        if urlsplit(row.url).hostname not in self.allowed_domains:
+            stats.inc_value(f"{STATS}/rows/offsite")
+            logger.warning("Result %s on %s links to another host (%s): not followed", position, listing_url, row.url)
+            return
+        url = canonical_document_url(row.url)
+        key = identity_key(url)
+        if key in self.seen_rows:
+            if rewalk:
+                # Read again after the results moved: the row's place now.
+                self.corrections[url] = (position, listing_url)
+                stats.inc_value(f"{STATS}/rewalk/rows_reread")
+            elif self.dedupe:
+                stats.inc_value(f"{STATS}/duplicates/dropped")
+                logger.info("Result %s (%s) was listed before: not harvested twice", position, url)
+            if self.dedupe:
+                return
+        self.seen_rows.add(key)
+        self.rows_seen += 1
+        slug = document_id(url)
+        if slug is None or slug.isdigit():
+            # A legacy /document/<record id> or /node/<nid> link: only the document page
+            # (details=true) tells the canonical address, the identity.
+            stats.inc_value(f"{STATS}/identity/alias_links")
+            if not self.args.details:
+                logger.warning("Result %s links by a non-canonical address %s; run with "
+                               "-a details=true to resolve it", position, url)
+        item = DocumentItem(
+            id=slug or url,
+            url=url,
+            title=row.title,
+            date_raw=row.date_raw,
+            summary=row.summary,
+            query=self.args.query or None,
+            listing_url=listing_url,
+            position=position,
+            harvested_at=utc_now(),
+        )
+        if self.job is not None:
+            fp = listing_fingerprint(url, row.title, row.date_raw, row.summary)
+            if self._reuse(url, fp, item):
+                return
+            item._listing_fp = fp  # type: ignore[attr-defined]  # read by JobPipeline
+        if self.args.details:
+            yield scrapy.Request(row.url, callback=self.parse_document, errback=self.on_error,
+                                 cb_kwargs={"item": item}, dont_filter=True)
+        else:
+            yield item
+
+    def _check_count(self, total: int, number: int, url: str) -> None:
+        """The count moved during the walk: read the pages already walked again.
+
+        New uploads at the top push every row down; removals pull rows up into pages
+        already read. Re-reading pages 0 .. (furthest + the shift in pages) finds the rows
+        that moved past the walk and tells where the rows already read stand now.
+        """
+        if self.current_total is None:
+            self.current_total = total
+            return
+        if total == self.current_total:
+            return
+        delta = total - self.current_total
+        self.current_total = total
+        self.reported_total = total
+        stats = self.crawler.stats
+        stats.set_value(f"{STATS}/reported_total", total)
+        stats.inc_value(f"{STATS}/shifts")
+        pages = self.furthest_page + 1 + -(-abs(delta) // self.page_size)
+        if not self.rewalk_enabled:
+            logger.warning("The results moved during the walk (%+d documents); HARVESTER_REWALK is off", delta)
+            return
+        logger.warning(
+            "The results moved during the walk: the site now reports %s documents (%+d) on %s; "
+            "reading pages 1-%s again", total, delta, url, pages,
+        )
+        self._pending_rewalk = max(self._pending_rewalk, pages)
+
+    def _rewalk_requests(self) -> Iterator[scrapy.Request]:
+        pages, self._pending_rewalk = self._pending_rewalk, 0
+        for number in range(pages):
+            yield scrapy.Request(self.page_url(number), callback=self.parse_search, errback=self.on_error,
+                                 cb_kwargs={"expected_page": number, "rewalk": True}, dont_filter=True,
+                                 priority=10)
 
     def _reuse(self, url: str, fp: str, item: DocumentItem) -> bool:
         """In a job: True when the row needs no harvesting (known and unchanged, or done)."""
@@ -319,11 +442,20 @@ class ArchiveSpider(scrapy.Spider):
             stats.set_value(f"{STATS}/stopped_by", "max_pages")
             return
         next_number = page_of(next_url)
-        if next_number <= number or next_number in self.visited_pages:
-            stats.inc_value(f"{STATS}/pagination/loops")
-            logger.error("Pagination loop: page %s links to page %s as next (%s); not following",
-                         number, next_number, next_url)
-            return
+        offsite = urlsplit(next_url).hostname not in self.allowed_domains
+        if offsite or next_number <= number or next_number in self.visited_pages:
+            # A pager that points back (or away) would loop or leave the site: count it, and
+            # go on by page number while the count says there is more.
+            stats.inc_value(f"{STATS}/pagination/loops" if not offsite else f"{STATS}/pagination/offsite")
+            logger.error("Pager of page %s points to %s as next; going on with page %s by number",
+                         number + 1, next_url, number + 2)
+            if page.count and page.count.last >= page.count.total:
+                self.walk_complete = True
+                return
+            next_number = number + 1
+            next_url = self.page_url(next_number)
+            if next_number in self.visited_pages:
+                return
         yield response.follow(next_url, callback=self.parse_search, errback=self.on_error,
                               cb_kwargs={"expected_page": next_number})
 
@@ -332,10 +464,16 @@ class ArchiveSpider(scrapy.Spider):
     def parse_document(self, response: Response, item: DocumentItem) -> Iterator[Any]:
         try:
             page = DocumentPage(response.url, response.body)
+            if response.status != 200:
+                raise PageError(response.url, f"HTTP {response.status}")
             fields = page.fields()
         except PageError as exc:
-            yield from self._page_failed(response, exc)
+            yield from self._page_failed(response, _status_first(response, exc))
             return
+        self._blocked_in_a_row = 0
+        if b"\xef\xbf\xbd" not in response.body and "\ufffd" in (fields.get("summary") or "") + (fields.get("title") or ""):
+            self.crawler.stats.inc_value(f"{STATS}/pages/invalid_utf8")
+            logger.warning("Bytes that are not UTF-8 in %s: replaced by U+FFFD", response.url)
         self.crawler.stats.inc_value(f"{STATS}/pages/document")
         item.url = canonical_document_url(page.canonical_url)
         item.id = document_id(item.url) or item.id
@@ -363,7 +501,19 @@ class ArchiveSpider(scrapy.Spider):
             logger.error("Giving up on %s", exc)
         elif isinstance(exc, BlockedPage):
             stats.inc_value(f"{STATS}/pages/blocked")
-            logger.error("The site is blocking the harvester: %s. Stopping.", exc)
+            self._blocked_in_a_row += 1
+            if self._blocked_in_a_row <= self.block_retries:
+                wait = self.block_backoff * 2 ** (self._blocked_in_a_row - 1)
+                logger.warning("Block or challenge page at %s (%s in a row): waiting %.1f s, then trying again",
+                               response.url, self._blocked_in_a_row, wait)
+                retry = response.request.replace(dont_filter=True)
+                retry.meta["harvester_not_before"] = time.monotonic() + wait
+                yield retry
+                return
+            stats.set_value(f"{STATS}/blocked", True)
+            logger.error("The site is blocking the harvester (%s block or challenge pages in a row, last at %s): "
+                         "stopping. Slow down (DOWNLOAD_DELAY), set HARVESTER_CONTACT, or try later.",
+                         self._blocked_in_a_row, response.url)
             self.crawler.engine.close_spider(self, "blocked")
         elif isinstance(exc, LayoutChanged):
             stats.inc_value(f"{STATS}/structure_errors")
@@ -372,9 +522,22 @@ class ArchiveSpider(scrapy.Spider):
             stats.inc_value(f"{STATS}/pages/failed")
             logger.error("Page error: %s", exc)
 
-    def on_error(self, failure: Failure) -> None:
+    def on_error(self, failure: Failure) -> Iterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
         kind = "document" if request.callback == self.parse_document else "search"
-        self.crawler.stats.inc_value(f"{STATS}/pages/failed")
-        self.crawler.stats.inc_value(f"{STATS}/pages/failed/{kind}")
+        stats = self.crawler.stats
+        if failure.check(DownloadCancelledError):
+            # Over DOWNLOAD_MAXSIZE: no page of this archive is that large. Skip it, count it,
+            # and keep what the listing said about the document.
+            stats.inc_value(f"{STATS}/pages/oversize")
+            logger.warning("Skipped %s page %s: over the size limit (%s)", kind, request.url,
+                           failure.getErrorMessage())
+            if kind == "document":
+                stats.inc_value(f"{STATS}/documents/details_missing")
+                yield request.cb_kwargs["item"]
+            else:
+                stats.inc_value(f"{STATS}/pages/failed")
+            return
+        stats.inc_value(f"{STATS}/pages/failed")
+        stats.inc_value(f"{STATS}/pages/failed/{kind}")
         logger.error("Could not fetch %s page %s: %s", kind, request.url, failure.getErrorMessage())
