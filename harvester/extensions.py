@@ -281,6 +281,27 @@ class RunReport:
             "structure_errors": get("harvester/structure_errors", 0),
             "pagination_loops": get("harvester/pagination/loops", 0),
             "retries": get("retry/count", 0),
+            "retries_by_reason": {
+                key.split("/", 2)[2]: value
+                for key, value in self.stats.get_stats().items()
+                if key.startswith("retry/reason_count/")
+            },
+            "waits": {
+                "retry_after": get("harvester/retry_after/count", 0),
+                "retry_after_seconds": get("harvester/retry_after/seconds", 0),
+                "backoff": get("harvester/backoff/count", 0),
+                "backoff_seconds": get("harvester/backoff/seconds", 0),
+            },
+            "moved_results": {
+                "count_changes": get("harvester/shifts", 0),
+                "pages_reread": get("harvester/rewalk/pages", 0),
+                "positions_corrected": len(getattr(spider, "corrections", {}) or {}),
+            },
+            "skipped": {
+                "oversize_pages": get("harvester/pages/oversize", 0),
+                "offsite_rows": get("harvester/rows/offsite", 0),
+                "invalid_utf8_pages": get("harvester/pages/invalid_utf8", 0),
+            },
             "retries_exhausted": get("retry/max_reached", 0),
             "files": files or feeds,
             "changes": changes.counts() if changes is not None else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,16 @@ def test_max_pages_stops_early_and_passes(tmp_path: Path) -> None:
         result = run_crawl(rep.base_url, out, "max_pages=3")
     assert result.returncode == 0, result.stderr[-3000:]
     assert [i["position"] for i in read_jsonl(out)] == list(range(1, 31))
+
+
+def test_progress_lines_say_where_a_long_run_is(tmp_path: Path) -> None:
+    with running_replica(documents=3000) as rep:
+        result = run_crawl(rep.base_url, tmp_path / "x.jsonl", "details=true",
+                           settings={"HARVESTER_PROGRESS_INTERVAL": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    progress = [line for line in result.stderr.splitlines() if "Progress: results pages" in line]
+    assert progress, "no progress line"
+    assert "of 300," in progress[-1] and "documents of 3000 reported" in progress[-1]
+    assert "documents/s" in progress[-1] and "s left" in progress[0]
+    summary = json.loads((tmp_path / "x.summary.json").read_text(encoding="utf-8"))
+    assert summary["status"] == "ok" and summary["documents"]["harvested"] == 3000
