@@ -75,8 +75,9 @@ def test_429_waits_what_retry_after_says(form: str, replica_with, tmp_path: Path
     assert on.returncode == 0, on.stderr[-2000:]
     assert len(gaps_on) == 2
     for gap in gaps_on:
-        # "2" means 2 s; the HTTP-date form is a whole second 2 s ahead: 2 to 3 s.
-        assert 1.95 <= gap <= 3.6, gaps_on
+        # "2" means 2 s; the HTTP-date form is a whole second 2 s ahead: 2 to 3 s. The upper
+        # bound is loose: a loaded machine may be late, never early.
+        assert 1.95 <= gap <= 8, gaps_on
     assert "Retry-After: 2" in on.stderr or "Retry-After: " in on.stderr
     items = read_jsonl(tmp_path / "on.jsonl")
     assert diff(items, truth, LISTING) == [] and len(items) == 60
