@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from itemadapter import ItemAdapter
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 from twisted.internet import task
 
+from harvester.items import fields_of
 from harvester.jobs import JobStore, RunChanges
 from harvester.publish import publish_job, write_json
 
@@ -96,7 +96,7 @@ class RunReport:
 
     def item_scraped(self, item: Any, spider: Spider) -> None:
         self.items += 1
-        for name, value in ItemAdapter(item).items():
+        for name, value in fields_of(item).items():
             if _present(value):
                 self.coverage[name] = self.coverage.get(name, 0) + 1
 

@@ -8,7 +8,11 @@ three drift apart.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field, fields
+from typing import Any
+
+from itemadapter import ItemAdapter
 
 #: Separator used to join list fields into one CSV cell. Chosen because it never
 #: occurs in the archive's names, places or subjects (which do contain ``,`` and ``;``
@@ -109,3 +113,16 @@ DETAIL_FIELDS: tuple[str, ...] = FIELD_ORDER[len(LISTING_FIELDS) :]
 LIST_FIELDS: frozenset[str] = frozenset(
     f.name for f in fields(DocumentItem) if str(f.type).startswith("list")
 )
+
+
+def fields_of(item: Any) -> MutableMapping[str, Any]:
+    """A read-write mapping of an item's fields.
+
+    For our own :class:`DocumentItem` it is the instance's ``__dict__`` (a dataclass keeps
+    its fields there): the same reads and writes as ``ItemAdapter`` at a third of the cost,
+    which counts at 10 items a page and 4 components an item (see BENCHMARKS.md). Any other
+    item goes through ``ItemAdapter``.
+    """
+    if type(item) is DocumentItem:
+        return item.__dict__
+    return ItemAdapter(item)

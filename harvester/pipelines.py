@@ -15,13 +15,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
 from harvester.dates import UnreadableDate, clean_date_text, normalize_date
-from harvester.identity import canonical_document_url, identity_key
+from harvester.identity import KeySet, canonical_document_url, identity_key
+from harvester.items import fields_of
 from harvester.titles import normalize_title
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class DuplicatesPipeline(_Pipeline):
     def __init__(self, stats: StatsCollector) -> None:
         super().__init__(stats)
         # Only what deduplication needs is kept per document: its identity.
-        self.seen: set[int] = set()
+        self.seen = KeySet()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Any:
@@ -53,7 +53,7 @@ class DuplicatesPipeline(_Pipeline):
     enabled = True
 
     def process_item(self, item: Any) -> Any:
-        adapter = ItemAdapter(item)
+        adapter = fields_of(item)
         identity = canonical_document_url(adapter["url"])
         if not self.enabled:
             return item
@@ -68,7 +68,7 @@ class DuplicatesPipeline(_Pipeline):
 
 class TitlePipeline(_Pipeline):
     def process_item(self, item: Any) -> Any:
-        adapter = ItemAdapter(item)
+        adapter = fields_of(item)
         title = normalize_title(adapter.get("title"))
         adapter["title"] = title
         if title is None:
@@ -79,7 +79,7 @@ class TitlePipeline(_Pipeline):
 
 class DatePipeline(_Pipeline):
     def process_item(self, item: Any) -> Any:
-        adapter = ItemAdapter(item)
+        adapter = fields_of(item)
         raw = clean_date_text(adapter.get("date_raw"))
         adapter["date_raw"] = raw
         try:
@@ -114,7 +114,7 @@ class JobPipeline(_Pipeline):
         job = getattr(spider, "job", None)
         if job is None:
             return item
-        adapter = ItemAdapter(item)
+        adapter = fields_of(item)
         record = {name: adapter.get(name) for name in spider.export_fields}  # type: ignore[union-attr]
         job.record(record, getattr(item, "_listing_fp", None))
         self.stats.inc_value("harvester/job/recorded")

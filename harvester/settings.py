@@ -102,6 +102,11 @@ FEEDS = {
     "output/%(name)s.csv": {"format": "csv", "overwrite": True},
 }
 
+# Scrapy re-reads a callback's source (inspect + ast) on every response to warn about
+# generators that return values; with bound-method callbacks its cache rarely hits. That
+# was ~8% of a crawl's CPU (BENCHMARKS.md); our callbacks return nothing.
+WARN_ON_GENERATOR_RETURN_VALUE = False
+
 LOG_LEVEL = "INFO"
 TELNETCONSOLE_ENABLED = False
 # Scrapy 2.19's remote control runs code sent to a local HTTP port: an unattended

@@ -26,7 +26,7 @@ from twisted.python.failure import Failure
 
 from harvester.args import ArchiveArgs, parse_args
 from harvester.exceptions import ArgumentError, BlockedPage, IncompleteResponse, LayoutChanged, PageError
-from harvester.identity import canonical_document_url, document_id, identity_key
+from harvester.identity import KeySet, canonical_document_url, document_id, identity_key
 from harvester.items import FIELD_ORDER, LISTING_FIELDS, DocumentItem
 from harvester.jobs import JobLockedError, JobStore, listing_fingerprint
 from harvester.pages.document import DocumentPage
@@ -129,7 +129,7 @@ class ArchiveSpider(scrapy.Spider):
         self.walk_complete = False
         self.page_size = 10
         # Walk bookkeeping: rows seen (64-bit keys), moved rows, count drift.
-        self.seen_rows: set[int] = set()
+        self.seen_rows = KeySet()
         self.corrections: dict[str, tuple[int, str]] = {}
         self.current_total: int | None = None
         self.furthest_page = 0
