@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+from lxml.etree import XPath
 from parsel import Selector
 
 from harvester.exceptions import BlockedPage, IncompleteResponse, LayoutChanged
@@ -17,13 +18,24 @@ from harvester.exceptions import BlockedPage, IncompleteResponse, LayoutChanged
 # --- selectors (one place to change when the site does) ---------------------------
 MAIN_OPEN = re.compile(rb"<main\b[^>]*\bid=[\"']main[\"'][^>]*>")
 MAIN_CLOSE = b"</main>"
-ROWS = "div.documents table tbody > tr"
-ROW_DATE = "td.date ::text"
 ROW_CELL = "td.document"
 ROW_LINK = "td.document a::attr(href)"
-ROW_TITLE = "td.document h3.sub-title ::text"
-ROW_SUMMARY = "td.document div.text > p"
 COUNT = "p.results-count::text"
+
+
+def _cls(name: str) -> str:
+    """XPath predicate: the element has the CSS class *name*."""
+    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+
+
+# The same selectors, compiled once: a results page has ten rows and each row five fields,
+# and parsel's per-call overhead was the largest cost of a listing crawl (BENCHMARKS.md).
+X_ROWS = XPath(f"//div[{_cls('documents')}]//table//tbody/tr")
+X_ROW_DATE = XPath(f"td[{_cls('date')}]//text()")
+X_ROW_CELL = XPath(f"td[{_cls('document')}]")
+X_CELL_LINK = XPath(".//a/@href")
+X_CELL_TITLE = XPath(f".//h3[{_cls('sub-title')}]//text()")
+X_CELL_SUMMARY = XPath(f".//div[{_cls('text')}]/p")
 EMPTY = "div.view-empty"
 NEXT = "nav.pager a[rel=next]::attr(href)"
 LAST = "nav.pager li.pager__item--last a::attr(href)"
@@ -114,7 +126,7 @@ class SearchPage:
         #: The page held bytes that are not UTF-8 (replaced by U+FFFD in what it shows).
         self.invalid_utf8 = main.endswith("<!--harvester:invalid-utf8-->")
         self._main = Selector(text=main)
-        self._rows = self._main.css(ROWS)
+        self._rows = X_ROWS(self._main.root)
         self._empty = bool(self._main.css(EMPTY))
         count_text = collapse(" ".join(self._main.css(COUNT).getall()))
         self.count: ResultCount | None = None
@@ -126,7 +138,7 @@ class SearchPage:
             self.count = ResultCount(first, last, total)
         if self._rows and self.count is None:
             raise LayoutChanged(url, "p.results-count")
-        if self._rows and not self._rows[0].css(ROW_CELL):
+        if self._rows and not X_ROW_CELL(self._rows[0]):
             raise LayoutChanged(url, ROW_CELL)
         if not self._rows and not self._empty and not self._main.css("div.documents"):
             # Neither results, nor "no results", nor the (empty) past-the-end list.
@@ -147,18 +159,19 @@ class SearchPage:
     def rows(self) -> list[ResultRow]:
         out = []
         for number, row in enumerate(self._rows, start=1):
-            href = row.css(ROW_LINK).get()
-            if not href:
+            cells = X_ROW_CELL(row)
+            hrefs = X_CELL_LINK(cells[0]) if cells else []
+            if not hrefs:
                 raise LayoutChanged(self.url, f"{ROW_LINK} in row {number}")
-            paragraphs = [collapse("".join(p.css("::text").getall())) for p in row.css(ROW_SUMMARY)]
-            summary = "\n\n".join(p for p in paragraphs if p) or None
+            cell = cells[0]
+            paragraphs = [collapse("".join(p.itertext())) for p in X_CELL_SUMMARY(cell)]
             out.append(
                 ResultRow(
-                    url=urljoin(self.url, href.strip()),
-                    title=collapse("".join(row.css(ROW_TITLE).getall())),
-                    date_raw=collapse("".join(row.css(ROW_DATE).getall())),
-                    summary=summary,
-                    node_id=row.css(f"{ROW_CELL}::attr(data-history-node-id)").get(),
+                    url=urljoin(self.url, str(hrefs[0]).strip()),
+                    title=collapse("".join(X_CELL_TITLE(cell))),
+                    date_raw=collapse("".join(X_ROW_DATE(row))),
+                    summary="\n\n".join(p for p in paragraphs if p) or None,
+                    node_id=cell.get("data-history-node-id"),
                     row=number,
                 )
             )
