@@ -1,0 +1,64 @@
+"""Smoke test of ``python -m harvester.bench`` on a tiny archive: it runs, prints its tables,
+and finds every output equal to the replica's truth. No timing is asserted."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from harvester.bench import Check, categorize_profile, date_strings
+from tests.conftest import ROOT
+
+
+def test_bench_runs_on_a_tiny_archive_and_outputs_equal_the_truth() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "harvester.bench", "--documents", "60", "--repeat", "1", "--quick"],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "Crawls of the replica (60 documents)" in out
+    for spider, mode in (("baseline", "listing"), ("harvester", "listing"),
+                         ("baseline", "details"), ("harvester", "details")):
+        row = next(line for line in out.splitlines() if line.startswith(f"{spider} ") and f" {mode} " in line)
+        assert row.rstrip().endswith("yes"), row
+    assert "listing: harvester/bare spider throughput" in out
+    assert "details: harvester/bare spider CPU per document page" in out
+    assert "DocumentPage(url, body).fields()" in out
+    assert "Wrong results: 0; invented parts (a year or month given more precision): 0" in out
+    assert "Peak RSS of the details crawl at 60 documents" in out
+    assert out.rstrip().endswith("outputs equal to the truth: yes")
+
+
+def test_date_strings_state_their_own_answer() -> None:
+    data = date_strings(1000)
+    assert {form for *_, form in data} == {"day", "month", "year", "absent", "old day", "old month"}
+    for text, iso, precision, form in data:
+        if form == "year":
+            assert text == iso and precision == "year"
+        if form == "old day":
+            assert text.split()[1][:2].isdigit() and len(text.split()[1]) == 3  # "05,"
+
+
+def test_a_count_only_check_and_a_field_check() -> None:
+    assert Check(expected=3, records=3, unique=3).equal
+    assert not Check(expected=3, records=4, unique=3, fields=2).equal
+    assert not Check(expected=3, records=3, unique=3, fields=2, mismatches={"title": 1}).equal
+
+
+def test_profile_samples_are_split_by_owner() -> None:
+    main = "_run_module_as_main (<frozen runpy>:198);run (twisted/internet/base.py:1)"
+    raw = "\n".join([
+        f"{main};parse_document (harvester/spiders/archive.py:9);DocumentPage.fields (harvester/pages/document.py:5) 3",
+        f"{main};process_item (harvester/pipelines.py:4);canonical_document_url (harvester/identity.py:2) 2",
+        f"{main};EpollSelector.select (selectors.py:468) 50",
+        "Thread._bootstrap (threading.py:1002);wait (threading.py:327) 9",
+        f"{main};_read (twisted/internet/tcp.py:1) 5",
+    ])
+    busy, categories, framework, hotspots = categorize_profile(raw)
+    assert busy == 10
+    assert categories["harvester: page classes (pages/, lxml parse included)"] == 3
+    assert categories["harvester: item pipelines"] == 2
+    assert framework == {"twisted/internet/tcp.py": 5}
+    assert hotspots == {"DocumentPage.fields()": 3}
