@@ -560,7 +560,10 @@ PROFILE_CATEGORIES = (
     ("scrapy/exporters.py", "feed exports (JSON Lines + CSV)"),
     ("scrapy/extensions/feedexport.py", "feed exports (JSON Lines + CSV)"),
     ("harvester/spiders/", "harvester: spider callbacks"),
+    ("harvester/middlewares.py", "harvester: downloader middlewares"),
 )
+#: A sample with no frame of the categories above but some frame of ours (rules, jobs...).
+HARVESTER_OTHER = ("(harvester/", "harvester: other modules")
 FRAMEWORK = "Scrapy, Twisted, asyncio (the framework)"
 #: Frames counted inclusively (every sample with the frame on its stack), by what they do.
 PROFILE_HOTSPOTS = (
@@ -598,6 +601,9 @@ def categorize_profile(raw: str) -> tuple[int, Counter[str], Counter[str], Count
         for label in {label for frag, label in PROFILE_HOTSPOTS for frame in frames if frame.startswith(frag)}:
             hotspots[label] += count
         owner = next((cat for frame in reversed(frames) for frag, cat in PROFILE_CATEGORIES if frag in frame), None)
+        if owner is None and any(HARVESTER_OTHER[0] in frame and "(harvester/commands/" not in frame
+                                 for frame in frames):
+            owner = HARVESTER_OTHER[1]  # every sample runs under our crawl command: not that one
         if owner is None:
             owner = FRAMEWORK
             module = re.search(r"\(([^:()]+)", frames[-1])

@@ -48,7 +48,8 @@ def test_a_count_only_check_and_a_field_check() -> None:
 
 
 def test_profile_samples_are_split_by_owner() -> None:
-    main = "_run_module_as_main (<frozen runpy>:198);run (twisted/internet/base.py:1)"
+    main = ("_run_module_as_main (<frozen runpy>:198);Command.run (harvester/commands/crawl.py:29);"
+            "run (twisted/internet/base.py:1)")
     raw = "\n".join([
         f"{main};parse_document (harvester/spiders/archive.py:9);DocumentPage.fields (harvester/pages/document.py:5) 3",
         f"{main};process_item (harvester/pipelines.py:4);canonical_document_url (harvester/identity.py:2) 2",
