@@ -23,6 +23,7 @@ from lxml.etree import XPath, iterwalk
 from parsel import Selector
 
 from harvester.exceptions import BlockedPage, IncompleteResponse, LayoutChanged
+from harvester.pages import has_class
 
 __all__ = ["FIELD_NAMES", "DocumentPage", "collapse", "paragraphs"]
 
@@ -55,9 +56,7 @@ FIELD_NAMES: tuple[str, ...] = (
 )
 
 
-def _cls(name: str) -> str:
-    """XPath predicate: the element has the CSS class *name* (what ``.name`` means in CSS)."""
-    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+_cls = has_class
 
 
 # --- raw body (substring search and regexes, no DOM) ------------------------------------

@@ -14,6 +14,7 @@ from lxml.etree import XPath
 from parsel import Selector
 
 from harvester.exceptions import BlockedPage, IncompleteResponse, LayoutChanged
+from harvester.pages import has_class
 
 # --- selectors (one place to change when the site does) ---------------------------
 MAIN_OPEN = re.compile(rb"<main\b[^>]*\bid=[\"']main[\"'][^>]*>")
@@ -23,9 +24,7 @@ ROW_LINK = "td.document a::attr(href)"
 COUNT = "p.results-count::text"
 
 
-def _cls(name: str) -> str:
-    """XPath predicate: the element has the CSS class *name*."""
-    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+_cls = has_class
 
 
 # The same selectors, compiled once: a results page has ten rows and each row five fields,
