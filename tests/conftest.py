@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from harvester.replica.process import Replica, running_replica
+from replica.process import Replica, running_replica
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -1,4 +1,4 @@
-"""Smoke test of ``python -m harvester.bench`` on a tiny archive: it runs, prints its tables,
+"""Smoke test of ``python -m benchmarks`` on a tiny archive: it runs, prints its tables,
 and finds every output equal to the replica's truth. No timing is asserted."""
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ import os
 import subprocess
 import sys
 
-from harvester.bench import Check, categorize_profile, date_strings
+from benchmarks.bench import Check, categorize_profile, date_strings
 from tests.conftest import ROOT
 
 
 def test_bench_runs_on_a_tiny_archive_and_outputs_equal_the_truth() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "harvester.bench", "--documents", "60", "--repeat", "1", "--quick"],
+        [sys.executable, "-m", "benchmarks.bench", "--documents", "60", "--repeat", "1", "--quick"],
         cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from harvester.items import LISTING_FIELDS
-from harvester.replica.process import Replica, running_replica
+from replica.process import Replica, running_replica
 from tests.conftest import read_jsonl, run_crawl, shared_data
 from tests.test_items import validator
 

@@ -10,7 +10,7 @@ import pytest
 from parsel import Selector
 
 from harvester.items import FIELD_ORDER
-from harvester.replica.process import Replica, running_replica
+from replica.process import Replica, running_replica
 from tests.conftest import read_jsonl, run_crawl
 from tests.test_items import validator
 

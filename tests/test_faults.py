@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from parsel import Selector
 
-from harvester.replica.process import Replica, running_replica
+from replica.process import Replica, running_replica
 from tests.conftest import read_jsonl, run_crawl
 
 LISTING = ("id", "url", "title", "date", "date_precision", "date_raw", "summary", "position", "listing_url")

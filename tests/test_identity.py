@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harvester.identity import canonical_document_url, document_id, is_numeric_document_path
-from harvester.replica.dataset import slugify
+from replica.dataset import slugify
 from tests.conftest import shared_data
 
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
-from harvester.replica.process import running_replica
+from replica.process import running_replica
 from tests.conftest import ROOT, read_jsonl, run_crawl
 
 CONSUMER_FILES = ("archive.jsonl", "archive.csv", "changes.jsonl", "summary.json")

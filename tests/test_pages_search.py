@@ -6,9 +6,9 @@ import pytest
 
 from harvester.exceptions import BlockedPage, IncompleteResponse, LayoutChanged
 from harvester.pages.search import SearchPage
-from harvester.replica.dataset import build_archive
-from harvester.replica.html import page_shell
-from harvester.replica.search_html import render_search_main
+from replica.dataset import build_archive
+from replica.html import page_shell
+from replica.search_html import render_search_main
 
 URL = "http://127.0.0.1:8000/search?search_api_fulltext=Korean+Workers%27+Party"
 

@@ -21,9 +21,9 @@ import pytest
 from parsel import Selector
 
 from harvester.dates import UnreadableDate, normalize_date
-from harvester.replica.dataset import BAD_DATE_FORMS
-from harvester.replica.faults import FaultLog, FaultPlan, FaultSpecError, build_faulty_archive, request_key
-from harvester.replica.process import Replica, running_replica
+from replica.dataset import BAD_DATE_FORMS
+from replica.faults import FaultLog, FaultPlan, FaultSpecError, build_faulty_archive, request_key
+from replica.process import Replica, running_replica
 from harvester.titles import normalize_title
 from tests.conftest import read_jsonl
 
@@ -141,14 +141,14 @@ def test_bad_specs_are_refused_naming_the_entry(spec: str, words: str) -> None:
 
 def test_cli_refuses_a_bad_spec_and_prints_the_grammar() -> None:
     bad = subprocess.run(
-        [sys.executable, "-m", "harvester.replica", "--faults", "500@2", "--documents", "20"],
+        [sys.executable, "-m", "replica", "--faults", "500@2", "--documents", "20"],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert bad.returncode == 2 and "fault entry '500@2'" in bad.stderr
     grammar = subprocess.run(
-        [sys.executable, "-m", "harvester.replica", "--faults-help"],
+        [sys.executable, "-m", "replica", "--faults-help"],
         capture_output=True,
         text=True,
         timeout=60,

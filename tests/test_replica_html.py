@@ -1,4 +1,4 @@
-"""Tests of ``harvester.replica.html``: the replica's pages must look like the real site's.
+"""Tests of ``replica.html``: the replica's pages must look like the real site's.
 
 The documents built here are invented (names and places like real ones). The last tests run
 the same selectors on the saved real pages (``shared/fixtures/real/document/``) and on replica
@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from parsel import Selector
 
-from harvester.replica.html import (
+from replica.html import (
     has_pane_challenge_script,
     page_shell,
     render_document_main,
     render_document_page,
     render_result_row,
 )
-from harvester.replica.model import ReplicaDoc, Term
+from replica.model import ReplicaDoc, Term
 
 REAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real" / "document"
 REAL_PAGES = sorted(REAL_DIR.glob("*.html")) if REAL_DIR.is_dir() else []

@@ -1,4 +1,4 @@
-"""Build ``harvester/replica/facts.json`` from ``../shared/data`` (run by hand, output committed).
+"""Build ``replica/facts.json`` from ``../shared/data`` (run by hand, output committed).
 
 Keeps only facts: titles, dates as shown, names, places, subjects, archives, languages,
 identifiers, and the seed's summaries (the seed is ours to reuse). Summaries, sources,

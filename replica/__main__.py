@@ -1,4 +1,4 @@
-"""Run the replica: ``python -m harvester.replica [--port 0] [--documents N] ...``.
+"""Run the replica: ``python -m replica [--port 0] [--documents N] ...``.
 
 The first line printed on stdout is the base URL (``http://127.0.0.1:PORT``), so that a
 script can start the replica with ``--port 0`` and read where it listens.
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import jsonlines
 
-from harvester.replica import faults as faults_module
-from harvester.replica.dataset import DEFAULT_SEED, DEFAULT_SIZE, Changes
-from harvester.replica.faults import FaultLog, FaultPlan, FaultSpecError, build_faulty_archive
-from harvester.replica.server import ReplicaServer
+from replica import faults as faults_module
+from replica.dataset import DEFAULT_SEED, DEFAULT_SIZE, Changes
+from replica.faults import FaultLog, FaultPlan, FaultSpecError, build_faulty_archive
+from replica.server import ReplicaServer
 
 
 def _positive(text: str) -> int:
@@ -37,7 +37,7 @@ def _changes(text: str) -> Changes:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m harvester.replica",
+        prog="python -m replica",
         description="A local replica of the Wilson Center Digital Archive, bound to 127.0.0.1.",
     )
     parser.add_argument("--port", type=int, default=8000, help="TCP port; 0 picks a free one (default 8000)")
@@ -46,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the generated content and faults")
     parser.add_argument("--faults", default="", metavar="SPEC",
                         help="fault plan, e.g. 'layout,503@/search?page=3#1-2,500@0.05'; the grammar is the "
-                        "docstring of harvester/replica/faults.py (print it with --faults-help)")
+                        "docstring of replica/faults.py (print it with --faults-help)")
     parser.add_argument("--faults-help", action="store_true", help="print the --faults grammar and exit")
     parser.add_argument("--fault-log", type=Path, metavar="FILE",
                         help="write every injected fault as a JSON line to FILE (truncated at start)")

@@ -36,7 +36,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 
-from harvester.replica.model import ReplicaDoc, Term
+from replica.model import ReplicaDoc, Term
 
 __all__ = [
     "SITE_NAME",

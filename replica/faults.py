@@ -143,7 +143,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlencode
 
-from harvester.replica.dataset import Archive, Changes, build_archive, spoil_dates, spoil_titles
+from replica.dataset import Archive, Changes, build_archive, spoil_dates, spoil_titles
 
 logger = logging.getLogger(__name__)
 
@@ -334,7 +334,7 @@ class FaultPlan:
         >>> FaultPlan.parse("503@/search#0")
         Traceback (most recent call last):
         ...
-        harvester.replica.faults.FaultSpecError: fault entry '503@/search#0': attempts '0' must be N, N-M or N- with 1 <= N <= M
+        replica.faults.FaultSpecError: fault entry '503@/search#0': attempts '0' must be N, N-M or N- with 1 <= N <= M
         """
         plan = cls()
         for index, part in enumerate(p.strip() for p in spec.split(",")):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from html import escape
 from urllib.parse import urlencode
 
-from harvester.replica.model import ReplicaDoc
+from replica.model import ReplicaDoc
 
 
 def alias_href(doc: ReplicaDoc) -> str:

@@ -29,7 +29,7 @@ from datetime import date as date_type
 from importlib import resources
 from typing import Any
 
-from harvester.replica.model import ReplicaDoc, Term
+from replica.model import ReplicaDoc, Term
 
 DEFAULT_SIZE = 16_153
 DEFAULT_SEED = 1962
@@ -386,7 +386,7 @@ def _random_date(rng: random.Random) -> tuple[int | None, int | None, int | None
 
 
 def _load_facts() -> dict[str, Any]:
-    text = resources.files("harvester.replica").joinpath("facts.json").read_text(encoding="utf-8")
+    text = resources.files("replica").joinpath("facts.json").read_text(encoding="utf-8")
     return json.loads(text)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import selectors
 import subprocess
 import sys
@@ -10,6 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+#: The repository root: ``replica`` is test tooling beside the ``harvester`` package, not installed.
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class ReplicaStartError(RuntimeError):
@@ -39,13 +43,13 @@ def running_replica(
     extra_args: list[str] | None = None,
     startup_timeout: float = 120.0,
 ) -> Iterator[Replica]:
-    """Run ``python -m harvester.replica --port 0`` until the block ends.
+    """Run ``python -m replica --port 0`` until the block ends.
 
     ``port`` fixes the port, for runs that must see the same host twice (a job's state
     keys documents by their canonical URL, host included). ``fault_log`` is passed as
     ``--fault-log`` (every injected fault, one JSON line each).
     """
-    cmd = [sys.executable, "-m", "harvester.replica", "--port", str(port)]
+    cmd = [sys.executable, "-m", "replica", "--port", str(port)]
     if changes:
         cmd += ["--changes", changes]
     if documents is not None:
@@ -61,7 +65,9 @@ def running_replica(
     cmd += extra_args or []
     log = tempfile.NamedTemporaryFile(prefix="replica-", suffix=".log", delete=False)
     log_path = Path(log.name)
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
     try:
         assert process.stdout is not None
         selector = selectors.DefaultSelector()

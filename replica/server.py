@@ -4,7 +4,7 @@ Bound to 127.0.0.1 only. Threaded, HTTP/1.1 with keep-alive, so that it is not t
 bottleneck of a crawl or a benchmark on a 2-core machine.
 
 Every GET is first answered as the site would (a :class:`Reply`), then the fault plan
-(:mod:`harvester.replica.faults`) may replace or bend that reply on the wire. The server
+(:mod:`replica.faults`) may replace or bend that reply on the wire. The server
 counts attempts per path-with-query, reveals staged uploads (``shift``), logs every fault,
 and reports the counts at ``GET /_replica/faults``.
 """
@@ -30,11 +30,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
-from harvester.replica.dataset import Archive
-from harvester.replica.faults import OFFSITE_HOST, FaultEntry, FaultLog, FaultPlan, request_key
-from harvester.replica.html import page_shell, render_document_page
-from harvester.replica.model import ReplicaDoc
-from harvester.replica.search_html import render_search_main
+from replica.dataset import Archive
+from replica.faults import OFFSITE_HOST, FaultEntry, FaultLog, FaultPlan, request_key
+from replica.html import page_shell, render_document_page
+from replica.model import ReplicaDoc
+from replica.search_html import render_search_main
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The README's main job: start the bundled replica and harvest the seed search into ``output/``.
 
-``python -m harvester.demo [--whole-archive] [--listing-only]``: by default the seed search
+``python -m replica.demo [--whole-archive] [--listing-only]``: by default the seed search
 (``Korean Workers' Party``, 11 documents) with full document records; ``--whole-archive``
 harvests all 16,153 documents of the replica. Exits with the crawl's status.
 """
@@ -13,14 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harvester.replica.process import running_replica
+from replica.process import running_replica
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_QUERY = "Korean Workers' Party"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harvester.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m replica.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--whole-archive", action="store_true", help="harvest every document, not the seed search")
     parser.add_argument("--listing-only", action="store_true", help="do not follow results to their document pages")
     args = parser.parse_args(argv)

@@ -1,11 +1,11 @@
 """Benchmarks of the harvester against a bare Scrapy spider, on the replica (issue #6).
 
-``python -m harvester.bench [--documents N] [--repeat N] [--quick] [--only WHAT ...]``
+``python -m benchmarks [--documents N] [--repeat N] [--quick] [--only WHAT ...]``
 
-One invocation starts the replica (``harvester.replica.process.running_replica``, with
+One invocation starts the replica (``replica.process.running_replica``, with
 ``--dump-truth``) and measures, alternating the two spiders and repeating every pair:
 
-- ``listing``: the bare spider (``harvester/bench_baseline.py``) and the harvester walking
+- ``listing``: the bare spider (``benchmarks/baseline_spider.py``) and the harvester walking
   every results page;
 - ``details``: both also following every result to its document page;
 - ``parsing``: CPU per document page of ``DocumentPage(url, body).fields()`` against a
@@ -49,11 +49,11 @@ from pathlib import Path
 from typing import Any
 
 from harvester.items import FIELD_ORDER, LISTING_FIELDS
-from harvester.replica.dataset import DEFAULT_SIZE
-from harvester.replica.process import Replica, running_replica
+from replica.dataset import DEFAULT_SIZE
+from replica.process import Replica, running_replica
 
 ROOT = Path(__file__).resolve().parents[1]
-BASELINE_MODULE = Path(__file__).resolve().with_name("bench_baseline.py")
+BASELINE_MODULE = Path(__file__).resolve().with_name("baseline_spider.py")
 SUITES = ("listing", "details", "parsing", "dates", "memory", "profile")
 DEFAULT_SUITES = ("listing", "details", "parsing", "dates", "memory")
 SPIDERS = ("baseline", "harvester")
@@ -382,7 +382,7 @@ def parsing_variants(base_url: str) -> dict[str, Callable[[str, bytes], Any]]:
     from parsel import Selector
     from scrapy.http import HtmlResponse
 
-    from harvester.bench_baseline import BaselineSpider
+    from benchmarks.baseline_spider import BaselineSpider
     from harvester.pages.document import DocumentPage
 
     spider = BaselineSpider(base_url=base_url, details="true")
@@ -763,7 +763,7 @@ def code_version() -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m harvester.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--documents", type=int, default=DEFAULT_SIZE,
                         help=f"size of the replica's archive (default {DEFAULT_SIZE:,})")
     parser.add_argument("--repeat", type=int, default=None,
@@ -805,7 +805,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     started = time.perf_counter()
     report: list[str] = [f"Machine: {machine()}\nCode: {code_version()}",
-                         f"Command: python -m harvester.bench {' '.join(argv if argv is not None else sys.argv[1:])}"]
+                         f"Command: python -m benchmarks {' '.join(argv if argv is not None else sys.argv[1:])}"]
     raw: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}}
     ok = True
     results: list[CrawlResult] = []

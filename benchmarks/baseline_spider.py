@@ -1,4 +1,4 @@
-"""The bare Scrapy spider that ``python -m harvester.bench`` measures the harvester against.
+"""The bare Scrapy spider that ``python -m benchmarks`` measures the harvester against.
 
 What a naive spider for this archive looks like: ``response.css(...)`` over the whole
 response, plain dicts, no item pipelines, no extensions of ours, Scrapy's own JSON Lines
@@ -7,7 +7,7 @@ none of the project's settings apply; the settings below are the ones the harves
 with against a loopback host (``ArchiveSpider.from_crawler``: no delay, no AutoThrottle,
 16 requests per domain; robots.txt obeyed; INFO log; telnet and remote control off).
 
-``scrapy runspider harvester/bench_baseline.py -a base_url=http://127.0.0.1:PORT
+``scrapy runspider benchmarks/baseline_spider.py -a base_url=http://127.0.0.1:PORT
 [-a details=true] -O out.jsonl``
 
 It is a yardstick, not a product: it validates nothing, normalises nothing and keeps the
