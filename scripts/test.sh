@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check harvester tests tools
+.venv/bin/ruff check harvester tests tools replica benchmarks
 .venv/bin/python -m pytest "$@"

@@ -21,10 +21,10 @@ import pytest
 from parsel import Selector
 
 from harvester.dates import UnreadableDate, normalize_date
+from harvester.titles import normalize_title
 from replica.dataset import BAD_DATE_FORMS
 from replica.faults import FaultLog, FaultPlan, FaultSpecError, build_faulty_archive, request_key
 from replica.process import Replica, running_replica
-from harvester.titles import normalize_title
 from tests.conftest import read_jsonl
 
 DOCS = 60

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
-OUT = ROOT / "harvester" / "replica" / "facts.json"
+OUT = ROOT / "replica" / "facts.json"
 
 _FORMATS = (
     ("%B %d, %Y", "day"),
