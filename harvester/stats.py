@@ -1,0 +1,89 @@
+"""Every stat key the harvester writes, in one place. All live under ``harvester/``.
+
+Components count into Scrapy's stats as they go (``crawler.stats.inc_value(stats.PAGES_FAILED)``);
+the verdict (:mod:`harvester.report.verdict`) and the summary read the same names.
+Keys that take a part (a field name, a date precision) are built by the functions below.
+"""
+
+from __future__ import annotations
+
+PREFIX = "harvester"
+
+# --- what the site said -------------------------------------------------------------------
+ARGS = "harvester/args"
+REPORTED_TOTAL = "harvester/reported_total"
+COMPLETENESS = "harvester/completeness"
+SHIFTS = "harvester/shifts"
+REWALK_PAGES = "harvester/rewalk/pages"
+REWALK_ROWS_REREAD = "harvester/rewalk/rows_reread"
+REWALKS = "harvester/rewalk/count"
+STOPPED_BY = "harvester/stopped_by"
+
+# --- pages ------------------------------------------------------------------------------------
+PAGES_SEARCH = "harvester/pages/search"
+PAGES_EXPECTED = "harvester/pages/expected"
+PAGES_DOCUMENT = "harvester/pages/document"
+PAGES_FAILED = "harvester/pages/failed"
+PAGES_BLOCKED = "harvester/pages/blocked"
+PAGES_OVERSIZE = "harvester/pages/oversize"
+PAGES_INCOMPLETE_RETRIED = "harvester/pages/incomplete_retried"
+PAGES_INVALID_UTF8 = "harvester/pages/invalid_utf8"
+STRUCTURE_ERRORS = "harvester/structure_errors"
+BLOCKED = "harvester/blocked"
+PAGINATION_LOOPS = "harvester/pagination/loops"
+PAGINATION_OFFSITE = "harvester/pagination/offsite"
+WALK_UNFINISHED = "harvester/walk/unfinished"
+REQUEST_BUDGET = "harvester/walk/request_budget"
+
+# --- rows and documents -----------------------------------------------------------------------
+ROWS_OFFSITE = "harvester/rows/offsite"
+ALIAS_LINKS = "harvester/identity/alias_links"
+CANONICAL_REJECTED = "harvester/identity/canonical_rejected"
+DUPLICATES_DROPPED = "harvester/duplicates/dropped"
+DETAILS_MISSING = "harvester/documents/details_missing"
+TITLE_EMPTY = "harvester/title/empty"
+DATE_UNREADABLE = "harvester/date/unreadable"
+DATE_ABSENT = "harvester/date/absent"
+
+# --- politeness -------------------------------------------------------------------------------
+RETRY_AFTER_COUNT = "harvester/retry_after/count"
+RETRY_AFTER_SECONDS = "harvester/retry_after/seconds"
+RETRY_AFTER_CAPPED = "harvester/retry_after/capped"
+BACKOFF_COUNT = "harvester/backoff/count"
+BACKOFF_SECONDS = "harvester/backoff/seconds"
+
+# --- jobs -------------------------------------------------------------------------------------
+JOB_REUSED = "harvester/job/reused"
+JOB_ALREADY_DONE = "harvester/job/already_done"
+JOB_RECORDED = "harvester/job/recorded"
+JOB_DATASET_DOCUMENTS = "harvester/job/dataset_documents"
+JOB_CHANGES = "harvester/job/changes"
+
+# --- output and verdict -----------------------------------------------------------------------
+OUTPUT_ERRORS = "harvester/output/errors"
+VERDICT = "harvester/verdict"
+VERDICT_REASONS = "harvester/verdict_reasons"
+
+# --- Scrapy's own keys that the verdict and the summary read -----------------------------------
+ITEM_SCRAPED = "item_scraped_count"
+REQUEST_COUNT = "downloader/request_count"
+RESPONSE_STATUS_PREFIX = "downloader/response_status_count/"
+RETRY_COUNT = "retry/count"
+RETRY_MAX_REACHED = "retry/max_reached"
+RETRY_REASON_PREFIX = "retry/reason_count/"
+FEED_FAILED_PREFIX = "feedexport/failed_count/"
+
+
+def date_precision(precision: str) -> str:
+    """``harvester/date/day`` etc.: dates read at each precision."""
+    return f"{PREFIX}/date/{precision}"
+
+
+def coverage(field: str) -> str:
+    """``harvester/coverage/<field>``: the share of records that have the field."""
+    return f"{PREFIX}/coverage/{field}"
+
+
+def pages_failed(kind: str) -> str:
+    """``harvester/pages/failed/<kind>`` (``search`` or ``document``)."""
+    return f"{PAGES_FAILED}/{kind}"
