@@ -55,3 +55,8 @@ class HarvesterCsvItemExporter(CsvItemExporter):
 
     def serialize_field(self, field: Any, name: str, value: Any) -> Any:
         return csv_cell(name, value)
+
+
+def csv_export_kwargs(settings: Any) -> dict[str, Any]:
+    """The CSV exporter's options from the settings: the one reader of ``HARVESTER_CSV_TEXT``."""
+    return {"include_text": settings.getbool("HARVESTER_CSV_TEXT")}

@@ -1,105 +1,56 @@
-"""Local feed files written aside and renamed into place when complete.
+"""Local feed files, staged with the publish gate instead of written where consumers read.
 
 Scrapy's ``FileFeedStorage`` writes the final path as the crawl goes: a killed run leaves
-a truncated JSON Lines file exactly where consumers read it. This storage writes
-``.<name>.<random>.partial`` in the same folder and renames it over the final path only
-when the feed is closed, so the final path holds the previous complete file or the new
-complete file, never a partial one. (A rename within one folder is atomic on POSIX.)
+a truncated file exactly where consumers read it, and a failed run replaces a good file.
+This storage writes ``.<name>.<random>.partial`` beside the final path and, when the feed
+is closed, hands the finished file to the publish gate (:mod:`harvester.publish`), which
+renames it into place only when the run did its job. Hidden ``.partial`` files that a
+killed run left beside the same output are removed first.
+
+A symlink is written through to its target; a character device or a FIFO (``/dev/null``,
+``/dev/stdout``) is written to directly, as it is a stream that nothing can hold back.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import IO, Any
 
+from scrapy.crawler import Crawler
 from scrapy.extensions.feedexport import FileFeedStorage
 from scrapy.spiders import Spider
 
-from harvester.jobs import FILE_MODE
+from harvester.files import partial_path, resolve_output, stale_partials
+from harvester.publish import PublishGate
 
 
-class AtomicFileFeedStorage(FileFeedStorage):
-    def __init__(self, uri: str, *, feed_options: dict[str, Any] | None = None) -> None:
+class GatedFileFeedStorage(FileFeedStorage):
+    def __init__(self, uri: str, *, feed_options: dict[str, Any] | None = None, gate: PublishGate | None = None) -> None:
         super().__init__(uri, feed_options=feed_options)
         self.format = (feed_options or {}).get("format", "")
-        self._spider: Spider | None = None
+        self.gate = gate
+        self._tmp: Path | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, uri: str, *, feed_options: dict[str, Any] | None = None) -> GatedFileFeedStorage:
+        return cls(uri, feed_options=feed_options, gate=crawler.get_extension(PublishGate))
 
     def open(self, spider: Spider) -> IO[Any]:
-        self._spider = spider
-        final = Path(self.path)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent)
-        os.fchmod(fd, FILE_MODE)
-        os.close(fd)
-        self._tmp = tmp
-        if self.write_mode == "ab" and final.exists():
-            # -o appends: start from a copy of what is there.
-            shutil.copyfile(final, tmp)
-        return open(tmp, self.write_mode)
+        output = resolve_output(Path(self.path))
+        if output.stream or self.gate is None:
+            return output.path.open(self.write_mode)
+        for stale in stale_partials(output.path):
+            stale.unlink(missing_ok=True)
+        self._final = output.path
+        self._tmp = partial_path(output.path)
+        return self._tmp.open("wb")
 
     def store(self, file: IO[Any]) -> None:
-        try:
-            file.flush()
-            os.fsync(file.fileno())
+        if self._tmp is None or self.gate is None:
             file.close()
-            corrections = getattr(self._spider, "corrections", None)
-            if corrections:
-                apply_corrections(Path(self._tmp), self.format, corrections)
-            os.replace(self._tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._tmp)
-            raise
-
-
-def apply_corrections(path: Path, fmt: str, corrections: dict[str, tuple[int, str]]) -> int:
-    """Set ``position`` and ``listing_url`` of moved documents in a finished feed file.
-
-    When results move during a walk (new uploads at the top), rows read before the move
-    were exported with their old place; the spider re-reads those pages and records where
-    each row stands now. One streaming pass over the file, only when something moved.
-    Returns how many records were corrected; formats other than JSON Lines and CSV are
-    left as they are.
-    """
-    if fmt not in ("jsonlines", "jsonl", "jl", "csv"):
-        return 0
-    fixed = 0
-    out = path.with_name(path.name + ".fix")
-    with path.open("r", encoding="utf-8", newline="") as src, out.open("w", encoding="utf-8", newline="") as dst:
-        if fmt == "csv":
-            reader = csv.reader(src)
-            writer = csv.writer(dst)
-            header = next(reader, None)
-            if header is None:
-                return 0
-            writer.writerow(header)
-            at = {name: header.index(name) for name in ("url", "position", "listing_url") if name in header}
-            for row in reader:
-                moved = corrections.get(row[at["url"]]) if "url" in at else None
-                if moved is not None:
-                    if "position" in at:
-                        row[at["position"]] = str(moved[0])
-                    if "listing_url" in at:
-                        row[at["listing_url"]] = moved[1]
-                    fixed += 1
-                writer.writerow(row)
-        else:
-            for line in src:
-                record = json.loads(line)
-                moved = corrections.get(record.get("url"))
-                if moved is not None:
-                    if "position" in record:
-                        record["position"] = moved[0]
-                    if "listing_url" in record:
-                        record["listing_url"] = moved[1]
-                    fixed += 1
-                    line = json.dumps(record, ensure_ascii=False) + "\n"
-                dst.write(line)
-    os.replace(out, path)
-    return fixed
+            return
+        file.flush()
+        os.fsync(file.fileno())
+        file.close()
+        self.gate.stage(self._tmp, self._final, self.format, append=self.write_mode == "ab")

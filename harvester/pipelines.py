@@ -3,8 +3,6 @@
 - :class:`DuplicatesPipeline` drops a document seen before in this run (by identity:
   the canonical URL, never the title) and counts it.
 - :class:`TitlePipeline` normalises the title (:func:`harvester.titles.normalize_title`).
-- :class:`JobPipeline` (scheduled jobs only) stores the finished record in the job's
-  state, where it counts as harvested (``harvester.jobs``).
 - :class:`DatePipeline` turns the displayed date into ISO 8601 at its precision
   (:func:`harvester.dates.normalize_date`); an unreadable date becomes null, is counted
   and logged with its text and URL. The raw text is always kept.
@@ -95,27 +93,4 @@ class DatePipeline(_Pipeline):
         else:
             adapter["date"], adapter["date_precision"] = parsed.iso, parsed.precision
             self.stats.inc_value(f"harvester/date/{parsed.precision}")
-        return item
-
-
-class JobPipeline(_Pipeline):
-    """In a job (``-a job=NAME``): the record lands in the job's state, its output."""
-
-    def __init__(self, stats: StatsCollector, crawler: Crawler | None = None) -> None:
-        super().__init__(stats)
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Any:
-        return cls(crawler.stats, crawler)
-
-    def process_item(self, item: Any) -> Any:
-        spider = self.crawler.spider if self.crawler is not None else None
-        job = getattr(spider, "job", None)
-        if job is None:
-            return item
-        adapter = fields_of(item)
-        record = {name: adapter.get(name) for name in spider.export_fields}  # type: ignore[union-attr]
-        job.record(record, getattr(item, "_listing_fp", None))
-        self.stats.inc_value("harvester/job/recorded")
         return item

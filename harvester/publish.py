@@ -1,64 +1,126 @@
-"""What a run leaves for its consumers: the run summary, and a job's published files.
+"""The publish gate: a run's files take their place only when the run did its job.
 
-Every file is written aside and renamed into place (``harvester.jobs.write_atomically``):
-a consumer reads the previous complete file or the new complete file, never a partial one.
+Feed storages (:mod:`harvester.feedstorage`) and a job (:mod:`harvester.jobs.extension`)
+write complete files aside and *stage* them here. When the run is judged
+(:mod:`harvester.report.extension`), the gate either puts every staged file in place
+(``-o`` appends only then) or, when the verdict is not ok, leaves every published file byte
+for byte as it was and keeps the run's records aside as ``<name>.failed<suffix>`` for
+inspection. Files whose results moved during the walk get their ``position`` and
+``listing_url`` corrected first.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
 
-from scrapy.exporters import JsonLinesItemExporter
+from scrapy.crawler import Crawler
 
-from harvester.exporters import HarvesterCsvItemExporter
-from harvester.jobs import JobStore, RunChanges, iter_changes, write_atomically
+from harvester import signals
+from harvester.corrections import apply_corrections
+from harvester.files import fsync_file, partial_path, replace_keeping_mode
+from harvester.walk import WalkOutcome
 
-
-def write_jsonl(path: Path, records: Iterable[dict[str, Any]], fields: list[str]) -> int:
-    count = 0
-
-    def write(handle: IO[bytes]) -> None:
-        nonlocal count
-        exporter = JsonLinesItemExporter(handle, fields_to_export=fields, encoding="utf-8", ensure_ascii=False)
-        exporter.start_exporting()
-        for record in records:
-            exporter.export_item(record)
-            count += 1
-        exporter.finish_exporting()
-
-    write_atomically(path, write)
-    return count
+logger = logging.getLogger(__name__)
 
 
-def write_csv(path: Path, records: Iterable[dict[str, Any]], fields: list[str], include_text: bool) -> None:
-    def write(handle: IO[bytes]) -> None:
-        exporter = HarvesterCsvItemExporter(handle, fields_to_export=fields, include_text=include_text)
-        exporter.start_exporting()
-        for record in records:
-            exporter.export_item(record)
-        exporter.finish_exporting()
-
-    write_atomically(path, write)
+@dataclass
+class Staged:
+    tmp: Path
+    final: Path
+    fmt: str = ""
+    append: bool = False
 
 
-def write_json(path: Path, value: Any) -> None:
-    text = json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n"
-    write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
+@dataclass
+class Published:
+    files: list[str] = field(default_factory=list)
+    aside: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
 
-def publish_job(store: JobStore, fields: list[str], include_text: bool) -> tuple[RunChanges, dict[str, str]]:
-    """Write the job's dataset and change set from its state; return the changes and files."""
-    directory = store.directory
-    changes = store.changes()
-    files = {
-        "jsonl": directory / "archive.jsonl",
-        "csv": directory / "archive.csv",
-        "changes": directory / "changes.jsonl",
-    }
-    write_jsonl(files["jsonl"], store.present_records(), fields)
-    write_csv(files["csv"], store.present_records(), fields, include_text)
-    write_jsonl(files["changes"], iter_changes(store, changes, store.run_id), ["change", "id", "url", "fields", "run"])
-    return changes, {k: str(v) for k, v in files.items()}
+def aside_path(final: Path) -> Path:
+    """Where a failed run's records for ``final`` are kept: ``archive.jsonl`` -> ``archive.failed.jsonl``."""
+    return final.with_name(f"{final.stem}.failed{final.suffix}")
+
+
+class PublishGate:
+    """Holds a run's finished files until the verdict; one per crawl (a Scrapy extension)."""
+
+    def __init__(self) -> None:
+        self.staged: list[Staged] = []
+        self.producers: list[Callable[[], None]] = []
+        self.corrections: dict[str, tuple[int, str]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PublishGate:
+        gate = cls()
+        crawler.signals.connect(gate.walk_finished, signal=signals.walk_finished)
+        return gate
+
+    def walk_finished(self, outcome: WalkOutcome) -> None:
+        self.corrections = outcome.corrections
+
+    def stage(self, tmp: Path, final: Path, fmt: str = "", append: bool = False) -> None:
+        self.staged.append(Staged(tmp, final, fmt, append))
+
+    def on_ok(self, produce: Callable[[], None]) -> None:
+        """``produce()`` stages more files when the verdict is ok (a job's dataset)."""
+        self.producers.append(produce)
+
+    def finish(self, ok: bool) -> Published:
+        """Publish every staged file (``ok``), or keep them aside."""
+        result = Published()
+        if ok:
+            for produce in self.producers:
+                try:
+                    produce()
+                except OSError as exc:
+                    result.errors.append(f"could not write the run's files: {exc}")
+            if result.errors:
+                ok = False
+        for item in self.staged:
+            try:
+                if ok:
+                    self._publish(item)
+                    result.files.append(str(item.final))
+                else:
+                    aside = aside_path(item.final)
+                    os.replace(item.tmp, aside)
+                    result.aside.append(str(aside))
+            except OSError as exc:
+                result.errors.append(f"could not write {item.final}: {exc.strerror or exc}")
+                item.tmp.unlink(missing_ok=True)
+        return result
+
+    def _publish(self, item: Staged) -> None:
+        if self.corrections:
+            apply_corrections(item.tmp, item.fmt, self.corrections)
+        if item.append and item.final.exists() and item.final.stat().st_size:
+            self._append(item)
+            return
+        fsync_file(item.tmp)
+        replace_keeping_mode(item.tmp, item.final)
+
+    @staticmethod
+    def _append(item: Staged) -> None:
+        """``-o``: the old file, then this run's records (a CSV's header once), in one rename."""
+        combined = partial_path(item.final)
+        try:
+            with combined.open("wb") as out:
+                with item.final.open("rb") as old:
+                    shutil.copyfileobj(old, out)
+                with item.tmp.open("rb") as new:
+                    if item.fmt == "csv":
+                        new.readline()  # the header: the old file has it
+                    shutil.copyfileobj(new, out)
+                out.flush()
+                os.fsync(out.fileno())
+            replace_keeping_mode(combined, item.final)
+        finally:
+            combined.unlink(missing_ok=True)
+        item.tmp.unlink(missing_ok=True)

@@ -2,7 +2,7 @@
 
 Defaults are polite for the real site (it sits behind Cloudflare; public scrapers slept
 3-15 s a page). A run against a loopback host (the bundled replica) lifts the throttle:
-see ``ArchiveSpider.from_crawler``. Anything given with ``-s`` wins over both.
+see ``harvester.config``. Anything given with ``-s`` wins over both.
 """
 
 from __future__ import annotations
@@ -28,6 +28,11 @@ HARVESTER_PROGRESS_INTERVAL = 30.0
 #: Run summary (JSON) of a single run: "auto" puts it beside the first feed
 #: (``output/archive.summary.json`` by default); a path (``%(name)s`` allowed); "" for none.
 HARVESTER_SUMMARY_FILE = "auto"
+#: The scheduled job of this run and its arguments: set from ``-a job=NAME`` / ``-a full=true``
+#: by ``harvester.config``; read only by ``harvester.jobs.extension``.
+HARVESTER_JOB = ""
+HARVESTER_JOB_FULL = False
+HARVESTER_JOB_ARGS = ""
 #: Where scheduled jobs (``-a job=NAME``) keep their state and publish their files.
 HARVESTER_JOBS_DIR = "output/jobs"
 #: An incremental run stops paging after this many known, unchanged documents in a row
@@ -63,6 +68,8 @@ HARVESTER_BLOCK_BACKOFF = 60.0
 #: When the site's count changes during a walk, read the walked pages again. Off only to
 #: show what it protects against.
 HARVESTER_REWALK = True
+#: At most this many re-walks a run; a count that keeps changing after them fails the run.
+HARVESTER_MAX_REWALKS = 3
 #: Drop documents listed twice (by identity). Off only to show what it protects against.
 HARVESTER_DEDUPE = True
 # A Cloudflare block page comes as a 403: let the page class recognise it.
@@ -71,19 +78,25 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "harvester.middlewares.PoliteRetryMiddleware": 550,
 }
-# A real document page is 60-90 KB; anything past 5 MB is not a page of this archive.
-DOWNLOAD_MAXSIZE = 5 * 1024 * 1024
-DOWNLOAD_WARNSIZE = 1024 * 1024
+# A real document page is 60-90 KB as served; the longest translations run to a few hundred
+# KB. 32 MiB holds any real page with a wide margin; a page over it fails the run (never a
+# record silently missing its details), and a job tries it again on its next run.
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 
 # --- items ---------------------------------------------------------------------------
 ITEM_PIPELINES = {
     "harvester.pipelines.DuplicatesPipeline": 100,
     "harvester.pipelines.TitlePipeline": 200,
     "harvester.pipelines.DatePipeline": 300,
-    "harvester.pipelines.JobPipeline": 900,
 }
+# The gate first: feed storages and the job stage their files with it. The job's extension
+# is off (NotConfigured) unless the run is a job. The report judges on engine_stopped.
 EXTENSIONS = {
-    "harvester.extensions.RunReport": 500,
+    "harvester.publish.PublishGate": 100,
+    "harvester.jobs.extension.JobExtension": 200,
+    "harvester.report.progress.Progress": 500,
+    "harvester.report.extension.RunReport": 510,
 }
 
 # --- output --------------------------------------------------------------------------
@@ -91,8 +104,8 @@ FEED_EXPORT_ENCODING = "utf-8"
 FEED_EXPORT_FIELDS = list(FIELD_ORDER)
 # Written aside, renamed into place when complete (harvester/feedstorage.py).
 FEED_STORAGES = {
-    "": "harvester.feedstorage.AtomicFileFeedStorage",
-    "file": "harvester.feedstorage.AtomicFileFeedStorage",
+    "": "harvester.feedstorage.GatedFileFeedStorage",
+    "file": "harvester.feedstorage.GatedFileFeedStorage",
 }
 FEED_EXPORTERS = {
     "csv": "harvester.exporters.HarvesterCsvItemExporter",

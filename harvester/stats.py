@@ -29,6 +29,7 @@ PAGES_OVERSIZE = "harvester/pages/oversize"
 PAGES_INCOMPLETE_RETRIED = "harvester/pages/incomplete_retried"
 PAGES_INVALID_UTF8 = "harvester/pages/invalid_utf8"
 STRUCTURE_ERRORS = "harvester/structure_errors"
+ROBOTS_FORBIDDEN = "harvester/pages/robots_forbidden"
 BLOCKED = "harvester/blocked"
 PAGINATION_LOOPS = "harvester/pagination/loops"
 PAGINATION_OFFSITE = "harvester/pagination/offsite"
@@ -61,6 +62,8 @@ JOB_CHANGES = "harvester/job/changes"
 
 # --- output and verdict -----------------------------------------------------------------------
 OUTPUT_ERRORS = "harvester/output/errors"
+OUTPUT_KEPT_ASIDE = "harvester/output/kept_aside"
+SUMMARY_FILE = "harvester/output/summary"
 VERDICT = "harvester/verdict"
 VERDICT_REASONS = "harvester/verdict_reasons"
 

@@ -1,17 +1,23 @@
 """``scrapy crawl``, with an exit status that says whether the run did its job.
 
 Scrapy's own ``crawl`` exits 0 even when it harvested nothing. This one exits 1 when the
-run's verdict (``harvester.extensions.RunReport``) is ``failed`` or the spider could not
-start (a wrong argument), and 0 only when the run did its job.
+run's verdict (:mod:`harvester.report`) is not ok or the run could not start, and 0 only
+when the run did its job. Its last log line says which, and why: a refusal (a wrong
+argument or setting, a locked job, an unknown spider) is one line, with no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from typing import Any
 
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.exceptions import UsageError
+from twisted.python.failure import Failure
+
+from harvester import stats
+from harvester.exceptions import HarvesterError
 
 logger = logging.getLogger("harvester")
 
@@ -24,20 +30,37 @@ class Command(ScrapyCrawl):
         if len(args) != 1:
             raise UsageError("give exactly one spider name, e.g. 'scrapy crawl archive'")
         assert self.crawler_process
-        crawler = self._create_crawler(args[0])
-        self.crawler_process.crawl(crawler, **opts.spargs)
-        self.crawler_process.start()
-        if self.crawler_process.bootstrap_failed:
+        try:
+            crawler = self._create_crawler(args[0])
+        except KeyError:
+            known = ", ".join(sorted(self.crawler_process.spider_loader.list()))
+            logger.error("Run FAILED: no spider named %r; known spiders: %s", args[0], known)
             self.exitcode = 1
             return
-        try:
-            verdict = crawler.stats.get_value("harvester/verdict")
-            reasons = crawler.stats.get_value("harvester/verdict_reasons") or []
-        except RuntimeError:  # the crawl never started (e.g. a wrong argument)
-            verdict, reasons = "failed", ["the run could not start (see the error above)"]
+        refused: list[str] = []
+
+        def refuse(failure: Failure) -> None:
+            if failure.check(HarvesterError):
+                refused.append(str(failure.value))
+            else:
+                logger.error("The run could not start", exc_info=(failure.type, failure.value, failure.getTracebackObject()))
+                refused.append(f"the run could not start: {failure.getErrorMessage()}")
+
+        deferred: Any = self.crawler_process.crawl(crawler, **opts.spargs)
+        deferred.addErrback(refuse)
+        self.crawler_process.start()
+        if refused:
+            self.exitcode = 1
+            logger.error("Run FAILED: %s", refused[0])
+            return
+        verdict = crawler.stats.get_value(stats.VERDICT) if crawler.stats else None
+        reasons = list(crawler.stats.get_value(stats.VERDICT_REASONS) or []) if crawler.stats else []
+        aside = crawler.stats.get_value(stats.OUTPUT_KEPT_ASIDE) if crawler.stats else None
         # The verdict is the last line of the log, where a scheduler's mail shows it.
         if verdict != "ok":
             self.exitcode = 1
+            if aside:
+                reasons.append(f"the published files are unchanged; this run's records are kept aside in {', '.join(aside)}")
             logger.error("Run FAILED: %s", "; ".join(reasons) or "see the errors above")
         else:
             logger.info("Run OK")

@@ -17,22 +17,21 @@ so a consumer never sees a partial file. A run killed at any moment leaves a run
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import json
 import logging
 import os
 import sqlite3
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from harvester.exceptions import HarvesterError
+from harvester.files import PARTIAL_SUFFIX
+from harvester.text import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +71,6 @@ class JobLockedError(HarvesterError):
     """Another run of the same job holds its lock."""
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _hash(value: Any) -> str:
@@ -134,33 +131,6 @@ class JobLock:
             self._handle = None
 
 
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
-#: Permissions of published files: what ``open()`` would give (mkstemp makes them 0600).
-FILE_MODE = 0o666 & ~_umask()
-
-
-def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` through a temporary file in the same folder, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 @dataclass
 class Known:
     listing_fp: str | None
@@ -200,7 +170,7 @@ class JobStore:
         self.lock.acquire()
         self.directory.mkdir(parents=True, exist_ok=True)
         # Files a killed run was writing: nobody else can be writing them, we hold the lock.
-        for stale in self.directory.glob(".*.partial"):
+        for stale in self.directory.glob(f".*{PARTIAL_SUFFIX}"):
             stale.unlink(missing_ok=True)
         self.db = sqlite3.connect(self.directory / "state.sqlite", isolation_level="DEFERRED")
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -285,7 +255,8 @@ class JobStore:
         self._maybe_commit()
 
     def reuse(self, url: str, position: int | None, listing_url: str | None) -> None:
-        """A known, unchanged document seen again: keep its record, update where it stands."""
+        """A known document seen again (unchanged, or already harvested by this run before it
+        was resumed): keep its record, update where it stands now."""
         self.conn.execute(
             """UPDATE documents SET last_seen=?, seen_run=?, done_run=?, present=1,
                    record=json_set(record, '$.position', ?, '$.listing_url', ?)
@@ -388,16 +359,3 @@ class JobStore:
             (status, utc_now(), json.dumps(summary, ensure_ascii=False), self.run_id),
         )
         self.commit()
-
-
-def iter_changes(store: JobStore, changes: RunChanges, run_id: int) -> Iterable[dict[str, Any]]:
-    """The change set as records: one JSON object a line in ``changes.jsonl``."""
-    for url in changes.added:
-        record = store.record_of(url) or {}
-        yield {"change": "added", "id": record.get("id"), "url": url, "fields": [], "run": run_id}
-    for url, fields in changes.changed:
-        record = store.record_of(url) or {}
-        yield {"change": "changed", "id": record.get("id"), "url": url, "fields": fields, "run": run_id}
-    for url in changes.removed:
-        record = store.record_of(url) or {}
-        yield {"change": "removed", "id": record.get("id"), "url": url, "fields": [], "run": run_id}

@@ -1,0 +1,114 @@
+"""Files a run leaves for its consumers, written aside and put in place only when complete.
+
+Every output is first written to ``.<name>.<random>.partial`` in the folder where it will
+live, then renamed over the final path (a rename within one folder is atomic on POSIX): a
+consumer reads the previous complete file or the new complete file, never a partial one.
+A file that is replaced keeps its permission bits and, where the process may set it, its
+owner. A path that is not a regular file is handled by :func:`resolve_output`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+#: Permissions of a new file: what ``open()`` would give (``mkstemp`` makes them 0600).
+FILE_MODE = 0o666 & ~_umask()
+PARTIAL_SUFFIX = ".partial"
+
+
+@dataclass(frozen=True)
+class OutputPath:
+    """Where an output goes. ``stream``: write straight to it (a device, a FIFO), no rename."""
+
+    path: Path
+    stream: bool = False
+
+
+class OutputPathError(OSError):
+    """An output path that cannot be written the safe way; the message says why and the fix."""
+
+
+def resolve_output(path: Path) -> OutputPath:
+    """Decide how to write ``path``: a symlink is written through to its target (atomically,
+    in the target's folder); a character device or a FIFO is streamed to; a directory or
+    any other special file is refused with the reason."""
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        return OutputPath(target)
+    if stat.S_ISREG(mode):
+        return OutputPath(target)
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return OutputPath(target, stream=True)
+    if stat.S_ISDIR(mode):
+        raise OutputPathError(f"{path} is a folder; give a file name inside it, e.g. {path / 'archive.jsonl'}")
+    raise OutputPathError(f"{path} is not a regular file, a device or a FIFO; choose another output path")
+
+
+def partial_path(final: Path) -> Path:
+    """A new hidden temporary file beside ``final`` (created empty, mode :data:`FILE_MODE`)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=PARTIAL_SUFFIX, dir=final.parent)
+    os.fchmod(fd, FILE_MODE)
+    os.close(fd)
+    return Path(tmp)
+
+
+def stale_partials(final: Path) -> list[Path]:
+    """Hidden ``.partial`` files a killed run left beside ``final``."""
+    if not final.parent.is_dir():
+        return []
+    return sorted(final.parent.glob(f".{final.name}.*{PARTIAL_SUFFIX}"))
+
+
+def replace_keeping_mode(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` over ``final``; the new file keeps the old one's mode and owner."""
+    try:
+        old = final.stat()
+    except FileNotFoundError:
+        old = None
+    if old is not None:
+        os.chmod(tmp, stat.S_IMODE(old.st_mode))
+        with contextlib.suppress(PermissionError):
+            os.chown(tmp, old.st_uid, old.st_gid)
+    os.replace(tmp, final)
+
+
+def fsync_file(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` through a temporary file in the same folder, then rename it into place."""
+    tmp = partial_path(path)
+    try:
+        with tmp.open("wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        replace_keeping_mode(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, value: Any) -> None:
+    text = json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n"
+    write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))

@@ -1,0 +1,155 @@
+"""The one owner of a scheduled job's state during a run, as scrapy-deltafetch's middleware
+owns its store: it alone reads the ``HARVESTER_JOB*`` settings, opens (and locks) the store
+when the crawl is built, records every item on ``item_scraped``, answers the spider's one
+question ("harvest this row, or is it known and unchanged?"), and publishes the job's files
+through the publish gate only when the run's verdict is ok.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scrapy import signals as scrapy_signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
+
+from harvester import signals, stats
+from harvester.exporters import csv_export_kwargs
+from harvester.items import fields_of
+from harvester.jobs.files import write_job_files
+from harvester.jobs.policy import History, Row, full_run_reason, row_decision
+from harvester.jobs.store import JobStore, RunChanges, listing_fingerprint
+from harvester.publish import PublishGate
+from harvester.walk import WalkOutcome
+
+logger = logging.getLogger(__name__)
+
+#: ``Request.meta`` key: the canonical URL of the result row a document request comes from.
+ROW_META = "harvester_row"
+
+
+class JobExtension:
+    def __init__(self, crawler: Crawler, name: str, store: JobStore, *, stop_after_known: int) -> None:
+        self.crawler = crawler
+        self.name = name
+        self.store = store
+        self.stop_after_known = 0 if store.full else stop_after_known
+        self.fields: list[str] = list(crawler.settings.getlist("FEED_EXPORT_FIELDS"))
+        self.csv_options = csv_export_kwargs(crawler.settings)
+        self.new_seen = 0
+        self.outcome: WalkOutcome | None = None
+        self.changes: RunChanges | None = None
+        self.files: dict[str, str] = {}
+        self._pending: dict[str, str] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> JobExtension:
+        settings = crawler.settings
+        name = settings.get("HARVESTER_JOB")
+        if not name:
+            raise NotConfigured("not a scheduled run")
+        store = JobStore(Path(settings.get("HARVESTER_JOBS_DIR")) / name)
+        store.open()  # JobLockedError: the crawl command says so in one line
+        run_args = settings.get("HARVESTER_JOB_ARGS") or "{}"
+        history = History(store.has_baseline(), store.last_full_run(), store.last_ok_args())
+        why_full = full_run_reason(
+            history, run_args=run_args, asked=settings.getbool("HARVESTER_JOB_FULL"),
+            every_days=settings.getfloat("HARVESTER_JOB_FULL_EVERY_DAYS"), now=datetime.now(UTC),
+        )  # fmt: skip
+        run_id = store.begin_run(run_args, why_full is not None)
+        ext = cls(crawler, name, store, stop_after_known=settings.getint("HARVESTER_JOB_STOP_AFTER_KNOWN"))
+        logger.info(
+            "Job %s: %s run %s (%s)", name, "resuming" if store.resumed else "starting", run_id,
+            f"full: {why_full}" if store.full else "incremental",
+        )  # fmt: skip
+        crawler.signals.connect(ext.item_scraped, signal=scrapy_signals.item_scraped)
+        crawler.signals.connect(ext.walk_finished, signal=signals.walk_finished)
+        gate = crawler.get_extension(PublishGate)
+        if gate is not None:
+            gate.on_ok(lambda: ext.write_files(gate))
+        return ext
+
+    # --- during the run ---------------------------------------------------------------------
+
+    def harvest(self, url: str, title: str | None, date_raw: str | None, summary: str | None,
+                position: int, listing_url: str) -> bool:  # fmt: skip
+        """The spider's one question: harvest this row (``True``), or keep what the job has."""
+        listing_fp = listing_fingerprint(url, title, date_raw, summary)
+        known = self.store.known(url)
+        if known is None or not known.published_present:
+            self.new_seen += 1
+        decision = row_decision(known, listing_fp, run_id=self.store.run_id, full=self.store.full)
+        if decision is Row.HARVEST:
+            self._pending[url] = listing_fp
+            return True
+        # Kept: still where it stands now (a resumed run's rows too, after uploads moved them).
+        self.store.reuse(url, position, listing_url)
+        self.crawler.stats.inc_value(stats.JOB_REUSED if decision is Row.UNCHANGED else stats.JOB_ALREADY_DONE)
+        return False
+
+    def expected_total(self) -> int:
+        """How many documents the site should report if nothing else changed."""
+        return self.store.published_count() + self.new_seen
+
+    def item_scraped(self, item: Any, response: Response | None = None) -> None:
+        values = fields_of(item)
+        record = {name: values.get(name) for name in self.fields}
+        row = response.meta.get(ROW_META) if response is not None else None
+        listing_fp = self._pending.pop(record["url"], None) or (self._pending.pop(row, None) if row else None)
+        self.store.record(record, listing_fp)
+        self.crawler.stats.inc_value(stats.JOB_RECORDED)
+
+    def walk_finished(self, outcome: WalkOutcome) -> None:
+        self.outcome = outcome
+
+    # --- the end of the run -------------------------------------------------------------------
+
+    def write_files(self, gate: PublishGate) -> None:
+        """The verdict is ok: settle the state and stage the job's files."""
+        store, outcome = self.store, self.outcome
+        if outcome is not None and outcome.complete and not outcome.early_stopped:
+            removed = store.declare_removals()
+            if removed:
+                logger.info("Job %s: %s documents are gone from the archive", self.name, removed)
+        elif outcome is not None and outcome.early_stopped:
+            store.shift_unseen(self.new_seen, outcome.page_size, outcome.listing_url)
+        if outcome is not None and outcome.corrections:
+            store.apply_corrections(outcome.corrections)
+        self.changes, self.files = write_job_files(store, self.fields, self.csv_options["include_text"], gate.stage)
+
+    def end(self, status: str, reasons: list[str]) -> None:
+        """Close the run: a new baseline when it is ok; resumable when interrupted."""
+        store = self.store
+        try:
+            store.commit()
+            if status == "ok" and self.changes is not None:
+                store.publish()
+                count = store.published_count()
+                self.crawler.stats.set_value(stats.JOB_DATASET_DOCUMENTS, count)
+                self.crawler.stats.set_value(stats.JOB_CHANGES, self.changes.counts())
+                logger.info(
+                    "Job %s: dataset of %s documents; since the last complete run: %s added, %s changed, %s removed",
+                    self.name, count, *self.changes.counts().values(),
+                )  # fmt: skip
+                store.end_run("ok", {"changes": self.changes.counts(), "documents": count})
+            elif status != "interrupted":
+                store.end_run("failed", {"reasons": reasons})
+        finally:
+            store.close()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "job": self.name,
+            "run": self.store.run_id,
+            "mode": "full" if self.store.full else "incremental",
+            "resumed": self.store.resumed,
+            "changes": self.changes.counts() if self.changes is not None else None,
+        }
+
+    @property
+    def summary_path(self) -> Path:
+        return self.store.directory / "summary.json"

@@ -1,0 +1,152 @@
+"""Judge the run when the engine stops, then publish its files or keep them aside.
+
+Runs on ``engine_stopped``, after every ``spider_closed`` handler (the feed storages have
+staged their files, the job has committed its state): per-field coverage, the harvested-vs-
+reported line, the verdict (:func:`harvester.report.verdict.judge`), the publish gate, the
+job's end, and the summary. The ``crawl`` command turns the verdict into the exit status
+and the last log line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from scrapy import Spider
+from scrapy import signals as scrapy_signals
+from scrapy.crawler import Crawler
+
+from harvester import signals
+from harvester import stats as keys
+from harvester.files import write_json
+from harvester.items import fields_of
+from harvester.jobs.extension import JobExtension
+from harvester.publish import Published, PublishGate
+from harvester.report.summary import build_summary, summary_path
+from harvester.report.verdict import FAILED, OK, judge, status_of
+from harvester.walk import WalkOutcome
+
+logger = logging.getLogger(__name__)
+
+
+def _present(value: Any) -> bool:
+    return value not in (None, "", [], ())
+
+
+class RunReport:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.fields: list[str] = list(crawler.settings.getlist("FEED_EXPORT_FIELDS"))
+        self.coverage: dict[str, int] = {}
+        self.items = 0
+        self.outcome: WalkOutcome | None = None
+        self.finish_reason = "finished"
+        self.spider_name = "archive"
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunReport:
+        ext = cls(crawler)
+        crawler.signals.connect(ext.item_scraped, signal=scrapy_signals.item_scraped)
+        crawler.signals.connect(ext.walk_finished, signal=signals.walk_finished)
+        crawler.signals.connect(ext.spider_closed, signal=scrapy_signals.spider_closed)
+        crawler.signals.connect(ext.engine_stopped, signal=scrapy_signals.engine_stopped)
+        return ext
+
+    def item_scraped(self, item: Any) -> None:
+        self.items += 1
+        for name, value in fields_of(item).items():
+            if _present(value):
+                self.coverage[name] = self.coverage.get(name, 0) + 1
+
+    def walk_finished(self, outcome: WalkOutcome) -> None:
+        self.outcome = outcome
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        self.finish_reason = reason
+        self.spider_name = spider.name
+
+    def engine_stopped(self) -> None:
+        stats = self.stats
+        self._log_counts()
+        outcome = self.outcome
+        reasons = judge(
+            stats.get_stats(), self.finish_reason,
+            bounded=outcome.bounded if outcome else False,
+            unfinished=outcome.unfinished if outcome else None,
+            min_completeness=self.crawler.settings.getfloat("HARVESTER_MIN_COMPLETENESS"),
+        )  # fmt: skip
+        status = status_of(reasons, self.finish_reason)
+        gate = self.crawler.get_extension(PublishGate)
+        published = gate.finish(status == OK) if gate is not None else Published()
+        if published.errors:
+            for error in published.errors:
+                logger.error("%s", error)
+            reasons.append("; ".join(published.errors))
+            status = FAILED
+        job = self.crawler.get_extension(JobExtension)
+        if job is not None:
+            try:
+                job.end(status, reasons)
+            except OSError as exc:
+                reasons.append(f"could not close the job's state: {exc}")
+                status = FAILED
+        stats.set_value(keys.VERDICT, OK if status == OK else FAILED)
+        stats.set_value(keys.VERDICT_REASONS, reasons)
+        stats.set_value(keys.OUTPUT_KEPT_ASIDE, published.aside)
+        files: dict[str, Any] = {Path(f).suffix.lstrip(".") or f: f for f in published.files}
+        if job is not None:
+            files = dict(job.files)
+        if published.aside:
+            files["kept_aside"] = published.aside
+        self._write_summary(status, reasons, files, job, gate)
+
+    def _log_counts(self) -> None:
+        stats = self.stats
+        reported = stats.get_value(keys.REPORTED_TOTAL)
+        kept = stats.get_value(keys.JOB_REUSED, 0) + stats.get_value(keys.JOB_ALREADY_DONE, 0)
+        documents = self.items + kept
+        if reported:
+            stats.set_value(keys.COMPLETENESS, round(documents / reported, 6))
+        early = self.outcome is not None and self.outcome.early_stopped
+        logger.info(
+            "Harvested %s unique documents%s; the site reported %s%s",
+            documents,
+            f" ({self.items} fetched, {kept} unchanged or already done)" if kept else "",
+            reported if reported is not None else "no count",
+            " (stopped early at known documents: the rest is kept from the job's state)" if early
+            else f" ({100 * documents / reported:.2f}%)" if reported else "",
+        )  # fmt: skip
+        if self.items:
+            shares = []
+            for name in self.fields or list(self.coverage):
+                share = self.coverage.get(name, 0) / self.items
+                stats.set_value(keys.coverage(name), round(share, 6))
+                shares.append(f"{name} {100 * share:.1f}%")
+            logger.info("Field coverage: %s", ", ".join(shares))
+
+    def _write_summary(
+        self, status: str, reasons: list[str], files: dict[str, Any], job: JobExtension | None, gate: PublishGate | None
+    ) -> None:
+        if job is not None:
+            path: Path | None = job.summary_path
+        else:
+            first = gate.staged[0].final if gate is not None and gate.staged else None
+            path = summary_path(self.crawler.settings.get("HARVESTER_SUMMARY_FILE"), first, self.spider_name)
+        raw_args = self.stats.get_value(keys.ARGS)
+        summary = build_summary(
+            self.stats.get_stats(), status=status, reasons=reasons, finish_reason=self.finish_reason,
+            arguments=json.loads(raw_args) if raw_args else {},
+            base_url=self.crawler.settings.get("HARVESTER_BASE_URL"), items=self.items,
+            corrections=len(self.outcome.corrections) if self.outcome else 0, files=files,
+            job=job.summary() if job is not None else None,
+        )  # fmt: skip
+        if path is None:
+            return
+        try:
+            write_json(path, summary)
+            self.stats.set_value(keys.SUMMARY_FILE, str(path))
+        except OSError as exc:
+            logger.error("Could not write the run summary %s: %s", path, exc)

@@ -1,0 +1,73 @@
+"""Progress lines while the crawl runs: pages, documents, pace and what is left."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from scrapy import signals as scrapy_signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.statscollectors import StatsCollector
+from twisted.internet import task
+
+from harvester import stats as keys
+
+logger = logging.getLogger(__name__)
+
+
+def progress_line(*, pages: int, expected: int | None, items: int, reported: int | None, elapsed: float) -> str:
+    """One progress line.
+
+    >>> progress_line(pages=3, expected=10, items=30, reported=100, elapsed=10.0)
+    'Progress: results pages 3 of 10, 30 documents of 100 reported, 3.0 documents/s, about 23 s left'
+    >>> progress_line(pages=0, expected=None, items=0, reported=None, elapsed=1.0)
+    'Progress: results pages 0 of ?, 0 documents of ? reported, 0.0 documents/s'
+    """
+    rate = items / max(elapsed, 1e-9)
+    eta = ""
+    if reported and rate > 0 and items < reported:
+        eta = f", about {int((reported - items) / rate)} s left"
+    return (
+        f"Progress: results pages {pages} of {expected if expected is not None else '?'}, "
+        f"{items} documents of {reported if reported is not None else '?'} reported, {rate:.1f} documents/s{eta}"
+    )
+
+
+class Progress:
+    """Logs a progress line every ``HARVESTER_PROGRESS_INTERVAL`` seconds (0: none)."""
+
+    def __init__(self, stats: StatsCollector, interval: float) -> None:
+        self.stats = stats
+        self.interval = interval
+        self.started = time.monotonic()
+        self._task: task.LoopingCall | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Progress:
+        interval = crawler.settings.getfloat("HARVESTER_PROGRESS_INTERVAL")
+        if interval <= 0:
+            raise NotConfigured("HARVESTER_PROGRESS_INTERVAL is 0")
+        ext = cls(crawler.stats, interval)
+        crawler.signals.connect(ext.spider_opened, signal=scrapy_signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=scrapy_signals.spider_closed)
+        return ext
+
+    def spider_opened(self) -> None:
+        self.started = time.monotonic()
+        self._task = task.LoopingCall(self.log)
+        self._task.start(self.interval, now=False)
+
+    def log(self) -> None:
+        get = self.stats.get_value
+        logger.info(
+            "%s",
+            progress_line(
+                pages=get(keys.PAGES_SEARCH, 0), expected=get(keys.PAGES_EXPECTED), items=get(keys.ITEM_SCRAPED, 0),
+                reported=get(keys.REPORTED_TOTAL), elapsed=time.monotonic() - self.started,
+            ),
+        )  # fmt: skip
+
+    def spider_closed(self) -> None:
+        if self._task is not None and self._task.running:
+            self._task.stop()

@@ -1,0 +1,114 @@
+"""The run summary (``summary.json``): what a scheduler or a script reads after a run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harvester import stats as keys
+
+
+def _by_prefix(stats: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    return {k[len(prefix) :]: v for k, v in stats.items() if k.startswith(prefix)}
+
+
+def build_summary(
+    stats: Mapping[str, Any],
+    *,
+    status: str,
+    reasons: list[str],
+    finish_reason: str,
+    arguments: dict[str, Any],
+    base_url: str | None,
+    items: int,
+    corrections: int,
+    files: dict[str, Any],
+    job: dict[str, Any] | None,
+) -> dict[str, Any]:
+    get = stats.get
+    start = get("start_time")
+    ended = datetime.now(UTC)
+    job = job or {}
+    return {
+        "job": job.get("job"),
+        "run": job.get("run"),
+        "status": status,
+        "reasons": reasons,
+        "finish_reason": finish_reason,
+        "arguments": arguments,
+        "base_url": base_url,
+        "mode": job.get("mode", "single"),
+        "resumed": job.get("resumed", False),
+        "stopped_by": get(keys.STOPPED_BY),
+        "started": start.strftime("%Y-%m-%dT%H:%M:%SZ") if start else None,
+        "ended": ended.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "duration_s": round((ended - start).total_seconds(), 3) if start else None,
+        "requests": get(keys.REQUEST_COUNT, 0),
+        "responses_by_status": _by_prefix(stats, keys.RESPONSE_STATUS_PREFIX),
+        "pages": {
+            "search": get(keys.PAGES_SEARCH, 0),
+            "search_expected": get(keys.PAGES_EXPECTED),
+            "document": get(keys.PAGES_DOCUMENT, 0),
+            "failed": get(keys.PAGES_FAILED, 0),
+            "blocked": get(keys.PAGES_BLOCKED, 0),
+            "incomplete_retried": get(keys.PAGES_INCOMPLETE_RETRIED, 0),
+        },
+        "documents": {
+            "harvested": items,
+            "kept_unchanged": get(keys.JOB_REUSED, 0),
+            "already_done": get(keys.JOB_ALREADY_DONE, 0),
+            "dataset": get(keys.JOB_DATASET_DOCUMENTS, items),
+        },
+        "reported_total": get(keys.REPORTED_TOTAL),
+        "completeness": get(keys.COMPLETENESS),
+        "duplicates_dropped": get(keys.DUPLICATES_DROPPED, 0),
+        "dates_unread": get(keys.DATE_UNREADABLE, 0),
+        "titles_empty": get(keys.TITLE_EMPTY, 0),
+        "structure_errors": get(keys.STRUCTURE_ERRORS, 0),
+        "pagination_loops": get(keys.PAGINATION_LOOPS, 0),
+        "retries": get(keys.RETRY_COUNT, 0),
+        "retries_by_reason": _by_prefix(stats, keys.RETRY_REASON_PREFIX),
+        "waits": {
+            "retry_after": get(keys.RETRY_AFTER_COUNT, 0),
+            "retry_after_seconds": get(keys.RETRY_AFTER_SECONDS, 0),
+            "backoff": get(keys.BACKOFF_COUNT, 0),
+            "backoff_seconds": get(keys.BACKOFF_SECONDS, 0),
+        },
+        "moved_results": {
+            "count_changes": get(keys.SHIFTS, 0),
+            "rewalks": get(keys.REWALKS, 0),
+            "pages_reread": get(keys.REWALK_PAGES, 0),
+            "positions_corrected": corrections,
+        },
+        "skipped": {
+            "oversize_pages": get(keys.PAGES_OVERSIZE, 0),
+            "offsite_rows": get(keys.ROWS_OFFSITE, 0),
+            "invalid_utf8_pages": get(keys.PAGES_INVALID_UTF8, 0),
+            "canonical_rejected": get(keys.CANONICAL_REJECTED, 0),
+        },
+        "retries_exhausted": get(keys.RETRY_MAX_REACHED, 0),
+        "files": files,
+        "changes": job.get("changes"),
+    }
+
+
+def summary_path(template: str, first_feed: Path | None, name: str) -> Path | None:
+    """Where a single run's summary goes: ``auto`` puts it beside the first local feed
+    (``output/archive.jsonl`` -> ``output/archive.summary.json``); empty: nowhere.
+
+    >>> summary_path("auto", Path("out/korea.jsonl"), "archive")
+    PosixPath('out/korea.summary.json')
+    >>> summary_path("auto", None, "archive")
+    PosixPath('output/archive.summary.json')
+    >>> summary_path("", Path("x.jsonl"), "archive") is None
+    True
+    """
+    if not template:
+        return None
+    if template != "auto":
+        return Path(template % {"name": name})
+    if first_feed is not None:
+        return first_feed.with_name(first_feed.name.split(".")[0] + ".summary.json")
+    return Path("output") / f"{name}.summary.json"

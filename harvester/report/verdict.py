@@ -1,0 +1,74 @@
+"""The verdict: did the run do its job? A pure function of the run's stats."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from harvester import stats as keys
+
+OK, FAILED, INTERRUPTED = "ok", "failed", "interrupted"
+
+
+def judge(
+    stats: Mapping[str, Any],
+    finish_reason: str,
+    *,
+    bounded: bool = False,
+    unfinished: str | None = None,
+    min_completeness: float = 1.0,
+) -> list[str]:
+    """Reasons the run did not do its job; empty when it did.
+
+    ``bounded``: the run was meant to stop early (``max_pages``, or a job's incremental run
+    that met known documents), so not reaching the reported total is expected.
+    ``unfinished``: why the walk could not finish (:class:`harvester.walk.WalkOutcome`).
+    A job's documents count whether harvested now or kept from earlier runs.
+
+    >>> judge({"item_scraped_count": 11, "harvester/reported_total": 11}, "finished")
+    []
+    >>> judge({"item_scraped_count": 9, "harvester/reported_total": 11}, "finished")
+    ['incomplete: 9 unique documents of 11 reported (81.82% < 100%)']
+    """
+    reasons = []
+    if stats.get(keys.BLOCKED):
+        reasons.append("the site is blocking the harvester (challenge or block page); back off and try later")
+    structure = stats.get(keys.STRUCTURE_ERRORS, 0)
+    if structure:
+        reasons.append(f"layout changed: {structure} page(s) lacked their landmarks (see the errors above)")
+    robots = stats.get(keys.ROBOTS_FORBIDDEN, 0)
+    if robots:
+        reasons.append(
+            f"robots.txt of the site forbids {robots} page(s) the run needs (see the error above); "
+            "harvest another path, or ask the site's operators"
+        )
+    failed = stats.get(keys.PAGES_FAILED, 0)
+    if failed:
+        reasons.append(f"{failed} page(s) could not be fetched or read after retries")
+    oversize = stats.get(keys.PAGES_OVERSIZE, 0)
+    if oversize:
+        reasons.append(f"{oversize} page(s) over the size limit (DOWNLOAD_MAXSIZE) were not read")
+    if unfinished:
+        reasons.append(f"the walk did not finish: {unfinished}")
+    feed_failures = sum(v for k, v in stats.items() if k.startswith(keys.FEED_FAILED_PREFIX))
+    if feed_failures or stats.get(keys.OUTPUT_ERRORS, 0):
+        reasons.append("an output file could not be written (see the errors above)")
+    exported = stats.get(keys.ITEM_SCRAPED, 0) + stats.get(keys.JOB_REUSED, 0) + stats.get(keys.JOB_ALREADY_DONE, 0)
+    reported = stats.get(keys.REPORTED_TOTAL)
+    if exported == 0:
+        reasons.append("nothing harvested: the search found no documents" if reported == 0 else "nothing harvested")
+    elif reported and not bounded and exported / reported < min_completeness:
+        reasons.append(
+            f"incomplete: {exported} unique documents of {reported} reported "
+            f"({100 * exported / reported:.2f}% < {100 * min_completeness:g}%)"
+        )
+    if finish_reason not in ("finished", "blocked"):
+        reasons.append(f"interrupted ({finish_reason})")
+    return reasons
+
+
+def status_of(reasons: list[str], finish_reason: str) -> str:
+    """``ok``, ``failed``, or ``interrupted`` (stopped by a signal: a job resumes it)."""
+    if not reasons:
+        return OK
+    return INTERRUPTED if finish_reason == "shutdown" else FAILED
