@@ -166,7 +166,6 @@ class PoliteRetryMiddleware(RetryMiddleware):
         else:
             wait = min(self.backoff_base * 2 ** (strikes - 1), self.backoff_max)
             why = f"HTTP {response.status} #{strikes} in a row, no Retry-After: backing off"
-        self.count_wait(wait, retry_after=asked is not None, capped=capped)
         assert self.crawler.spider is not None  # responses only arrive while a spider runs
         retry = get_retry_request(
             request,
@@ -175,13 +174,14 @@ class PoliteRetryMiddleware(RetryMiddleware):
             max_retry_times=request.meta.get("max_retry_times", self.max_retry_times),
             priority_adjust=request.meta.get("priority_adjust", self.priority_adjust),
         )
-        if retry is None:
+        if retry is None:  # given up: no wait will be made, none is counted
             return response
+        self.count_wait(wait, retry_after=asked is not None, capped=capped)
         self.pause(request, wait, why)
         return retry
 
     def count_wait(self, seconds: float, *, retry_after: bool, capped: bool) -> None:
-        """Count a wait: one asked by ``Retry-After`` (and whether it was capped), or a back-off."""
+        """Count a wait that is made: one asked by ``Retry-After`` (and whether it was capped), or a back-off."""
         stats = self.crawler.stats
         if retry_after:
             stats.inc_value(RETRY_AFTER_COUNT)

@@ -264,6 +264,7 @@ def test_after_the_last_retry_the_response_is_returned_and_nothing_waits() -> No
     assert mw.process_response(request, response) is response
     assert mw.paused_until == {}
     assert stat(mw, "retry/max_reached") == 1
+    assert stat(mw, RETRY_AFTER_COUNT) is None and stat(mw, RETRY_AFTER_SECONDS) is None  # no wait made
     before_download(mw, Request(DOCUMENT))
     assert fake.slept == []
 
