@@ -17,7 +17,7 @@ values roughly as the page shows them.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 import scrapy
 from scrapy.http import Response
@@ -48,9 +48,11 @@ class BaselineSpider(scrapy.Spider):
     """Walk the pager of ``/search``; with ``-a details=true`` also every document page."""
 
     name = "baseline"
-    custom_settings: ClassVar[dict[str, Any]] = BASELINE_SETTINGS
+    custom_settings: dict[str, Any] | None = BASELINE_SETTINGS
 
-    def __init__(self, base_url: str = "http://127.0.0.1:8000", details: str = "false", **kwargs: Any) -> None:
+    def __init__(
+        self, base_url: str = "http://127.0.0.1:8000", details: str = "false", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.base_url = base_url.rstrip("/")
         self.details = details.lower() in ("1", "true", "yes")
@@ -76,23 +78,35 @@ class BaselineSpider(scrapy.Spider):
 
     def parse_document(self, response: Response, item: dict[str, Any]) -> dict[str, Any]:
         def pills(heading: str) -> list[str]:
-            return [t.strip() for t in response.xpath(
-                f'//div[contains(@class, "pill-block")][h3[normalize-space()="{heading}"]]'
-                '//span[contains(@class, "name")]//text()').getall() if t.strip()]
+            return [
+                t.strip()
+                for t in response.xpath(
+                    f'//div[contains(@class, "pill-block")][h3[normalize-space()="{heading}"]]'
+                    '//span[contains(@class, "name")]//text()'
+                ).getall()
+                if t.strip()
+            ]
 
         def info(label: str) -> str:
-            return _join(response.xpath(
-                f'//div[contains(@class, "information-block")][h3[normalize-space()="{label}"]]'
-                '/div[contains(@class, "text")]//text()').getall())
+            return _join(
+                response.xpath(
+                    f'//div[contains(@class, "information-block")][h3[normalize-space()="{label}"]]'
+                    '/div[contains(@class, "text")]//text()'
+                ).getall()
+            )
 
         item.update(
             url=response.url,
             title=_join(response.css("h1.title ::text").getall()),
             date=_join(response.css("div.content-block h2.date::text").getall()),
             summary=_join(response.css("div.text-block p::text").getall()) or item["summary"],
-            authors=[t.strip() for t in response.xpath(
-                '//h2[contains(., "Author")]/following-sibling::ul//span[contains(@class, "name")]//text()'
-            ).getall() if t.strip()],
+            authors=[
+                t.strip()
+                for t in response.xpath(
+                    '//h2[contains(., "Author")]/following-sibling::ul//span[contains(@class, "name")]//text()'
+                ).getall()
+                if t.strip()
+            ],
             people=pills("Associated People & Organizations"),
             places=pills("Associated Places"),
             topics=pills("Associated Topics"),
@@ -107,9 +121,14 @@ class BaselineSpider(scrapy.Spider):
             credits=_join(response.css("p.donated ::text").getall()),
             pdf_urls=[response.urljoin(u) for u in response.css("object.pdf-preview::attr(data)").getall()],
             download_url=response.urljoin(response.css('a[href$="/download"]::attr(href)').get("")),
-            related=[response.urljoin(u) for u in response.xpath(
-                '//h3[normalize-space()="Related Documents"]/following-sibling::*//td//a/@href').getall()],
-            text="\n\n".join(_join(p.css("::text").getall())
-                             for p in response.css("#documentTabs div.tab-pane.active p")),
+            related=[
+                response.urljoin(u)
+                for u in response.xpath(
+                    '//h3[normalize-space()="Related Documents"]/following-sibling::*//td//a/@href'
+                ).getall()
+            ],
+            text="\n\n".join(
+                _join(p.css("::text").getall()) for p in response.css("#documentTabs div.tab-pane.active p")
+            ),
         )
         return item

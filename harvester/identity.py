@@ -49,8 +49,16 @@ def identity_key(url: str) -> int:
     """A 64-bit key of an identity: what is kept per document to tell it was seen (8 bytes,
     not the URL). A collision between two of 161,530 documents has odds of about 1 in 10^9.
 
-    >>> identity_key("https://h/document/a") == identity_key("https://h/document/a")
+    Two documents that share a title differ by their URL, so by their key; the variants
+    of one address are one key once made canonical:
+
+    >>> mikoyan = "https://h/document/telegram-a-mikoyan-cpsu-central-committee"
+    >>> identity_key(mikoyan) == identity_key(mikoyan + "-0")
+    False
+    >>> identity_key(canonical_document_url("HTTPS://H/document/Abc/")) == identity_key("https://h/document/Abc")
     True
+    >>> identity_key("https://h/document/abc/") == identity_key("https://h/document/abc")
+    False
     """
     return int.from_bytes(hashlib.blake2b(url.encode("utf-8"), digest_size=8).digest(), "big")
 
@@ -80,7 +88,7 @@ class KeySet:
             return True
         keys = self._sorted
         i = bisect_left(keys, key)  # type: ignore[call-overload]
-        return i < len(keys) and keys[i] == key
+        return i < len(keys) and bool(keys[i] == key)
 
     def __len__(self) -> int:
         return len(self._sorted) + len(self._recent)

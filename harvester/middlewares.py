@@ -21,18 +21,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.http import Response
+from scrapy.statscollectors import StatsCollector
 from scrapy.utils.asyncio import is_asyncio_available
+
+from harvester.stats import (
+    BACKOFF_COUNT,
+    BACKOFF_SECONDS,
+    RETRY_AFTER_CAPPED,
+    RETRY_AFTER_COUNT,
+    RETRY_AFTER_SECONDS,
+)
 
 logger = logging.getLogger(__name__)
 
 WAIT_CODES = (429, 503)
+
+#: A clock: seconds as a float (``time.monotonic`` for pauses, ``time.time`` for HTTP-dates).
+Clock = Callable[[], float]
+#: Waits that many seconds without blocking the reactor.
+Sleep = Callable[[float], Awaitable[None]]
 
 
 def parse_retry_after(value: str | bytes | None, now: float | None = None) -> float | None:
@@ -71,12 +85,32 @@ async def _sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-class PoliteRetryMiddleware(RetryMiddleware):
-    """``RetryMiddleware`` that honours ``Retry-After`` and backs off per host on 429/503."""
+def _add_seconds(stats: StatsCollector, key: str, seconds: float) -> None:
+    # StatsCollector.inc_value is typed for ints; waits are fractional seconds.
+    stats.set_value(key, stats.get_value(key, 0) + round(seconds, 3))
 
-    def __init__(self, crawler: Crawler) -> None:
+
+class PoliteRetryMiddleware(RetryMiddleware):
+    """``RetryMiddleware`` that honours ``Retry-After`` and backs off per host on 429/503.
+
+    *clock* is the monotonic clock pauses are measured in (the spider sets
+    ``meta["harvester_not_before"]`` with ``time.monotonic()``); *wall_clock* reads
+    ``Retry-After`` HTTP-dates; *sleep* waits. Tests pass fakes for all three.
+    """
+
+    def __init__(
+        self,
+        crawler: Crawler,
+        *,
+        clock: Clock = time.monotonic,
+        wall_clock: Clock = time.time,
+        sleep: Sleep = _sleep,
+    ) -> None:
         super().__init__(crawler.settings)
         self.crawler = crawler
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.sleep = sleep
         settings = crawler.settings
         self.retry_after_max = settings.getfloat("HARVESTER_RETRY_AFTER_MAX", 300.0)
         self.backoff_base = settings.getfloat("HARVESTER_BACKOFF_BASE", 2.0)
@@ -95,19 +129,23 @@ class PoliteRetryMiddleware(RetryMiddleware):
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         """Hold a request while its host is paused (Retry-After or back-off), or until the
         time the spider asked for (``meta["harvester_not_before"]``, after a block page)."""
-        until = max(self.paused_until.get(self.host(request), 0.0), request.meta.get("harvester_not_before", 0.0))
-        delay = until - time.monotonic()
+        until = max(
+            self.paused_until.get(self.host(request), 0.0), request.meta.get("harvester_not_before", 0.0)
+        )
+        delay = until - self.clock()
         if delay > 0:
-            await _sleep(delay)
+            await self.sleep(delay)
 
     def pause(self, request: Request, seconds: float, why: str) -> None:
         host = self.host(request)
-        until = time.monotonic() + seconds
+        until = self.clock() + seconds
         if until > self.paused_until.get(host, 0.0):
             self.paused_until[host] = until
         logger.info("Waiting %.1f s before requesting %s again (%s)", seconds, host, why)
 
-    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Any:
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
         host = self.host(request)
         if response.status not in WAIT_CODES:
             if 200 <= response.status < 400:
@@ -115,30 +153,41 @@ class PoliteRetryMiddleware(RetryMiddleware):
             return super().process_response(request, response)
         if request.meta.get("dont_retry", False):
             return response
-        stats = self.crawler.stats
         strikes = self.strikes.get(host, 0) + 1
         self.strikes[host] = strikes
-        asked = parse_retry_after(response.headers.get(b"Retry-After"))
+        asked = parse_retry_after(response.headers.get(b"Retry-After"), now=self.wall_clock())
+        capped = False
         if asked is not None:
             wait = min(asked, self.retry_after_max)
-            stats.inc_value("harvester/retry_after/count")
-            stats.inc_value("harvester/retry_after/seconds", round(wait, 3))
-            if asked > self.retry_after_max:
-                stats.inc_value("harvester/retry_after/capped")
+            capped = asked > self.retry_after_max
             why = f"HTTP {response.status}, Retry-After: {asked:g} s" + (
-                f", capped at {self.retry_after_max:g} s" if asked > self.retry_after_max else ""
+                f", capped at {self.retry_after_max:g} s" if capped else ""
             )
         else:
             wait = min(self.backoff_base * 2 ** (strikes - 1), self.backoff_max)
-            stats.inc_value("harvester/backoff/count")
-            stats.inc_value("harvester/backoff/seconds", round(wait, 3))
             why = f"HTTP {response.status} #{strikes} in a row, no Retry-After: backing off"
+        assert self.crawler.spider is not None  # responses only arrive while a spider runs
         retry = get_retry_request(
-            request, spider=self.crawler.spider, reason=f"HTTP {response.status}",
+            request,
+            spider=self.crawler.spider,
+            reason=f"HTTP {response.status}",
             max_retry_times=request.meta.get("max_retry_times", self.max_retry_times),
             priority_adjust=request.meta.get("priority_adjust", self.priority_adjust),
         )
-        if retry is None:
+        if retry is None:  # given up: no wait will be made, none is counted
             return response
+        self.count_wait(wait, retry_after=asked is not None, capped=capped)
         self.pause(request, wait, why)
         return retry
+
+    def count_wait(self, seconds: float, *, retry_after: bool, capped: bool) -> None:
+        """Count a wait that is made: one asked by ``Retry-After`` (and whether it was capped), or a back-off."""
+        stats = self.crawler.stats
+        if retry_after:
+            stats.inc_value(RETRY_AFTER_COUNT)
+            _add_seconds(stats, RETRY_AFTER_SECONDS, seconds)
+            if capped:
+                stats.inc_value(RETRY_AFTER_CAPPED)
+        else:
+            stats.inc_value(BACKOFF_COUNT)
+            _add_seconds(stats, BACKOFF_SECONDS, seconds)

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Self
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
@@ -20,6 +20,13 @@ from scrapy.statscollectors import StatsCollector
 from harvester.dates import UnreadableDate, clean_date_text, normalize_date
 from harvester.identity import KeySet, canonical_document_url, identity_key
 from harvester.items import fields_of
+from harvester.stats import (
+    DATE_ABSENT,
+    DATE_UNREADABLE,
+    DUPLICATES_DROPPED,
+    TITLE_EMPTY,
+    date_precision,
+)
 from harvester.titles import normalize_title
 
 logger = logging.getLogger(__name__)
@@ -30,36 +37,38 @@ class _Pipeline:
         self.stats = stats
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Any:
+    def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler.stats)
 
 
 class DuplicatesPipeline(_Pipeline):
-    """Export each document once: the first time its canonical URL is seen."""
+    """Export each document once: the first time its canonical URL is seen.
 
-    def __init__(self, stats: StatsCollector) -> None:
+    *enabled* is ``HARVESTER_DEDUPE`` (read here only); off, every item passes, which is
+    only there to show what deduplication protects against.
+    """
+
+    def __init__(self, stats: StatsCollector, *, enabled: bool = True) -> None:
         super().__init__(stats)
+        self.enabled = enabled
         # Only what deduplication needs is kept per document: its identity.
         self.seen = KeySet()
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Any:
-        pipeline = cls(crawler.stats)
-        pipeline.enabled = crawler.settings.getbool("HARVESTER_DEDUPE", True)
-        return pipeline
-
-    enabled = True
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler.stats, enabled=crawler.settings.getbool("HARVESTER_DEDUPE", True))
 
     def process_item(self, item: Any) -> Any:
-        adapter = fields_of(item)
-        identity = canonical_document_url(adapter["url"])
         if not self.enabled:
             return item
+        adapter = fields_of(item)
+        identity = canonical_document_url(adapter["url"])
         key = identity_key(identity)
         if key in self.seen:
-            self.stats.inc_value("harvester/duplicates/dropped")
-            raise DropItem(f"Duplicate document {identity} (position {adapter.get('position')})",
-                           log_level="INFO")
+            self.stats.inc_value(DUPLICATES_DROPPED)
+            raise DropItem(
+                f"Duplicate document {identity} (position {adapter.get('position')})", log_level="INFO"
+            )
         self.seen.add(key)
         return item
 
@@ -70,7 +79,7 @@ class TitlePipeline(_Pipeline):
         title = normalize_title(adapter.get("title"))
         adapter["title"] = title
         if title is None:
-            self.stats.inc_value("harvester/title/empty")
+            self.stats.inc_value(TITLE_EMPTY)
             logger.warning("Document without a title: %s", adapter.get("url"))
         return item
 
@@ -83,14 +92,14 @@ class DatePipeline(_Pipeline):
         try:
             parsed = normalize_date(raw)
         except UnreadableDate as exc:
-            self.stats.inc_value("harvester/date/unreadable")
+            self.stats.inc_value(DATE_UNREADABLE)
             logger.warning("%s at %s: kept raw, date set to null", exc, adapter.get("url"))
             parsed = None
         if parsed is None:
             adapter["date"] = adapter["date_precision"] = None
             if raw is None:
-                self.stats.inc_value("harvester/date/absent")
+                self.stats.inc_value(DATE_ABSENT)
         else:
             adapter["date"], adapter["date_precision"] = parsed.iso, parsed.precision
-            self.stats.inc_value(f"harvester/date/{parsed.precision}")
+            self.stats.inc_value(date_precision(parsed.precision))
         return item

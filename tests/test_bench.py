@@ -7,20 +7,30 @@ import os
 import subprocess
 import sys
 
-from benchmarks.bench import Check, categorize_profile, date_strings
+from benchmarks.common import Check
+from benchmarks.dates import date_strings
+from benchmarks.profile import categorize_profile
 from tests.conftest import ROOT
 
 
 def test_bench_runs_on_a_tiny_archive_and_outputs_equal_the_truth() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench", "--documents", "60", "--repeat", "1", "--quick"],
-        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "benchmarks", "--documents", "60", "--repeat", "1", "--quick"],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "Crawls of the replica (60 documents)" in out
-    for spider, mode in (("baseline", "listing"), ("harvester", "listing"),
-                         ("baseline", "details"), ("harvester", "details")):
+    for spider, mode in (
+        ("baseline", "listing"),
+        ("harvester", "listing"),
+        ("baseline", "details"),
+        ("harvester", "details"),
+    ):
         row = next(line for line in out.splitlines() if line.startswith(f"{spider} ") and f" {mode} " in line)
         assert row.rstrip().endswith("yes"), row
     assert "listing: harvester/bare spider throughput" in out
@@ -48,15 +58,19 @@ def test_a_count_only_check_and_a_field_check() -> None:
 
 
 def test_profile_samples_are_split_by_owner() -> None:
-    main = ("_run_module_as_main (<frozen runpy>:198);Command.run (harvester/commands/crawl.py:29);"
-            "run (twisted/internet/base.py:1)")
-    raw = "\n".join([
-        f"{main};parse_document (harvester/spiders/archive.py:9);DocumentPage.fields (harvester/pages/document.py:5) 3",
-        f"{main};process_item (harvester/pipelines.py:4);canonical_document_url (harvester/identity.py:2) 2",
-        f"{main};EpollSelector.select (selectors.py:468) 50",
-        "Thread._bootstrap (threading.py:1002);wait (threading.py:327) 9",
-        f"{main};_read (twisted/internet/tcp.py:1) 5",
-    ])
+    main = (
+        "_run_module_as_main (<frozen runpy>:198);Command.run (harvester/commands/crawl.py:29);"
+        "run (twisted/internet/base.py:1)"
+    )
+    raw = "\n".join(
+        [
+            f"{main};parse_document (harvester/spiders/archive.py:9);DocumentPage.fields (harvester/pages/document.py:5) 3",
+            f"{main};process_item (harvester/pipelines.py:4);canonical_document_url (harvester/identity.py:2) 2",
+            f"{main};EpollSelector.select (selectors.py:468) 50",
+            "Thread._bootstrap (threading.py:1002);wait (threading.py:327) 9",
+            f"{main};_read (twisted/internet/tcp.py:1) 5",
+        ]
+    )
     busy, categories, framework, hotspots = categorize_profile(raw)
     assert busy == 10
     assert categories["harvester: page classes (pages/, lxml parse included)"] == 3

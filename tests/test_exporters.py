@@ -13,7 +13,7 @@ from harvester.items import FIELD_ORDER, LIST_SEPARATOR, LISTING_FIELDS, Documen
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_formula_starts_are_neutralised(start: str) -> None:
-    value = f"{start}HYPERLINK(\"http://evil\",\"x\")"
+    value = f'{start}HYPERLINK("http://evil","x")'
     assert neutralize_formula(value) == "'" + value
 
 
@@ -31,9 +31,9 @@ def test_lists_join_with_the_documented_separator() -> None:
     assert csv_cell("date", None) == ""
 
 
-def _export(items: list[DocumentItem], fields: list[str], **kwargs: object) -> list[list[str]]:
+def _export(items: list[DocumentItem], fields: list[str], *, include_text: bool = False) -> list[list[str]]:
     buffer = io.BytesIO()
-    exporter = HarvesterCsvItemExporter(buffer, fields_to_export=fields, **kwargs)
+    exporter = HarvesterCsvItemExporter(buffer, fields_to_export=fields, include_text=include_text)
     exporter.start_exporting()
     for item in items:
         exporter.export_item(item)
@@ -54,7 +54,7 @@ def test_csv_round_trip_with_hostile_cells() -> None:
     assert header == [f for f in FIELD_ORDER if f != "text"]  # text only when asked
     record = dict(zip(header, row, strict=True))
     assert record["title"] == "'=1+1, “quoted”, multi\nline"
-    assert record["summary"] == "'-starts with minus; has \"quotes\" and a, comma"
+    assert record["summary"] == '\'-starts with minus; has "quotes" and a, comma'
     assert record["position"] == "3"
     assert record["places"] == "Korea, North | Soviet Union"
     assert record["query"] == ""
