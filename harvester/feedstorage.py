@@ -26,17 +26,21 @@ from harvester.publish import PublishGate
 
 
 class GatedFileFeedStorage(FileFeedStorage):
-    def __init__(self, uri: str, *, feed_options: dict[str, Any] | None = None, gate: PublishGate | None = None) -> None:
+    def __init__(self, uri: str, *, feed_options: dict[str, Any] | None = None, crawler: Crawler | None = None) -> None:
         super().__init__(uri, feed_options=feed_options)
         self.format = (feed_options or {}).get("format", "")
-        self.gate = gate
+        self.crawler = crawler
+        self.gate: PublishGate | None = None
         self._tmp: Path | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, uri: str, *, feed_options: dict[str, Any] | None = None) -> GatedFileFeedStorage:
-        return cls(uri, feed_options=feed_options, gate=crawler.get_extension(PublishGate))
+        return cls(uri, feed_options=feed_options, crawler=crawler)
 
     def open(self, spider: Spider) -> IO[Any]:
+        # Storages are built while the extensions are (the feed exporter checks its URIs):
+        # the gate is looked up when the feed opens.
+        self.gate = self.crawler.get_extension(PublishGate) if self.crawler is not None else None
         output = resolve_output(Path(self.path))
         if output.stream or self.gate is None:
             return output.path.open(self.write_mode)

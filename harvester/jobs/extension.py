@@ -68,10 +68,13 @@ class JobExtension:
         )  # fmt: skip
         crawler.signals.connect(ext.item_scraped, signal=scrapy_signals.item_scraped)
         crawler.signals.connect(ext.walk_finished, signal=signals.walk_finished)
-        gate = crawler.get_extension(PublishGate)
-        if gate is not None:
-            gate.on_ok(lambda: ext.write_files(gate))
+        crawler.signals.connect(ext.engine_started, signal=scrapy_signals.engine_started)
         return ext
+
+    def engine_started(self) -> None:
+        gate = self.crawler.get_extension(PublishGate)
+        if gate is not None:
+            gate.on_ok(lambda: self.write_files(gate))
 
     # --- during the run ---------------------------------------------------------------------
 
