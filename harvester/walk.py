@@ -4,9 +4,10 @@ No Scrapy here. The spider tells the walk what each results page showed (:class:
 and does what it answers: harvest these rows, request those pages, or stop. The rules:
 
 - **Positions.** A row stands at the page's "X - Y of N" offset plus its row number. A page
-  that shows more rows than its range (the previous page's last row repeated at the top) is
-  aligned on its last row. A row seen again later in the walk is not harvested twice; where
-  it stands now is kept as a correction (the latest reading wins).
+  that shows more rows than a page holds, starting with rows already seen (the previous
+  page's last row repeated at the top), starts its own rows at "X". A row seen again later
+  in the walk is not harvested twice; where it stands now is kept as a correction (the
+  latest reading wins).
 - **Count drift.** When the reported count changes during the walk (uploads at the top push
   every row down), the pages already read are read again (a re-walk), at most ``max_rewalks``
   times a run; a count that keeps changing ends the walk unfinished, naming the pages.
@@ -168,7 +169,9 @@ class Walk:
             key = identity_key(place.url)
             if key in self._seen:
                 step.repeated.append(place)
-                self.corrections[place.url] = (place.position, place.listing_url)
+                if place.position >= (page.first or 0):
+                    # Where it stands now (a repeat at the top keeps its place from before).
+                    self.corrections[place.url] = (place.position, place.listing_url)
                 if page.rewalk:
                     step.counts[stats.REWALK_ROWS_REREAD] += 1
                 continue
@@ -184,14 +187,14 @@ class Walk:
 
     def _places(self, page: PageSeen) -> list[Place]:
         count = len(page.rows)
-        if page.first is not None and page.last is not None:
-            span = page.last - page.first + 1
-            # More rows than the page's range: the extra one repeats the previous page's last
-            # row at the top, so the range ends where the last row stands.
-            start = page.last - count + 1 if count > span else page.first
-        else:
-            start = page.number * self.page_size + 1
-        return [Place(url, start + i, page.url) for i, url in enumerate(page.rows)]
+        start = page.first if page.first is not None else page.number * self.page_size + 1
+        # More rows than a page holds: the extra ones at the top repeat rows already seen
+        # (the previous page's last row again); the page's own rows start at "X".
+        extra = count - self.page_size if page.number and count > self.page_size else 0
+        lead = 0
+        while lead < extra and identity_key(page.rows[lead]) in self._seen:
+            lead += 1
+        return [Place(url, start + i - lead, page.url) for i, url in enumerate(page.rows)]
 
     def _check_count(self, page: PageSeen, step: Step) -> None:
         total = page.total

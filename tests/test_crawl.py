@@ -1,4 +1,4 @@
-"""End to end: the real ``scrapy crawl archive`` CLI against the replica over loopback."""
+"""Listing crawls of the replica, in the test process: real Scrapy, real HTTP over loopback."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scrapy.utils.defer import deferred_f_from_coro_f
 
 from harvester.items import LISTING_FIELDS
 from replica.process import Replica, running_replica
-from tests.conftest import read_jsonl, run_crawl, shared_data
+from tests.conftest import read_jsonl, shared_data
+from tests.crawling import crawl
 from tests.test_items import validator
 
 SEED_QUERY = "Korean Workers' Party"
@@ -19,11 +21,14 @@ SEED_QUERY = "Korean Workers' Party"
 COMPARED = ("id", "url", "title", "date", "date_precision", "date_raw", "summary")
 
 
-def test_seed_search_gives_the_eleven_seed_documents(replica: Replica, truth: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+@deferred_f_from_coro_f
+async def test_seed_search_gives_the_eleven_seed_documents(
+    replica: Replica, truth: dict[str, dict[str, Any]], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     seed = shared_data("seed-search.json")
     out = tmp_path / "seed.jsonl"
-    result = run_crawl(replica.base_url, out, f"query={SEED_QUERY}")
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = await crawl(replica.base_url, f"query={SEED_QUERY}", out=out)
+    assert result.verdict == "ok", result.reasons
     items = read_jsonl(out)
     assert [i["title"] for i in items] == [r["title"] for r in seed["results"]]
     assert [i["position"] for i in items] == list(range(1, 12))
@@ -37,14 +42,17 @@ def test_seed_search_gives_the_eleven_seed_documents(replica: Replica, truth: di
             assert item[name] == truth[item["url"]][name], (item["url"], name)
         validator().validate(item)
         assert list(item) == list(LISTING_FIELDS)
-    assert "Harvested 11 unique documents; the site reported 11 (100.00%)" in result.stderr
+    assert "Harvested 11 unique documents; the site reported 11 (100.00%)" in caplog.text
+    summary = json.loads((tmp_path / "seed.summary.json").read_text(encoding="utf-8"))
+    assert summary["status"] == "ok" and summary["documents"]["harvested"] == 11
 
 
 @pytest.mark.slow
-def test_whole_archive_listing_equals_the_truth(replica: Replica, truth: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+@deferred_f_from_coro_f
+async def test_whole_archive_listing_equals_the_truth(replica: Replica, truth: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     out = tmp_path / "all.jsonl"
-    result = run_crawl(replica.base_url, out)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = await crawl(replica.base_url, out=out)
+    assert result.verdict == "ok", result.reasons
     items = read_jsonl(out)
     assert len(items) == len(truth) == 16_153
     assert len({i["url"] for i in items}) == 16_153
@@ -55,76 +63,49 @@ def test_whole_archive_listing_equals_the_truth(replica: Replica, truth: dict[st
         if item[name] != truth[item["url"]][name]
     ]
     assert mismatches == []
-    assert "Harvested 16153 unique documents; the site reported 16153 (100.00%)" in result.stderr
+    assert result.stat("harvester/reported_total") == 16_153
 
 
-def test_csv_export_has_the_listing_columns(tmp_path: Path) -> None:
+@deferred_f_from_coro_f
+async def test_csv_export_has_the_listing_columns(tmp_path: Path) -> None:
     with running_replica(documents=40) as rep:
         out = tmp_path / "x.csv"
-        result = run_crawl(rep.base_url, out, "query=Korean Workers' Party")
-    assert result.returncode == 0, result.stderr[-3000:]
+        result = await crawl(rep.base_url, "query=Korean Workers' Party", out=out)
+    assert result.verdict == "ok", result.reasons
     with out.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == list(LISTING_FIELDS)
     assert len(rows) == 12
 
 
-def test_a_document_listed_twice_is_exported_once(tmp_path: Path) -> None:
-    with running_replica(documents=60, faults="repeat") as rep:
-        # Protection off: without the duplicates pipeline the repeated rows come out twice.
-        off = tmp_path / "off.jsonl"
-        result = run_crawl(rep.base_url, off, settings={"HARVESTER_DEDUPE": "False"})
-        urls = [i["url"] for i in read_jsonl(off)]
-        assert len(urls) == 65 and len(set(urls)) == 60
-        # Protection on: each document once, drops counted.
-        on = tmp_path / "on.jsonl"
-        result = run_crawl(rep.base_url, on)
-    assert result.returncode == 0, result.stderr[-3000:]
-    urls = [i["url"] for i in read_jsonl(on)]
+@deferred_f_from_coro_f
+async def test_a_document_listed_twice_is_exported_once_where_it_stands(tmp_path: Path) -> None:
+    truth_path = tmp_path / "truth.jsonl"
+    with running_replica(documents=60, faults="repeat", dump_truth=truth_path) as rep:
+        result = await crawl(rep.base_url, out=tmp_path / "on.jsonl")
+    assert result.verdict == "ok", result.reasons
+    items = read_jsonl(tmp_path / "on.jsonl")
+    urls = [i["url"] for i in items]
     assert len(urls) == len(set(urls)) == 60
-    assert "'harvester/duplicates/dropped': 5" in result.stderr
+    # Pages 2-6 each repeat the previous page's last row: five drops, counted.
+    assert result.stat("harvester/duplicates/dropped") == 5
+    truth = {r["url"]: r for r in read_jsonl(truth_path)}
+    assert [i["url"] for i in items if i["position"] != truth[i["url"]]["position"]] == []
 
 
-@pytest.mark.parametrize(
-    ("arg", "message"),
-    [
-        ("qeury=Korea", "argument qeury='Korea': unknown argument"),
-        ("max_pages=ten", "argument max_pages='ten'"),
-        ("details=maybe", "argument details='maybe'"),
-    ],
-)
-def test_a_wrong_argument_stops_the_run_at_start(arg: str, message: str, tmp_path: Path) -> None:
-    out = tmp_path / "x.jsonl"
-    result = run_crawl("http://127.0.0.1:9", out, arg)  # nothing listens there: it must not get that far
-    assert result.returncode != 0
-    assert message in result.stderr
-    assert not out.exists()
-
-
-def test_an_empty_search_exits_non_zero(tmp_path: Path) -> None:
+@deferred_f_from_coro_f
+async def test_an_empty_search_fails_the_run(tmp_path: Path) -> None:
     with running_replica(documents=40) as rep:
-        result = run_crawl(rep.base_url, tmp_path / "x.jsonl", "query=zzzxqv nothing matches")
-    assert result.returncode == 1
-    assert "nothing harvested: the search found no documents" in result.stderr.splitlines()[-1] or \
-        "nothing harvested: the search found no documents" in result.stderr
+        result = await crawl(rep.base_url, "query=zzzxqv nothing matches")
+    assert result.verdict == "failed"
+    assert result.reasons == ["nothing harvested: the search found no documents"]
 
 
-def test_max_pages_stops_early_and_passes(tmp_path: Path) -> None:
+@deferred_f_from_coro_f
+async def test_max_pages_stops_early_and_passes(tmp_path: Path) -> None:
     with running_replica(documents=100) as rep:
         out = tmp_path / "x.jsonl"
-        result = run_crawl(rep.base_url, out, "max_pages=3")
-    assert result.returncode == 0, result.stderr[-3000:]
+        result = await crawl(rep.base_url, "max_pages=3", out=out)
+    assert result.verdict == "ok", result.reasons
     assert [i["position"] for i in read_jsonl(out)] == list(range(1, 31))
-
-
-def test_progress_lines_say_where_a_long_run_is(tmp_path: Path) -> None:
-    with running_replica(documents=3000) as rep:
-        result = run_crawl(rep.base_url, tmp_path / "x.jsonl", "details=true",
-                           settings={"HARVESTER_PROGRESS_INTERVAL": "1"})
-    assert result.returncode == 0, result.stderr[-2000:]
-    progress = [line for line in result.stderr.splitlines() if "Progress: results pages" in line]
-    assert progress, "no progress line"
-    assert "of 300," in progress[-1] and "documents of 3000 reported" in progress[-1]
-    assert "documents/s" in progress[-1] and "s left" in progress[0]
-    summary = json.loads((tmp_path / "x.summary.json").read_text(encoding="utf-8"))
-    assert summary["status"] == "ok" and summary["documents"]["harvested"] == 3000
+    assert result.stat("harvester/stopped_by") == "max_pages"

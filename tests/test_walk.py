@@ -51,9 +51,11 @@ class Site:
         total = len(docs)
         first = number * self.size
         rows = docs[first : first + self.size]
-        if self.repeat and number and rows:
-            rows = [docs[first - 1], *rows]
         last = min(first + self.size, total)
+        if self.repeat and number and rows:
+            # As the replica's `repeat` shows it: "11 - 21 of 60" over 11 rows.
+            rows = [docs[first - 1], *rows]
+            last += 1
         reported = self.count_of(number, self.served[number]) if self.count_of else total
         nxt: int | None = number + 1 if last < total else None
         if self.next_of is not None:

@@ -51,7 +51,7 @@ class JobExtension:
         settings = crawler.settings
         name = settings.get("HARVESTER_JOB")
         if not name:
-            raise NotConfigured("not a scheduled run")
+            raise NotConfigured  # not a scheduled run
         store = JobStore(Path(settings.get("HARVESTER_JOBS_DIR")) / name)
         store.open()  # JobLockedError: the crawl command says so in one line
         run_args = settings.get("HARVESTER_JOB_ARGS") or "{}"

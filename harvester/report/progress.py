@@ -47,7 +47,7 @@ class Progress:
     def from_crawler(cls, crawler: Crawler) -> Progress:
         interval = crawler.settings.getfloat("HARVESTER_PROGRESS_INTERVAL")
         if interval <= 0:
-            raise NotConfigured("HARVESTER_PROGRESS_INTERVAL is 0")
+            raise NotConfigured  # HARVESTER_PROGRESS_INTERVAL is 0
         ext = cls(crawler.stats, interval)
         crawler.signals.connect(ext.spider_opened, signal=scrapy_signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=scrapy_signals.spider_closed)

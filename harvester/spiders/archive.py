@@ -129,6 +129,10 @@ class ArchiveSpider(scrapy.Spider):
                 logger.info("The site reports %s documents for %s", self.walk.reported, response.url)
                 if page.last_page is not None:
                     self.crawler.stats.set_value(stats.PAGES_EXPECTED, page.last_page + 1)
+        if step.repeated and not rewalk:
+            # Listed again (the previous page's last row at the top): harvested once, counted.
+            self.crawler.stats.inc_value(stats.DUPLICATES_DROPPED, len(step.repeated))
+            logger.info("%s row(s) of %s were listed before: not harvested twice", len(step.repeated), response.url)
         for number in step.rewalk:
             yield self._results(self.urls.page(number), rewalk=True)
         for place in step.new:
