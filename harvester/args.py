@@ -9,7 +9,15 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from harvester.exceptions import ArgumentError
 
@@ -54,12 +62,25 @@ class ArchiveArgs(BaseModel):
             raise ValueError(f"must be a results page (/search?...), not {parts.path!r}")
         return value
 
+    @field_validator("details", "full", mode="before")
+    @classmethod
+    def _true_or_false(cls, value: Any) -> Any:
+        # pydantic would also take yes/no/on/off/1/0: a scheduled job's typo must not pass.
+        if isinstance(value, str) and value.strip().lower() not in ("true", "false"):
+            raise ValueError(f"must be true or false, not {value!r}")
+        return value
+
+    @field_validator("full")
+    @classmethod
+    def _full_needs_job(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and not info.data.get("job"):
+            raise ValueError("full=true is for scheduled jobs: give job=NAME too")
+        return value
+
     @model_validator(mode="after")
     def _one_source(self) -> ArchiveArgs:
         if self.query and self.start_url:
             raise ValueError("give either query or start_url, not both")
-        if self.full and not self.job:
-            raise ValueError("full=true is for scheduled jobs: give job=NAME too")
         return self
 
 

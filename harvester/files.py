@@ -50,8 +50,8 @@ def resolve_output(path: Path) -> OutputPath:
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
         mode = target.stat().st_mode
-    except FileNotFoundError:
-        return OutputPath(target)
+    except (FileNotFoundError, NotADirectoryError):
+        return OutputPath(target)  # a new file (an unusable folder is the folder check's to say)
     if stat.S_ISREG(mode):
         return OutputPath(target)
     if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):

@@ -75,6 +75,7 @@ RETRY_COUNT = "retry/count"
 RETRY_MAX_REACHED = "retry/max_reached"
 RETRY_REASON_PREFIX = "retry/reason_count/"
 FEED_FAILED_PREFIX = "feedexport/failed_count/"
+SPIDER_EXCEPTIONS = "spider_exceptions/count"
 
 
 def date_precision(precision: str) -> str:

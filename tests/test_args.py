@@ -21,6 +21,8 @@ def test_defaults_and_coercion() -> None:
         ({"max_pages": "ten"}, "max_pages", "whole number"),
         ({"max_pages": "0"}, "max_pages", "1 or more"),
         ({"details": "maybe"}, "details", "true or false"),
+        ({"details": "yes"}, "details", "true or false"),
+        ({"full": "true"}, "full", "give job=NAME too"),
         ({"start_url": "digitalarchive.wilsoncenter.org/search"}, "start_url", "absolute http(s) URL"),
         ({"start_url": "https://digitalarchive.wilsoncenter.org/document/x"}, "start_url", "results page"),
         ({"query": "Korea", "start_url": "https://digitalarchive.wilsoncenter.org/search"}, "query/start_url", "not both"),

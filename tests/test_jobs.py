@@ -1,4 +1,9 @@
-"""Scheduled jobs end to end: incremental runs, changes, SIGKILL and resume, verdicts."""
+"""Scheduled jobs end to end: incremental runs, changes, SIGKILL and resume, verdicts.
+
+Runs whose outcome shows in the state, the files and the stats are crawled in the test
+process (tests/crawling.py); what only a process shows (SIGKILL, the lock, the exit
+status and the last line) runs the real CLI.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,24 @@ import os
 import random
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import pytest
+from scrapy.utils.defer import deferred_f_from_coro_f
 
+from harvester.jobs.store import JobLock
 from replica.process import running_replica
 from tests.conftest import ROOT, read_jsonl, run_crawl
+from tests.crawling import Crawl, crawl
 
 CONSUMER_FILES = ("archive.jsonl", "archive.csv", "changes.jsonl", "summary.json")
+DOCUMENTS = 2_000
 
 
 def free_port() -> int:
@@ -28,13 +38,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def job_crawl(base_url: str, jobs: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_crawl(base_url, jobs / "ignored.jsonl", "job=nightly", "details=true", *args,
-                     settings={"HARVESTER_JOBS_DIR": str(jobs)})
+async def job_crawl(base_url: str, jobs: Path, *args: str) -> Crawl:
+    return await crawl(base_url, "job=nightly", "details=true", *args, settings={"HARVESTER_JOBS_DIR": str(jobs)})
 
 
-def summary(jobs: Path) -> dict[str, Any]:
-    return json.loads((jobs / "nightly" / "summary.json").read_text(encoding="utf-8"))
+def summary(jobs: Path, name: str = "nightly") -> dict[str, Any]:
+    return json.loads((jobs / name / "summary.json").read_text(encoding="utf-8"))
 
 
 def without_sort(url: str) -> str:
@@ -55,30 +64,32 @@ def assert_equals_truth(dataset: Path, truth_path: Path) -> None:
             if got != value:
                 diffs.append((item["url"], name))
     assert diffs == []
+    positions = [i["position"] for i in items]
+    assert positions == list(range(1, len(items) + 1))
 
 
-@pytest.mark.slow
-def test_incremental_runs_find_exactly_what_changed(tmp_path: Path) -> None:
+@deferred_f_from_coro_f
+async def test_incremental_runs_find_exactly_what_changed(tmp_path: Path) -> None:
     port, jobs = free_port(), tmp_path / "jobs"
-    with running_replica(port=port) as rep:
-        first = job_crawl(rep.base_url, jobs)
-        assert first.returncode == 0, first.stderr[-3000:]
-        assert summary(jobs)["changes"] == {"added": 16_153, "changed": 0, "removed": 0}
+    with running_replica(port=port, documents=DOCUMENTS) as rep:
+        first = await job_crawl(rep.base_url, jobs)
+        assert first.verdict == "ok", first.reasons
+        assert summary(jobs)["changes"] == {"added": DOCUMENTS, "changed": 0, "removed": 0}
         assert summary(jobs)["mode"] == "full"
-        second = job_crawl(rep.base_url, jobs)
-        assert second.returncode == 0, second.stderr[-3000:]
+        second = await job_crawl(rep.base_url, jobs)
+        assert second.verdict == "ok", second.reasons
         quiet = summary(jobs)
     # Nothing changed: a handful of requests, an empty change set, the same dataset.
     assert quiet["mode"] == "incremental" and quiet["stopped_by"] == "known_documents"
     assert quiet["requests"] <= 5
     assert quiet["changes"] == {"added": 0, "changed": 0, "removed": 0}
-    assert quiet["documents"]["dataset"] == 16_153
+    assert quiet["documents"]["dataset"] == DOCUMENTS
     assert read_jsonl(jobs / "nightly" / "changes.jsonl") == []
     # The archive gets 25 uploads, 10 edits and 5 removals (same host and port).
     truth = tmp_path / "truth.jsonl"
-    with running_replica(port=port, changes="25,10,5", dump_truth=truth) as rep:
-        third = job_crawl(rep.base_url, jobs)
-    assert third.returncode == 0, third.stderr[-3000:]
+    with running_replica(port=port, documents=DOCUMENTS, changes="25,10,5", dump_truth=truth) as rep:
+        third = await job_crawl(rep.base_url, jobs)
+    assert third.verdict == "ok", third.reasons
     after = summary(jobs)
     assert after["changes"] == {"added": 25, "changed": 10, "removed": 5}
     changes = read_jsonl(jobs / "nightly" / "changes.jsonl")
@@ -89,16 +100,40 @@ def test_incremental_runs_find_exactly_what_changed(tmp_path: Path) -> None:
     assert_equals_truth(jobs / "nightly" / "archive.jsonl", truth)
 
 
-def kill_after(cmd: list[str], seconds: float, env: dict[str, str]) -> None:
-    process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(seconds)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-
-
 def crawl_cmd(base_url: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "scrapy", "crawl", "archive", "-s", f"HARVESTER_BASE_URL={base_url}",
-            "-s", "HARVESTER_PROGRESS_INTERVAL=0", *extra]
+            "-s", "HARVESTER_PROGRESS_INTERVAL=0", *extra]  # fmt: skip
+
+
+def kill_when(cmd: list[str], ready: Callable[[], bool], *, timeout: float = 300) -> None:
+    """Run the CLI and SIGKILL it once ``ready()`` says it made the progress asked for."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    try:
+        while not ready():
+            assert process.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "no progress"
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+def committed(jobs: Path) -> int:
+    """Documents committed to the job's state (what a kill cannot take back)."""
+    path = jobs / "nightly" / "state.sqlite"
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
+            return int(db.execute("SELECT COUNT(*) FROM documents WHERE done_run IS NOT NULL").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def lines(path: Path) -> int:
+    return len(path.read_bytes().splitlines()) if path.exists() else 0
 
 
 def complete_jsonl(path: Path) -> bool:
@@ -112,96 +147,113 @@ def complete_jsonl(path: Path) -> bool:
     return True
 
 
-@pytest.mark.slow
-def test_sigkill_three_times_then_the_job_finishes_equal_to_the_truth(tmp_path: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    truth = tmp_path / "truth.jsonl"
-    with running_replica(dump_truth=truth) as rep:
+def test_sigkill_three_times_then_uploads_then_the_job_finishes_equal_to_the_truth(tmp_path: Path) -> None:
+    port, jobs = free_port(), tmp_path / "jobs"
+    with running_replica(port=port, documents=DOCUMENTS) as rep:
         # The damage, protection off: Scrapy's own file storage writes in place, and a
         # killed run leaves a truncated file where consumers read it.
         plain = tmp_path / "plain.jsonl"
-        kill_after(crawl_cmd(rep.base_url, "-a", "details=true", "-O", str(plain), "-s",
-                             'FEED_STORAGES={"": "scrapy.extensions.feedexport.FileFeedStorage"}'), 12, env)
-        assert plain.exists()
-        assert len(plain.read_text(encoding="utf-8").splitlines()) < 16_153
+        kill_when(crawl_cmd(rep.base_url, "-a", "details=true", "-O", str(plain), "-s",
+                            'FEED_STORAGES={"": "scrapy.extensions.feedexport.FileFeedStorage"}'),
+                  lambda: lines(plain) >= 200)  # fmt: skip
+        assert 200 <= lines(plain) < DOCUMENTS
         # Protection on, a single run: nothing at the consumer's path.
-        atomic = tmp_path / "atomic.jsonl"
-        kill_after(crawl_cmd(rep.base_url, "-a", "details=true", "-O", str(atomic)), 12, env)
-        assert not atomic.exists()
+        gated = tmp_path / "gated.jsonl"
+        kill_when(crawl_cmd(rep.base_url, "-a", "details=true", "-O", str(gated)),
+                  lambda: any(p.stat().st_size > 100_000 for p in tmp_path.glob(".gated.jsonl.*.partial")))  # fmt: skip
+        assert not gated.exists()
 
-        # A job killed at three random moments, restarted each time.
-        jobs = tmp_path / "jobs"
+        # A job killed at three random moments (by rows committed), restarted each time.
         job = crawl_cmd(rep.base_url, "-a", "job=nightly", "-a", "details=true", "-s", f"HARVESTER_JOBS_DIR={jobs}")
         rng = random.Random(20261130)
-        for _ in range(3):
-            kill_after(job, rng.uniform(4, 40), env)
+        for goal in sorted(rng.sample(range(100, DOCUMENTS - 200), 3)):
+            kill_when(job, lambda goal=goal: committed(jobs) >= goal)  # type: ignore[misc]
+            assert committed(jobs) >= goal
             for name in CONSUMER_FILES:
                 # Never published yet: no consumer file at all, and never a partial one.
                 assert not (jobs / "nightly" / name).exists()
-        final = subprocess.run(job, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+    # 25 uploads while the job was down push every document down: the resumed run must
+    # put each where it stands now.
+    truth = tmp_path / "truth.jsonl"
+    with running_replica(port=port, documents=DOCUMENTS, changes="25,0,0", dump_truth=truth) as rep:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        final = subprocess.run(crawl_cmd(rep.base_url, "-a", "job=nightly", "-a", "details=true", "-s",
+                                         f"HARVESTER_JOBS_DIR={jobs}"),
+                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert final.returncode == 0, final.stderr[-3000:]
     done = summary(jobs)
     assert done["resumed"] is True
     assert done["documents"]["already_done"] > 0
-    assert done["documents"]["harvested"] + done["documents"]["already_done"] == 16_153
+    assert done["documents"]["harvested"] + done["documents"]["already_done"] == DOCUMENTS + 25
     assert complete_jsonl(jobs / "nightly" / "archive.jsonl")
     assert_equals_truth(jobs / "nightly" / "archive.jsonl", truth)
     assert not list((jobs / "nightly").glob(".*.partial"))
 
 
-def test_killing_a_published_job_keeps_the_last_complete_files(tmp_path: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+@deferred_f_from_coro_f
+async def test_killing_a_published_job_keeps_the_last_complete_files(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs"
-    with running_replica(documents=3000) as rep:
-        job = crawl_cmd(rep.base_url, "-a", "job=nightly", "-a", "details=true", "-s", f"HARVESTER_JOBS_DIR={jobs}")
-        first = subprocess.run(job, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-        assert first.returncode == 0, first.stderr[-3000:]
+    with running_replica(documents=600) as rep:
+        first = await job_crawl(rep.base_url, jobs)
+        assert first.verdict == "ok", first.reasons
         before = {name: (jobs / "nightly" / name).read_bytes() for name in CONSUMER_FILES}
-        kill_after([*job, "-a", "full=true"], 6, env)
+        job = crawl_cmd(rep.base_url, "-a", "job=nightly", "-a", "details=true", "-a", "full=true",
+                        "-s", f"HARVESTER_JOBS_DIR={jobs}")  # fmt: skip
+        kill_when(job, lambda: committed_in_run(jobs) >= 100)
     # The killed full run published nothing: every consumer file is the last complete one.
     for name in CONSUMER_FILES:
         assert (jobs / "nightly" / name).read_bytes() == before[name]
 
 
-def test_verdicts_of_failed_job_runs(tmp_path: Path) -> None:
+def committed_in_run(jobs: Path) -> int:
+    path = jobs / "nightly" / "state.sqlite"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
+        row = db.execute("SELECT COUNT(*) FROM documents WHERE done_run = (SELECT MAX(id) FROM runs)").fetchone()
+        return int(row[0])
+
+
+@deferred_f_from_coro_f
+async def test_verdicts_of_failed_job_runs(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs"
+    settings = {"HARVESTER_JOBS_DIR": str(jobs)}
     with running_replica(documents=40) as rep:
-        empty = run_crawl(rep.base_url, tmp_path / "x.jsonl", "job=empty", "query=zzzxqv nothing",
-                          settings={"HARVESTER_JOBS_DIR": str(jobs)})
-    assert empty.returncode == 1
-    assert empty.stderr.strip().splitlines()[-1].endswith(
-        "Run FAILED: nothing harvested: the search found no documents")
-    assert json.loads((jobs / "empty" / "summary.json").read_text())["status"] == "failed"
+        empty = await crawl(rep.base_url, "job=empty", "query=zzzxqv nothing", settings=settings)
+    assert empty.reasons == ["nothing harvested: the search found no documents"]
+    assert summary(jobs, "empty")["status"] == "failed"
     # A stopped replica: nothing answers at that address.
-    stopped = run_crawl(f"http://127.0.0.1:{free_port()}", tmp_path / "x.jsonl", "job=stopped",
-                        settings={"HARVESTER_JOBS_DIR": str(jobs), "RETRY_TIMES": "1"})
-    assert stopped.returncode == 1
-    last = stopped.stderr.strip().splitlines()[-1]
-    assert "could not be fetched" in last and "nothing harvested" in last
-    assert json.loads((jobs / "stopped" / "summary.json").read_text())["reasons"]
+    stopped = await crawl(f"http://127.0.0.1:{free_port()}", "job=stopped", settings={**settings, "RETRY_TIMES": 1})
+    assert stopped.verdict == "failed"
+    assert any("could not be fetched" in r for r in stopped.reasons) and "nothing harvested" in stopped.reasons
+    assert summary(jobs, "stopped")["reasons"] == stopped.reasons
     # A changed layout.
     with running_replica(documents=40, faults="layout") as rep:
-        changed = run_crawl(rep.base_url, tmp_path / "x.jsonl", "job=layout", "details=true",
-                            settings={"HARVESTER_JOBS_DIR": str(jobs)})
-    assert changed.returncode == 1
-    assert "layout changed" in changed.stderr.strip().splitlines()[-1]
-    layout = json.loads((jobs / "layout" / "summary.json").read_text())
+        changed = await crawl(rep.base_url, "job=layout", "details=true", settings=settings)
+    assert any(r.startswith("layout changed") for r in changed.reasons)
+    layout = summary(jobs, "layout")
     assert layout["status"] == "failed" and layout["structure_errors"] == 40
     assert not (jobs / "layout" / "archive.jsonl").exists()
 
 
-def test_two_runs_of_one_job_do_not_overlap(tmp_path: Path) -> None:
-    from harvester.jobs import JobLock
+def test_a_failed_job_run_says_why_on_its_last_line(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs"
+    with running_replica(documents=40) as rep:
+        empty = run_crawl(rep.base_url, tmp_path / "x.jsonl", "job=empty", "query=zzzxqv nothing",
+                          settings={"HARVESTER_JOBS_DIR": str(jobs)})  # fmt: skip
+    assert empty.returncode == 1
+    assert empty.stderr.strip().splitlines()[-1].endswith("Run FAILED: nothing harvested: the search found no documents")
 
+
+def test_two_runs_of_one_job_do_not_overlap(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs"
     lock = JobLock(jobs / "nightly" / "lock")
     lock.acquire()
     try:
         with running_replica(documents=40) as rep:
-            result = run_crawl(rep.base_url, tmp_path / "x.jsonl", "job=nightly",
-                               settings={"HARVESTER_JOBS_DIR": str(jobs)})
+            result = run_crawl(rep.base_url, tmp_path / "x.jsonl", "job=nightly", settings={"HARVESTER_JOBS_DIR": str(jobs)})
     finally:
         lock.release()
     assert result.returncode == 1
-    assert f"job is already running (pid {os.getpid()}" in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert f"Run FAILED: job is already running (pid {os.getpid()}" in last
+    assert "Traceback" not in result.stderr
     assert "downloader/request_count" not in result.stderr

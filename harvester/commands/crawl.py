@@ -9,6 +9,7 @@ argument or setting, a locked job, an unknown spider) is one line, with no trace
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 from typing import Any
 
@@ -39,15 +40,27 @@ class Command(ScrapyCrawl):
             return
         refused: list[str] = []
 
-        def refuse(failure: Failure) -> None:
-            if failure.check(HarvesterError):
-                refused.append(str(failure.value))
+        def refuse(exc: BaseException) -> None:
+            if isinstance(exc, HarvesterError):
+                refused.append(str(exc))
             else:
-                logger.error("The run could not start", exc_info=(failure.type, failure.value, failure.getTracebackObject()))
-                refused.append(f"the run could not start: {failure.getErrorMessage()}")
+                logger.error("The run could not start", exc_info=exc)
+                refused.append(f"the run could not start: {exc}")
 
-        deferred: Any = self.crawler_process.crawl(crawler, **opts.spargs)
-        deferred.addErrback(refuse)
+        running: Any = self.crawler_process.crawl(crawler, **opts.spargs)
+        if isinstance(running, asyncio.Future):  # AsyncCrawlerProcess (Scrapy >= 2.14)
+
+            def done(task: asyncio.Future[Any]) -> None:
+                if not task.cancelled() and task.exception() is not None:
+                    refuse(task.exception())  # type: ignore[arg-type]
+
+            running.add_done_callback(done)
+        else:
+
+            def errback(failure: Failure) -> None:
+                refuse(failure.value)
+
+            running.addErrback(errback)
         self.crawler_process.start()
         if refused:
             self.exitcode = 1

@@ -48,6 +48,9 @@ def judge(
     oversize = stats.get(keys.PAGES_OVERSIZE, 0)
     if oversize:
         reasons.append(f"{oversize} page(s) over the size limit (DOWNLOAD_MAXSIZE) were not read")
+    errors = stats.get(keys.SPIDER_EXCEPTIONS, 0)
+    if errors:
+        reasons.append(f"{errors} page(s) raised an error in the harvester (see the tracebacks above)")
     if unfinished:
         reasons.append(f"the walk did not finish: {unfinished}")
     feed_failures = sum(v for k, v in stats.items() if k.startswith(keys.FEED_FAILED_PREFIX))
