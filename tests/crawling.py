@@ -43,16 +43,18 @@ class Crawl:
         return list(self.stat("harvester/verdict_reasons", []))
 
 
-def project_settings(base_url: str, out: Path | None, overrides: dict[str, Any] | None) -> Settings:
+def project_settings(
+    base_url: str, out: Path | list[Path] | None, overrides: dict[str, Any] | None, append: bool = False
+) -> Settings:
     settings = Settings()
     settings.setmodule("harvester.settings", priority="project")
     settings.set("HARVESTER_BASE_URL", base_url, priority="cmdline")
     settings.set("HARVESTER_PROGRESS_INTERVAL", 0, priority="cmdline")
     settings.set("LOG_LEVEL", "INFO", priority="cmdline")
     feeds: dict[str, Any] = {}
-    if out is not None:
-        fmt = {".csv": "csv", ".json": "json"}.get(out.suffix, "jsonlines")
-        feeds[str(out)] = {"format": fmt, "overwrite": True}
+    for path in [out] if isinstance(out, Path) else out or []:
+        fmt = {".csv": "csv", ".json": "json"}.get(path.suffix, "jsonlines")
+        feeds[str(path)] = {"format": fmt, "overwrite": not append}
     settings.set("FEEDS", feeds, priority="cmdline")
     if out is None:
         settings.set("HARVESTER_SUMMARY_FILE", "", priority="cmdline")
@@ -61,9 +63,13 @@ def project_settings(base_url: str, out: Path | None, overrides: dict[str, Any] 
     return settings
 
 
-async def crawl(base_url: str, *args: str, out: Path | None = None, settings: dict[str, Any] | None = None) -> Crawl:
-    """Run ``scrapy crawl archive -a ARG ...`` in this process; ``out``: also export there."""
-    runner = AsyncCrawlerRunner(project_settings(base_url, out, settings))
+async def crawl(
+    base_url: str, *args: str, out: Path | list[Path] | None = None, settings: dict[str, Any] | None = None,
+    append: bool = False,
+) -> Crawl:
+    """Run ``scrapy crawl archive -a ARG ...`` in this process; ``out``: also export there
+    (as ``-O``; as ``-o`` with ``append``)."""
+    runner = AsyncCrawlerRunner(project_settings(base_url, out, settings, append))
     crawler = runner.create_crawler(ArchiveSpider)
     result = Crawl(crawler)
 

@@ -1,0 +1,150 @@
+"""A failed or interrupted run changes no published file; outputs that are not regular files.
+
+Each case first shows the damage with the gate off (Scrapy's own file storage writes where
+consumers read), then that the gate keeps the last good files byte for byte, with their
+mode, and keeps the failed run's records aside.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+from scrapy.utils.defer import deferred_f_from_coro_f
+
+from harvester.publish import aside_path
+from replica.process import running_replica
+from tests.conftest import read_jsonl
+from tests.crawling import crawl
+
+PLAIN_STORAGE = {"": "scrapy.extensions.feedexport.FileFeedStorage", "file": "scrapy.extensions.feedexport.FileFeedStorage"}
+FAILURES = [
+    ("500@1.0", {}),
+    ("500@0.3", {"RETRY_TIMES": 0}),
+    ("challenge@0.3", {"HARVESTER_BLOCK_BACKOFF": 0.01, "HARVESTER_BLOCK_RETRIES": 0}),
+    ("layout:search", {}),
+]
+
+
+async def good_files(base_url: str, folder: Path) -> dict[Path, bytes]:
+    outs = [folder / "out.jsonl", folder / "out.csv"]
+    result = await crawl(base_url, out=outs)
+    assert result.verdict == "ok", result.reasons
+    for path in outs:
+        path.chmod(0o640)
+    return {path: path.read_bytes() for path in outs}
+
+
+@pytest.mark.parametrize(("faults", "settings"), FAILURES, ids=[f for f, _ in FAILURES])
+@deferred_f_from_coro_f
+async def test_a_failed_run_changes_no_published_file(faults: str, settings: dict[str, object], tmp_path: Path) -> None:
+    with running_replica(documents=60) as rep:
+        before = await good_files(rep.base_url, tmp_path)
+    with running_replica(documents=60, faults=faults) as rep:
+        # The gate off: the failed run's few records replace the good files.
+        plain_dir = tmp_path / "plain"
+        plain_dir.mkdir()
+        plain = plain_dir / "out.jsonl"
+        plain.write_bytes(before[tmp_path / "out.jsonl"])
+        off = await crawl(rep.base_url, out=plain, settings={**settings, "FEED_STORAGES": PLAIN_STORAGE})
+        assert off.verdict == "failed"
+        assert len(read_jsonl(plain)) < 60
+        # The gate on: byte for byte, mode kept, the run's records aside.
+        on = await crawl(rep.base_url, out=list(before), settings=settings)
+    assert on.verdict == "failed"
+    for path, content in before.items():
+        assert path.read_bytes() == content, path
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+        assert aside_path(path).exists()
+    assert on.stat("harvester/output/kept_aside") == [str(aside_path(p)) for p in before]
+    assert not list(tmp_path.glob(".*.partial"))
+
+
+@deferred_f_from_coro_f
+async def test_a_site_that_is_down_changes_no_published_file(tmp_path: Path) -> None:
+    with running_replica(documents=60) as rep:
+        before = await good_files(rep.base_url, tmp_path)
+    down = await crawl("http://127.0.0.1:9", out=list(before), settings={"RETRY_TIMES": 0})
+    assert down.verdict == "failed"
+    for path, content in before.items():
+        assert path.read_bytes() == content
+
+
+@deferred_f_from_coro_f
+async def test_append_only_on_an_ok_verdict_and_one_csv_header(tmp_path: Path) -> None:
+    outs = [tmp_path / "out.jsonl", tmp_path / "out.csv"]
+    with running_replica(documents=30) as rep:
+        first = await crawl(rep.base_url, out=outs, append=True)
+        second = await crawl(rep.base_url, out=outs, append=True)
+    assert first.verdict == second.verdict == "ok"
+    assert len(read_jsonl(outs[0])) == 60
+    with outs[1].open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows.count(rows[0]) == 1 and len(rows) == 61
+    before = {p: p.read_bytes() for p in outs}
+    with running_replica(documents=30, faults="500@0.5") as rep:
+        failed = await crawl(rep.base_url, out=outs, append=True, settings={"RETRY_TIMES": 0})
+    assert failed.verdict == "failed"
+    assert {p: p.read_bytes() for p in outs} == before
+
+
+@deferred_f_from_coro_f
+async def test_partial_files_of_a_killed_run_are_removed_by_the_next(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    stale = tmp_path / ".out.jsonl.abc123.partial"
+    stale.write_text('{"half": ')
+    other = tmp_path / ".other.jsonl.abc123.partial"
+    other.write_text("not ours")
+    with running_replica(documents=20) as rep:
+        result = await crawl(rep.base_url, out=out)
+    assert result.verdict == "ok"
+    assert not stale.exists() and other.exists()
+
+
+@deferred_f_from_coro_f
+async def test_a_symlink_is_written_through_to_its_target(tmp_path: Path) -> None:
+    target_dir = tmp_path / "data"
+    target_dir.mkdir()
+    target = target_dir / "real.jsonl"
+    target.write_text("old\n")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(target)
+    with running_replica(documents=20) as rep:
+        result = await crawl(rep.base_url, out=link)
+    assert result.verdict == "ok"
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert len(read_jsonl(target)) == 20
+
+
+@deferred_f_from_coro_f
+async def test_a_fifo_is_streamed_to_not_replaced(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+
+    def read() -> None:
+        with fifo.open("rb") as handle:
+            received.append(handle.read())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    with running_replica(documents=20) as rep:
+        result = await crawl(rep.base_url, out=fifo, settings={"HARVESTER_SUMMARY_FILE": ""})
+    reader.join(timeout=30)
+    assert result.verdict == "ok"
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert len(received[0].splitlines()) == 20
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full to stage a full disk")
+@deferred_f_from_coro_f
+async def test_a_full_disk_fails_the_run(tmp_path: Path) -> None:
+    with running_replica(documents=20) as rep:
+        result = await crawl(rep.base_url, out=Path("/dev/full"), settings={"HARVESTER_SUMMARY_FILE": str(tmp_path / "s.json")})
+    assert result.verdict == "failed"
+    assert "an output file could not be written (see the errors above)" in result.reasons
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
