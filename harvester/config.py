@@ -64,7 +64,11 @@ def configure(settings: Settings, args: ArchiveArgs) -> RunConfig:
     host = urlsplit(base).hostname or ""
     _check_numbers(settings)
     if is_loopback(host) and settings.getbool("HARVESTER_LOCAL_FAST"):
-        for name, value in (("DOWNLOAD_DELAY", 0), ("AUTOTHROTTLE_ENABLED", False), ("CONCURRENT_REQUESTS_PER_DOMAIN", 16)):
+        for name, value in (
+            ("DOWNLOAD_DELAY", 0),
+            ("AUTOTHROTTLE_ENABLED", False),
+            ("CONCURRENT_REQUESTS_PER_DOMAIN", 16),
+        ):
             settings.set(name, value, priority="spider")
     fields = list(FIELD_ORDER if args.details else LISTING_FIELDS)
     settings.set("FEED_EXPORT_FIELDS", fields, priority="spider")
@@ -92,7 +96,9 @@ def _base_url(settings: Settings, args: ArchiveArgs) -> str:
     parts = urlsplit(str(value))
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ArgumentError(
-            "HARVESTER_BASE_URL", value, "give the site's origin, e.g. -s HARVESTER_BASE_URL=https://digitalarchive.wilsoncenter.org"
+            "HARVESTER_BASE_URL",
+            value,
+            "give the site's origin, e.g. -s HARVESTER_BASE_URL=https://digitalarchive.wilsoncenter.org",
         )
     base = f"{parts.scheme}://{parts.netloc}"
     exported = os.environ.get("HARVESTER_BASE_URL")
@@ -149,7 +155,9 @@ def _check_feeds(settings: Settings) -> None:
         summary_like = path.name.endswith(".summary.json")
         if summary_like and settings.get("HARVESTER_SUMMARY_FILE") == "auto":
             raise ArgumentError(
-                "output", text, "names a run summary file (*.summary.json), which the run writes itself; choose another name"
+                "output",
+                text,
+                "names a run summary file (*.summary.json), which the run writes itself; choose another name",
             )
         folder = path.parent
         while "%(" in str(folder):
@@ -165,4 +173,8 @@ def _check_folder(folder: Path, what: str) -> None:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".harvester-write-test-"):
             pass
     except OSError as exc:
-        raise ArgumentError(what, str(folder), f"cannot write there ({exc.strerror or exc}); choose another path, or fix the folder") from exc
+        raise ArgumentError(
+            what,
+            str(folder),
+            f"cannot write there ({exc.strerror or exc}); choose another path, or fix the folder",
+        ) from exc

@@ -27,7 +27,10 @@ def apply_corrections(path: Path, fmt: str, corrections: dict[str, tuple[int, st
         return 0
     fixed = 0
     out = path.with_name(path.name + ".fix")
-    with path.open("r", encoding="utf-8", newline="") as src, out.open("w", encoding="utf-8", newline="") as dst:
+    with (
+        path.open("r", encoding="utf-8", newline="") as src,
+        out.open("w", encoding="utf-8", newline="") as dst,
+    ):
         if fmt == "csv":
             reader = csv.reader(src)
             writer = csv.writer(dst)

@@ -26,7 +26,9 @@ from harvester.publish import PublishGate
 
 
 class GatedFileFeedStorage(FileFeedStorage):
-    def __init__(self, uri: str, *, feed_options: dict[str, Any] | None = None, crawler: Crawler | None = None) -> None:
+    def __init__(
+        self, uri: str, *, feed_options: dict[str, Any] | None = None, crawler: Crawler | None = None
+    ) -> None:
         super().__init__(uri, feed_options=feed_options)
         self.format = (feed_options or {}).get("format", "")
         self.crawler = crawler
@@ -34,7 +36,9 @@ class GatedFileFeedStorage(FileFeedStorage):
         self._tmp: Path | None = None
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler, uri: str, *, feed_options: dict[str, Any] | None = None) -> GatedFileFeedStorage:
+    def from_crawler(
+        cls, crawler: Crawler, uri: str, *, feed_options: dict[str, Any] | None = None
+    ) -> GatedFileFeedStorage:
         return cls(uri, feed_options=feed_options, crawler=crawler)
 
     def open(self, spider: Spider) -> IO[Any]:

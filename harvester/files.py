@@ -57,7 +57,9 @@ def resolve_output(path: Path) -> OutputPath:
     if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
         return OutputPath(target, stream=True)
     if stat.S_ISDIR(mode):
-        raise OutputPathError(f"{path} is a folder; give a file name inside it, e.g. {path / 'archive.jsonl'}")
+        raise OutputPathError(
+            f"{path} is a folder; give a file name inside it, e.g. {path / 'archive.jsonl'}"
+        )
     raise OutputPathError(f"{path} is not a regular file, a device or a FIFO; choose another output path")
 
 
@@ -110,5 +112,9 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
 
 
 def write_json(path: Path, value: Any) -> None:
-    text = json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n"
-    write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
+    data = (json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n").encode("utf-8")
+
+    def write(handle: IO[bytes]) -> None:
+        handle.write(data)
+
+    write_atomically(path, write)

@@ -22,7 +22,9 @@ NEWEST_FIRST = "created_DESC"
 class SearchUrls:
     """URLs of one search: keywords (``query``), a results URL (``start_url``) or the whole archive."""
 
-    def __init__(self, base_url: str, *, query: str = "", start_url: str | None = None, newest_first: bool = False) -> None:
+    def __init__(
+        self, base_url: str, *, query: str = "", start_url: str | None = None, newest_first: bool = False
+    ) -> None:
         if start_url:
             url = start_url
         elif query:

@@ -176,7 +176,9 @@ class Walk:
                     step.counts[stats.REWALK_ROWS_REREAD] += 1
                 continue
             if self._over_budget(1 if self.details else 0):
-                step.warnings.append(f"request budget spent: rows from row {index + 1} of {page.url} on are not harvested")
+                step.warnings.append(
+                    f"request budget spent: rows from row {index + 1} of {page.url} on are not harvested"
+                )
                 break
             self._seen.add(key)
             self.rows_seen += 1
@@ -210,7 +212,9 @@ class Walk:
         self.total = self.reported = total
         step.counts[stats.SHIFTS] += 1
         if not self.rewalk_enabled:
-            step.warnings.append(f"the results moved during the walk ({delta:+d} documents); HARVESTER_REWALK is off")
+            step.warnings.append(
+                f"the results moved during the walk ({delta:+d} documents); HARVESTER_REWALK is off"
+            )
             return
         if self.rewalks >= self.max_rewalks:
             self.unfinished = (
@@ -233,7 +237,10 @@ class Walk:
         by_count: dict[int, list[str]] = {}
         for url, total in self._counts.items():
             by_count.setdefault(total, []).append(url)
-        parts = [f"{total} on {', '.join(urls[:3])}{' ...' if len(urls) > 3 else ''}" for total, urls in by_count.items()]
+        parts = [
+            f"{total} on {', '.join(urls[:3])}{' ...' if len(urls) > 3 else ''}"
+            for total, urls in by_count.items()
+        ]
         return "; ".join(parts)
 
     # --- the budget --------------------------------------------------------------------------
@@ -293,7 +300,9 @@ class Walk:
             if page.empty_search or self.rows_seen >= (self.reported or 0):
                 self.complete = True
             else:
-                nxt.warnings.append(f"empty results page {page.url} before all {self.reported} reported documents were seen")
+                nxt.warnings.append(
+                    f"empty results page {page.url} before all {self.reported} reported documents were seen"
+                )
             return nxt
         if self._stop_early(expected_total, nxt):
             return nxt
@@ -312,7 +321,9 @@ class Walk:
             if not more:
                 self.complete = True
                 return nxt
-            nxt.warnings.append(f"the pager of {page.url} points to page {target + 1} as next; going on with page {page.number + 2} by number")
+            nxt.warnings.append(
+                f"the pager of {page.url} points to page {target + 1} as next; going on with page {page.number + 2} by number"
+            )
             target = page.number + 1
             if target in self.visited:
                 return nxt

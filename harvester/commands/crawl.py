@@ -51,14 +51,16 @@ class Command(ScrapyCrawl):
         if isinstance(running, asyncio.Future):  # AsyncCrawlerProcess (Scrapy >= 2.14)
 
             def done(task: asyncio.Future[Any]) -> None:
-                if not task.cancelled() and task.exception() is not None:
-                    refuse(task.exception())  # type: ignore[arg-type]
+                error = None if task.cancelled() else task.exception()
+                if error is not None:
+                    refuse(error)
 
             running.add_done_callback(done)
         else:
 
             def errback(failure: Failure) -> None:
-                refuse(failure.value)
+                if failure.value is not None:
+                    refuse(failure.value)
 
             running.addErrback(errback)
         self.crawler_process.start()
@@ -73,7 +75,9 @@ class Command(ScrapyCrawl):
         if verdict != "ok":
             self.exitcode = 1
             if aside:
-                reasons.append(f"the published files are unchanged; this run's records are kept aside in {', '.join(aside)}")
+                reasons.append(
+                    f"the published files are unchanged; this run's records are kept aside in {', '.join(aside)}"
+                )
             logger.error("Run FAILED: %s", "; ".join(reasons) or "see the errors above")
         else:
             logger.info("Run OK")

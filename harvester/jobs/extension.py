@@ -91,7 +91,9 @@ class JobExtension:
             return True
         # Kept: still where it stands now (a resumed run's rows too, after uploads moved them).
         self.store.reuse(url, position, listing_url)
-        self.crawler.stats.inc_value(stats.JOB_REUSED if decision is Row.UNCHANGED else stats.JOB_ALREADY_DONE)
+        self.crawler.stats.inc_value(
+            stats.JOB_REUSED if decision is Row.UNCHANGED else stats.JOB_ALREADY_DONE
+        )
         return False
 
     def expected_total(self) -> int:
@@ -101,8 +103,10 @@ class JobExtension:
     def item_scraped(self, item: Any, response: Response | None = None) -> None:
         values = fields_of(item)
         record = {name: values.get(name) for name in self.fields}
-        row = response.meta.get(ROW_META) if response is not None else None
-        listing_fp = self._pending.pop(record["url"], None) or (self._pending.pop(row, None) if row else None)
+        row: str | None = response.meta.get(ROW_META) if response is not None else None
+        listing_fp = self._pending.pop(str(record["url"]), None) or (
+            self._pending.pop(row, None) if row else None
+        )
         self.store.record(record, listing_fp)
         self.crawler.stats.inc_value(stats.JOB_RECORDED)
 
@@ -122,7 +126,9 @@ class JobExtension:
             store.shift_unseen(self.new_seen, outcome.page_size, outcome.listing_url)
         if outcome is not None and outcome.corrections:
             store.apply_corrections(outcome.corrections)
-        self.changes, self.files = write_job_files(store, self.fields, self.csv_options["include_text"], gate.stage)
+        self.changes, self.files = write_job_files(
+            store, self.fields, self.csv_options["include_text"], gate.stage
+        )
 
     def end(self, status: str, reasons: list[str]) -> None:
         """Close the run: a new baseline when it is ok; resumable when interrupted."""

@@ -21,7 +21,7 @@ Stage = Callable[[Path, Path], None]
 
 def iter_changes(store: JobStore, changes: RunChanges, run_id: int) -> Iterable[dict[str, Any]]:
     """The change set as records: one JSON object a line in ``changes.jsonl``."""
-    entries = [("added", url, []) for url in changes.added]
+    entries: list[tuple[str, str, list[str]]] = [("added", url, []) for url in changes.added]
     entries += [("changed", url, fields) for url, fields in changes.changed]
     entries += [("removed", url, []) for url in changes.removed]
     for change, url, fields in entries:
@@ -42,7 +42,9 @@ def _write(final: Path, stage: Stage, export: Callable[[IO[bytes]], None]) -> No
 
 def _jsonl(records: Iterable[dict[str, Any]], fields: list[str]) -> Callable[[IO[bytes]], None]:
     def export(handle: IO[bytes]) -> None:
-        exporter = JsonLinesItemExporter(handle, fields_to_export=fields, encoding="utf-8", ensure_ascii=False)
+        exporter = JsonLinesItemExporter(
+            handle, fields_to_export=fields, encoding="utf-8", ensure_ascii=False
+        )  # type: ignore[arg-type]
         exporter.start_exporting()
         for record in records:
             exporter.export_item(record)
@@ -51,7 +53,9 @@ def _jsonl(records: Iterable[dict[str, Any]], fields: list[str]) -> Callable[[IO
     return export
 
 
-def _csv(records: Iterable[dict[str, Any]], fields: list[str], include_text: bool) -> Callable[[IO[bytes]], None]:
+def _csv(
+    records: Iterable[dict[str, Any]], fields: list[str], include_text: bool
+) -> Callable[[IO[bytes]], None]:
     def export(handle: IO[bytes]) -> None:
         exporter = HarvesterCsvItemExporter(handle, fields_to_export=fields, include_text=include_text)
         exporter.start_exporting()
@@ -62,7 +66,9 @@ def _csv(records: Iterable[dict[str, Any]], fields: list[str], include_text: boo
     return export
 
 
-def write_job_files(store: JobStore, fields: list[str], include_text: bool, stage: Stage) -> tuple[RunChanges, dict[str, str]]:
+def write_job_files(
+    store: JobStore, fields: list[str], include_text: bool, stage: Stage
+) -> tuple[RunChanges, dict[str, str]]:
     """Write the job's dataset and change set from its state, staged; return the changes and files."""
     directory = store.directory
     changes = store.changes()

@@ -22,7 +22,9 @@ class History:
     """The arguments of the last complete run."""
 
 
-def full_run_reason(history: History, *, run_args: str, asked: bool, every_days: float, now: datetime) -> str | None:
+def full_run_reason(
+    history: History, *, run_args: str, asked: bool, every_days: float, now: datetime
+) -> str | None:
     """Why this run must walk everything and refetch every document; ``None``: incremental.
 
     >>> h = History(True, "2026-11-20T02:30:00Z", '{"q": 1}')

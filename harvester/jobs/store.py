@@ -71,8 +71,6 @@ class JobLockedError(HarvesterError):
     """Another run of the same job holds its lock."""
 
 
-
-
 def _hash(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
@@ -201,9 +199,11 @@ class JobStore:
                 self.run_id, self.full, self.resumed = run_id, bool(old_full), True
                 self.conn.execute("UPDATE runs SET pid=? WHERE id=?", (os.getpid(), run_id))
                 self.conn.commit()
-                return run_id
+                return int(run_id)
             if status == "running":
-                self.conn.execute("UPDATE runs SET status='abandoned', ended=? WHERE id=?", (utc_now(), run_id))
+                self.conn.execute(
+                    "UPDATE runs SET status='abandoned', ended=? WHERE id=?", (utc_now(), run_id)
+                )
         cur = self.conn.execute(
             "INSERT INTO runs (started, status, full, args, pid) VALUES (?, 'running', ?, ?, ?)",
             (utc_now(), int(full), args, os.getpid()),
@@ -225,7 +225,9 @@ class JobStore:
         return row[0] if row else None
 
     def published_count(self) -> int:
-        return int(self.conn.execute("SELECT COUNT(*) FROM documents WHERE published_present=1").fetchone()[0])
+        return int(
+            self.conn.execute("SELECT COUNT(*) FROM documents WHERE published_present=1").fetchone()[0]
+        )
 
     # --- during the run ----------------------------------------------------------------
 

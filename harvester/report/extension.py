@@ -128,7 +128,12 @@ class RunReport:
             logger.info("Field coverage: %s", ", ".join(shares))
 
     def _write_summary(
-        self, status: str, reasons: list[str], files: dict[str, Any], job: JobExtension | None, gate: PublishGate | None
+        self,
+        status: str,
+        reasons: list[str],
+        files: dict[str, Any],
+        job: JobExtension | None,
+        gate: PublishGate | None,
     ) -> None:
         if job is not None:
             path: Path | None = job.summary_path

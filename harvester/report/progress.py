@@ -16,7 +16,9 @@ from harvester import stats as keys
 logger = logging.getLogger(__name__)
 
 
-def progress_line(*, pages: int, expected: int | None, items: int, reported: int | None, elapsed: float) -> str:
+def progress_line(
+    *, pages: int, expected: int | None, items: int, reported: int | None, elapsed: float
+) -> str:
     """One progress line.
 
     >>> progress_line(pages=3, expected=10, items=30, reported=100, elapsed=10.0)

@@ -56,10 +56,14 @@ def judge(
     feed_failures = sum(v for k, v in stats.items() if k.startswith(keys.FEED_FAILED_PREFIX))
     if feed_failures or stats.get(keys.OUTPUT_ERRORS, 0):
         reasons.append("an output file could not be written (see the errors above)")
-    exported = stats.get(keys.ITEM_SCRAPED, 0) + stats.get(keys.JOB_REUSED, 0) + stats.get(keys.JOB_ALREADY_DONE, 0)
+    exported = (
+        stats.get(keys.ITEM_SCRAPED, 0) + stats.get(keys.JOB_REUSED, 0) + stats.get(keys.JOB_ALREADY_DONE, 0)
+    )
     reported = stats.get(keys.REPORTED_TOTAL)
     if exported == 0:
-        reasons.append("nothing harvested: the search found no documents" if reported == 0 else "nothing harvested")
+        reasons.append(
+            "nothing harvested: the search found no documents" if reported == 0 else "nothing harvested"
+        )
     elif reported and not bounded and exported / reported < min_completeness:
         reasons.append(
             f"incomplete: {exported} unique documents of {reported} reported "

@@ -60,6 +60,10 @@ class ArchiveSpider(scrapy.Spider):
     """``scrapy crawl archive -a query=... | -a start_url=... [-a max_pages=N] [-a details=true] [-a job=NAME]``."""
 
     name = "archive"
+    allowed_domains: list[str]
+    urls: SearchUrls
+    walk: Walk
+    blocks: BlockBackoff
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args)
@@ -73,13 +77,18 @@ class ArchiveSpider(scrapy.Spider):
         config = configure(settings, spider.args)
         spider.allowed_domains = [config.host]
         spider.urls = SearchUrls(
-            config.base_url, query=spider.args.query, start_url=spider.args.start_url, newest_first=bool(spider.args.job)
+            config.base_url,
+            query=spider.args.query,
+            start_url=spider.args.start_url,
+            newest_first=bool(spider.args.job),
         )
         spider.walk = Walk(
             spider.urls.page, max_pages=spider.args.max_pages, details=spider.args.details,
             max_rewalks=settings.getint("HARVESTER_MAX_REWALKS"), rewalk=settings.getbool("HARVESTER_REWALK"),
         )  # fmt: skip
-        spider.blocks = BlockBackoff(settings.getint("HARVESTER_BLOCK_RETRIES"), settings.getfloat("HARVESTER_BLOCK_BACKOFF"))
+        spider.blocks = BlockBackoff(
+            settings.getint("HARVESTER_BLOCK_RETRIES"), settings.getfloat("HARVESTER_BLOCK_BACKOFF")
+        )
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -132,7 +141,9 @@ class ArchiveSpider(scrapy.Spider):
         if step.repeated and not rewalk:
             # Listed again (the previous page's last row at the top): harvested once, counted.
             self.crawler.stats.inc_value(stats.DUPLICATES_DROPPED, len(step.repeated))
-            logger.info("%s row(s) of %s were listed before: not harvested twice", len(step.repeated), response.url)
+            logger.info(
+                "%s row(s) of %s were listed before: not harvested twice", len(step.repeated), response.url
+            )
         for number in step.rewalk:
             yield self._results(self.urls.page(number), rewalk=True)
         for place in step.new:
@@ -153,14 +164,18 @@ class ArchiveSpider(scrapy.Spider):
         if nxt.missing_landmark:
             yield from self._page_failed(response, LayoutChanged(response.url, nxt.missing_landmark))
         elif nxt.page is not None:
-            follow = next_url if next_url and page_of(next_url) == nxt.page and not seen.next_offsite else None
+            follow = (
+                next_url if next_url and page_of(next_url) == nxt.page and not seen.next_offsite else None
+            )
             yield self._results(follow or self.urls.page(nxt.page))
 
     def _row(self, row: ResultRow, url: str, position: int, listing_url: str) -> Iterator[Any]:
         """One new result row: harvest it, or leave it to the job when it is known and unchanged."""
         if urlsplit(url).hostname not in self.allowed_domains:
             self.crawler.stats.inc_value(stats.ROWS_OFFSITE)
-            logger.warning("Result %s on %s links to another host (%s): not followed", position, listing_url, row.url)
+            logger.warning(
+                "Result %s on %s links to another host (%s): not followed", position, listing_url, row.url
+            )
             return
         if self.job is not None:
             harvest = self.job.harvest(url, row.title, row.date_raw, row.summary, position, listing_url)
@@ -183,7 +198,9 @@ class ArchiveSpider(scrapy.Spider):
 
     # --- document pages ---------------------------------------------------------------------------
 
-    def parse_document(self, response: Response, item: DocumentItem, resolve_only: bool = False) -> Iterator[Any]:
+    def parse_document(
+        self, response: Response, item: DocumentItem, resolve_only: bool = False
+    ) -> Iterator[Any]:
         try:
             page = DocumentPage(response.url, response.body)
             _check_status(response)
@@ -205,7 +222,10 @@ class ArchiveSpider(scrapy.Spider):
         else:
             item = page.to_item(item)
         if needs_resolving(item.url):
-            yield from self._page_failed(response, PageError(response.url, "the page does not tell its canonical /document/<slug> address"))
+            yield from self._page_failed(
+                response,
+                PageError(response.url, "the page does not tell its canonical /document/<slug> address"),
+            )
             return
         yield item
 
@@ -213,9 +233,10 @@ class ArchiveSpider(scrapy.Spider):
 
     def _utf8_retry(self, response: Response) -> scrapy.Request | None:
         """Bytes that are not UTF-8: ask once more (a transfer fault), then accept with U+FFFD."""
+        request = response.request
         retry = None
-        if not response.request or not response.request.meta.get("harvester_utf8_retried"):
-            retry = get_retry_request(response.request, spider=self, reason="invalid_utf8", max_retry_times=1) if response.request else None
+        if request is not None and not request.meta.get("harvester_utf8_retried"):
+            retry = get_retry_request(request, spider=self, reason="invalid_utf8", max_retry_times=1)
         if retry is not None:
             retry.meta["harvester_utf8_retried"] = True
             return retry
@@ -226,7 +247,11 @@ class ArchiveSpider(scrapy.Spider):
     def _page_failed(self, response: Response, exc: PageError) -> Iterator[scrapy.Request]:
         count = self.crawler.stats.inc_value
         if isinstance(exc, IncompleteResponse):
-            retry = get_retry_request(response.request, spider=self, reason="incomplete_response")
+            retry = (
+                get_retry_request(response.request, spider=self, reason="incomplete_response")
+                if response.request
+                else None
+            )
             if retry is not None:
                 count(stats.PAGES_INCOMPLETE_RETRIED)
                 logger.warning("Retrying %s", exc)
@@ -260,14 +285,14 @@ class ArchiveSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         kind = "document" if request.callback == self.parse_document else "search"
         count = self.crawler.stats.inc_value
-        if failure.check(DownloadCancelledError):
+        if failure.check(DownloadCancelledError):  # type: ignore[no-untyped-call]
             # Over DOWNLOAD_MAXSIZE: a record without its details is never published as complete.
             count(stats.PAGES_OVERSIZE)
             logger.error("The %s page %s is over the size limit (%s): not read; raise DOWNLOAD_MAXSIZE if it is real",
                          kind, request.url, failure.getErrorMessage())  # fmt: skip
             return
         message = failure.getErrorMessage()
-        if failure.check(IgnoreRequest) and "robots.txt" in message:
+        if failure.check(IgnoreRequest) and "robots.txt" in message:  # type: ignore[no-untyped-call]
             count(stats.ROBOTS_FORBIDDEN)
             logger.error("robots.txt of %s forbids %s for this user agent (%s): not fetched. Harvest another path, "
                          "or ask the site's operators", urlsplit(request.url).netloc, urlsplit(request.url).path,
