@@ -72,6 +72,9 @@ HARVESTER_REWALK = True
 HARVESTER_MAX_REWALKS = 3
 #: Drop documents listed twice (by identity). Off only to show what it protects against.
 HARVESTER_DEDUPE = True
+# The spider retries pages that were truncated, blocked or not UTF-8 from its callbacks with
+# Scrapy's get_retry_request, which keeps the request's retry count on purpose.
+META_COPY_WARN_SKIP_KEYS = ["retry_times", "download_latency"]
 # A Cloudflare block page comes as a 403: let the page class recognise it.
 HTTPERROR_ALLOWED_CODES = [403]
 DOWNLOADER_MIDDLEWARES = {
