@@ -466,24 +466,15 @@ class ArchiveSpider(scrapy.Spider):
             page = DocumentPage(response.url, response.body)
             if response.status != 200:
                 raise PageError(response.url, f"HTTP {response.status}")
-            fields = page.fields()
+            item = page.to_item(item)
         except PageError as exc:
             yield from self._page_failed(response, _status_first(response, exc))
             return
         self._blocked_in_a_row = 0
-        if b"\xef\xbf\xbd" not in response.body and "\ufffd" in (fields.get("summary") or "") + (fields.get("title") or ""):
+        if page.invalid_utf8:
             self.crawler.stats.inc_value(f"{STATS}/pages/invalid_utf8")
             logger.warning("Bytes that are not UTF-8 in %s: replaced by U+FFFD", response.url)
         self.crawler.stats.inc_value(f"{STATS}/pages/document")
-        item.url = canonical_document_url(page.canonical_url)
-        item.id = document_id(item.url) or item.id
-        for name, value in fields.items():
-            if name in ("title", "date_raw", "summary"):
-                # The page is the document's own word; the listing row is its abstract.
-                if value:
-                    setattr(item, name, value)
-            else:
-                setattr(item, name, value)
         yield item
 
     # --- failures -------------------------------------------------------------------
