@@ -43,3 +43,15 @@ class LayoutChanged(PageError):
 
 class BlockedPage(PageError):
     """The site answered with a challenge or block page (Cloudflare) instead of content."""
+
+
+class PageTooDeep(LayoutChanged):
+    """A page nests its elements deeper than the HTML parser can read, even flattened.
+
+    Read any further, its fields would be empty without saying so; the run fails instead.
+    """
+
+    def __init__(self, url: str, limit: int) -> None:
+        self.landmark = f"elements nested within {limit} levels"
+        self.limit = limit
+        PageError.__init__(self, url, f"elements nested deeper than the HTML parser's limit ({limit} levels)")

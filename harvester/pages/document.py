@@ -2,9 +2,13 @@
 
 The page is large (60-90 KB as served, ~700 KB when saved from a browser), but everything
 read from it sits in ``<main id="main">`` (~20 KB) plus two ``<link>`` tags in ``<head>``.
-So the page is never parsed whole: the ``<main>`` region is cut out of the raw body by
-substring search and only that region becomes a :class:`parsel.Selector`; the canonical
-and shortlink URLs are read from ``<head>`` with a regular expression.
+So the page is never parsed whole: :mod:`harvester.pages.raw` cuts the ``<main>`` region
+out of the raw body and only that region is parsed; the canonical and shortlink URLs are
+read from ``<head>`` with a regular expression.
+
+Every output field is a method marked ``@field`` (:mod:`harvester.pages.fields`), named as
+the :class:`~harvester.items.DocumentItem` field it fills; :meth:`DocumentPage.to_item`
+fills an item from them.
 
 A layout change must be a one-place fix: the XPath expressions, section headings and
 document-information labels are the constants below; nothing else here names a tag, a
@@ -16,139 +20,64 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable
-from typing import Any, NamedTuple
-from urllib.parse import urljoin, urlsplit
+from dataclasses import replace
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlsplit
 
-from lxml.etree import XPath, iterwalk
 from parsel import Selector
 
-from harvester.exceptions import BlockedPage, IncompleteResponse, LayoutChanged
-from harvester.pages import has_class
+from harvester.exceptions import LayoutChanged
+from harvester.identity import canonical_document_url, document_id
+from harvester.items import DocumentItem
+from harvester.pages import absolute_url, has_class, xpath
+from harvester.pages.fields import field, field_names
+from harvester.pages.markup import lines, paragraphs, visible_text
+from harvester.pages.raw import parse_region, read_raw
+from harvester.text import collapse
 
-__all__ = ["FIELD_NAMES", "DocumentPage", "collapse", "paragraphs"]
-
-#: Keys of :meth:`DocumentPage.fields`, in ``DocumentItem`` order.
-FIELD_NAMES: tuple[str, ...] = (
-    "title",
-    "date_raw",
-    "summary",
-    "record_id",
-    "node_id",
-    "credits",
-    "authors",
-    "people",
-    "places",
-    "topics",
-    "subjects",
-    "source",
-    "original_archive",
-    "classification",
-    "type",
-    "languages",
-    "uploaded_date",
-    "rights",
-    "contributors",
-    "donors",
-    "pdf_urls",
-    "download_url",
-    "related",
-    "text",
-)
-
+__all__ = ["PAGE_OVER_LISTING", "DocumentPage"]
 
 _cls = has_class
 
-
-# --- raw body (substring search and regexes, no DOM) ------------------------------------
-
-#: ``<main ... id="main" ...>``, matched at each ``<main`` found by substring search.
-_MAIN_TAG_RE = r"""<main\b[^>]*?\bid\s*=\s*(?:"main"|'main'|main(?=[\s>]))[^>]*>"""
-#: A ``<link>`` tag of ``<head>``, and the attributes of one tag.
-_LINK_TAG_RE = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
-_ATTR_RE = re.compile(r"""([A-Za-z_:][-\w:.]*)\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+)""")
-#: A complete page ends with ``</html>`` (white space and comments may follow it).
-_END_RE = r"</html\s*>\s*(?:<!--.*?-->\s*)*\Z"
-#: How many characters at the end of the body may hold ``</html>`` and what follows.
-_END_WINDOW = 2048
-#: How much of a page without main#main is searched for block-page markers.
-_BLOCK_WINDOW = 200_000
-#: Cloudflare block and challenge pages, lower case. Only looked for when the page has no
-#: main#main. Titles: "Attention Required! | Cloudflare", "Just a moment...".
-_BLOCK_TITLES = ("attention required", "just a moment")
-#: Anywhere in the page.
-_BLOCK_MARKERS = ("you have been blocked", "cf-error-details", "cf-chl-", "cf_chl_")
-#: The challenge script. Every real document page also loads Cloudflare's bot-detection
-#: script from ``/cdn-cgi/challenge-platform/scripts/jsd/`` (inside the translation pane
-#: in some pages, see ``../shared/fixtures/real/PROVENANCE.md``): that one alone is no block.
-_CHALLENGE_PLATFORM = "challenge-platform"
-_CHALLENGE_BENIGN = "challenge-platform/scripts/jsd/"
-_TITLE_RE = re.compile(r"<title\b[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
-
-
-class _Marks(NamedTuple):
-    """The raw-body markers, as ``str`` or as ``bytes`` to match the body's type."""
-
-    main_open: Any
-    main_close: Any
-    head_close: Any
-    main_tag: re.Pattern[Any]
-    end: re.Pattern[Any]
-
-
-_STR_MARKS = _Marks(
-    "<main",
-    "</main>",
-    "</head>",
-    re.compile(_MAIN_TAG_RE, re.IGNORECASE),
-    re.compile(_END_RE, re.IGNORECASE | re.DOTALL),
-)
-_BYTES_MARKS = _Marks(
-    b"<main",
-    b"</main>",
-    b"</head>",
-    re.compile(_MAIN_TAG_RE.encode(), re.IGNORECASE),
-    re.compile(_END_RE.encode(), re.IGNORECASE | re.DOTALL),
-)
-
 # --- landmarks: what LayoutChanged names --------------------------------------------------
 
-LANDMARK_MAIN = "main#main"
 LANDMARK_TITLE = "h1.title"
 LANDMARK_TABS = "#documentTabs"
 
 # --- XPath, compiled once, applied to the parsed main#main region -------------------------
 
-X_TITLE = XPath(f"//h1[{_cls('title')}]")
-X_DATE = XPath(f"//div[{_cls('content-block')}]//h2[{_cls('date')}]")
-X_CREDITS = XPath(f"//p[{_cls('donated')}]")
-X_TABS = XPath("//*[@id='documentTabs']")
-X_SUMMARY_BLOCK = XPath(f"//div[{_cls('text-block')}]")
-X_PARAGRAPHS = XPath(".//p")
+X_TITLE = xpath(f"//h1[{_cls('title')}]")
+X_DATE = xpath(f"//div[{_cls('content-block')}]//h2[{_cls('date')}]")
+X_CREDITS = xpath(f"//p[{_cls('donated')}]")
+X_TABS = xpath("//*[@id='documentTabs']")
+X_SUMMARY_BLOCK = xpath(f"//div[{_cls('text-block')}]")
+X_PARAGRAPHS = xpath(".//p")
 #: The "Author(s):" heading; its pills are in the elements that follow it.
-X_AUTHOR_HEADINGS = XPath(f"//h2[{_cls('title')}]")
-X_FOLLOWING_SIBLINGS = XPath("following-sibling::*")
+X_AUTHOR_HEADINGS = xpath(f"//h2[{_cls('title')}]")
+X_FOLLOWING_SIBLINGS = xpath("following-sibling::*")
 #: Pill blocks (people, places, topics, subjects), told apart by their heading.
-X_PILL_BLOCKS = XPath(f"//div[{_cls('pill-block')}]")
-X_PILL_BLOCK_HEADING = XPath(f"h3[{_cls('title')}]")
+X_PILL_BLOCKS = xpath(f"//div[{_cls('pill-block')}]")
+X_PILL_BLOCK_HEADING = xpath(f"h3[{_cls('title')}]")
 #: Pill names: ``a.pill ... span.name`` (text in an inner ``<span>`` or directly inside).
-X_PILL_NAMES = XPath(f".//a[{_cls('pill')}]//span[{_cls('name')}]")
+X_PILL_NAMES = xpath(f".//a[{_cls('pill')}]//span[{_cls('name')}]")
 #: "Related Documents": the heading, then the first table among its following siblings.
-X_RELATED_HEADINGS = XPath(f"//h3[{_cls('title')}]")
-X_RELATED_TABLE = XPath("(following-sibling::*/descendant-or-self::table)[1]")
-X_RELATED_LINKS = XPath(f".//td[{_cls('document')}]//a/@href")
+X_RELATED_HEADINGS = xpath(f"//h3[{_cls('title')}]")
+X_RELATED_TABLE = xpath("(following-sibling::*/descendant-or-self::table)[1]")
+X_RELATED_LINKS = xpath(f".//td[{_cls('document')}]//a/@href")
 #: Document information: ``div.information-block > h3.sub-title + div.text``.
-X_INFO_BLOCKS = XPath(f"//section[{_cls('document-information')}]//div[{_cls('information-block')}]")
-X_INFO_LABEL = XPath(f"h3[{_cls('sub-title')}]")
-X_INFO_VALUE = XPath(f"div[{_cls('text')}]")
+X_INFO_BLOCKS = xpath(f"//section[{_cls('document-information')}]//div[{_cls('information-block')}]")
+X_INFO_LABEL = xpath(f"h3[{_cls('sub-title')}]")
+X_INFO_VALUE = xpath(f"div[{_cls('text')}]")
 #: Download: the options bar's link ending in ``/download``, else any download link.
-X_OPTION_LINKS = XPath(f"//div[{_cls('document-options')}]//a/@href")
-X_ALL_LINKS = XPath("//a/@href")
+X_OPTION_LINKS = xpath(f"//div[{_cls('document-options')}]//a/@href")
+X_ALL_LINKS = xpath("//a/@href")
 #: Embedded scans and transcripts: ``object.pdf-preview``, and PDF links in the tabs.
-X_PDF_OBJECTS = XPath(f"//object[{_cls('pdf-preview')}]/@data")
-X_TAB_EMBEDS = XPath(".//iframe/@src | .//embed/@src | .//object/@data | .//a/@href")
+X_PDF_OBJECTS = xpath(f"//object[{_cls('pdf-preview')}]/@data")
+X_TAB_EMBEDS = xpath(".//iframe/@src | .//embed/@src | .//object/@data | .//a/@href")
 #: Document panes: the active one (innermost when nested), else the first with text.
-X_ACTIVE_PANES = XPath(f".//div[{_cls('tab-pane')} and {_cls('active')}]")
-X_LEAF_PANES = XPath(f".//div[{_cls('tab-pane')}][not(.//div[{_cls('tab-pane')}])]")
+X_ACTIVE_PANES = xpath(f".//div[{_cls('tab-pane')} and {_cls('active')}]")
+X_LEAF_PANES = xpath(f".//div[{_cls('tab-pane')}][not(.//div[{_cls('tab-pane')}])]")
 
 # --- headings and labels, compared by _key() (collapsed, case-folded, no final colon) -----
 
@@ -158,7 +87,7 @@ H_PLACES = frozenset({"associated places"})
 H_TOPICS = frozenset({"associated topics"})
 H_SUBJECTS = frozenset({"subjects discussed"})
 H_RELATED = frozenset({"related documents"})
-#: ``DocumentPage.fields()`` key of each pill block, by heading.
+#: Field of each pill block, by heading.
 _PILL_HEADINGS = (
     ("people", H_PEOPLE),
     ("places", H_PLACES),
@@ -182,37 +111,19 @@ L_DONORS = frozenset({"donors", "donor(s)", "donor"})
 _NODE_IN_SHORTLINK = re.compile(r"/node/(\d+)/?(?:[?#]|$)")
 _NODE_IN_DOWNLOAD = re.compile(r"/document/(\d+)/download/?(?:[?#]|$)")
 
-# --- plain text ----------------------------------------------------------------------------
-
-#: Elements whose content is never text.
-_SKIP_TAGS = frozenset(
-    {
-        "script", "style", "meta", "title", "noscript", "link", "head", "template",
-        "object", "iframe", "embed", "svg", "button", "select",
-    }
-)  # fmt: skip
-#: Elements that end the paragraph before them and their own.
-_BLOCK_TAGS = frozenset(
-    {
-        "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "ul", "ol", "dl", "dt",
-        "dd", "table", "thead", "tbody", "tfoot", "caption", "blockquote", "pre", "section",
-        "article", "aside", "header", "footer", "nav", "figure", "figcaption", "address",
-        "center", "hr", "main", "form", "fieldset", "details", "summary", "br",
-    }
-)  # fmt: skip
-#: Table cells stay in their row's paragraph, a space apart.
-_CELL_TAGS = frozenset({"td", "th"})
 #: Where the list of authors after "Author(s):" ends.
 _HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 
+#: Fields where the page's value replaces the listing's only when it is not empty: the page
+#: is the document's own word, the listing row its abstract. Every other field is set as read.
+PAGE_OVER_LISTING = frozenset({"title", "date_raw", "summary"})
 
-def collapse(text: str | None) -> str:
-    """Collapse runs of white space (U+00A0 included) to one space, and strip.
+# --- head links (regexes over the raw <head>, no DOM) --------------------------------------
 
-    >>> collapse("  a\\n\\t b\\u00a0 c ")
-    'a b c'
-    """
-    return " ".join(text.split()) if text else ""
+#: A ``<link>`` tag of ``<head>``, and the attributes of one tag.
+_LINK_TAG_RE = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
+_ATTR_RE = re.compile(r"""([A-Za-z_:][-\w:.]*)\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+)""")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _key(text: str | None) -> str:
@@ -237,60 +148,50 @@ def _is_pdf(url: str) -> bool:
     return urlsplit(url).path.lower().endswith(".pdf")
 
 
-def _raw_blocks(root: Any) -> list[str]:
-    """Text of an lxml element cut at block boundaries, white space left as it is."""
-    out: list[str] = []
-    buf: list[str] = []
-    append = buf.append
-    events = iterwalk(root, events=("start", "end", "comment", "pi"))
-    for event, el in events:
-        if event == "start":
-            tag = el.tag  # the HTML parser gives lower-case tag names
-            if tag in _SKIP_TAGS:
-                events.skip_subtree()  # its "end" event still comes, and adds the tail
-            elif tag in _BLOCK_TAGS:
-                if buf:
-                    out.append("".join(buf))
-                    buf.clear()
-                if text := el.text:
-                    append(text)
-            else:
-                if tag in _CELL_TAGS:
-                    append(" ")
-                if text := el.text:
-                    append(text)
-            continue
-        if event == "end":
-            tag = el.tag
-            if tag in _BLOCK_TAGS:
-                if buf:
-                    out.append("".join(buf))
-                    buf.clear()
-            elif tag in _CELL_TAGS:
-                append(" ")
-        # "end", "comment" and "pi": the tail follows the node (the root's is not ours).
-        if el is not root and (tail := el.tail):
-            append(tail)
-    if buf:
-        out.append("".join(buf))
-    return out
+def _head_links(head: str) -> dict[str, str]:
+    """The first ``href`` of each ``rel`` among the ``<link>`` tags of *head*, as written
+    (entities decoded, stripped; empty ones skipped)."""
+    found: dict[str, str] = {}
+    for tag in _LINK_TAG_RE.finditer(head):
+        attrs = {
+            name.lower(): html.unescape(_unquote(value)) for name, value in _ATTR_RE.findall(tag.group())
+        }
+        href = attrs.get("href", "").strip()
+        if href:
+            for rel in attrs.get("rel", "").lower().split():
+                found.setdefault(rel, href)
+    return found
 
 
-def paragraphs(root: Any) -> list[str]:
-    """Plain-text paragraphs of an lxml element.
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port (default ports filled in), lower case; raises ValueError."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
 
-    Scripts, styles, ``<meta>``, ``<title>`` and embedded objects are dropped. Every block
-    element (``p``, ``div``, ``li``, ``h1``-``h6``, ``tr``...) and every ``<br>`` ends a
-    paragraph; inline markup (``span``, ``sup``, ``a``, ``em``) stays in its paragraph, so
-    footnote markers keep their place. White space inside a paragraph is collapsed
-    (U+00A0 included) and empty paragraphs are dropped.
+
+def acceptable_canonical(page_url: str, href: str) -> str | None:
+    """The absolute canonical URL that *href* names, when a document page may claim it.
+
+    The canonical link is input like the rest of the page: it becomes the record's ``url``
+    and ``id``. Only a link to the page's own scheme, host and port with a ``/document/<slug>``
+    path is taken; anything else gives ``None``.
+
+    >>> page = "https://digitalarchive.wilsoncenter.org/document/116659"
+    >>> acceptable_canonical(page, "/document/50th-anniversary-october-revolution-dprk")
+    'https://digitalarchive.wilsoncenter.org/document/50th-anniversary-october-revolution-dprk'
+    >>> [acceptable_canonical(page, h) for h in ("https://evil.example/document/x",
+    ...     "javascript:alert(1)", "/search?x", "http://digitalarchive.wilsoncenter.org/document/x")]
+    [None, None, None, None]
     """
-    return [p for p in map(collapse, _raw_blocks(root)) if p]
-
-
-def _lines(root: Any) -> list[str]:
-    """A value shown as lines (``<br>``, blocks or raw line breaks): one string per line."""
-    return [line for block in _raw_blocks(root) for line in map(collapse, block.splitlines()) if line]
+    url = absolute_url(page_url, href)
+    try:
+        if url is None or not (origin := _origin(url))[1] or origin != _origin(page_url):
+            return None
+    except ValueError:  # a port that is no number or out of range
+        return None
+    slug = document_id(canonical_document_url(url))
+    return url if slug is not None and slug not in (".", "..") else None
 
 
 class DocumentPage:
@@ -302,92 +203,47 @@ class DocumentPage:
       (retrying may help);
     - :class:`~harvester.exceptions.BlockedPage` for a Cloudflare block or challenge page;
     - :class:`~harvester.exceptions.LayoutChanged` when a complete page lacks ``main#main``,
-      an ``h1.title``, or ``#documentTabs``. An ``h1.title`` without text is data, not a
-      layout change: the archive shows an empty title (``title`` is None; the title
+      an ``h1.title``, or ``#documentTabs`` (or nests elements deeper than can be read:
+      :class:`~harvester.exceptions.PageTooDeep`). An ``h1.title`` without text is data,
+      not a layout change: the archive shows an empty title (``title`` is None; the title
       pipeline counts and logs it).
 
     Every other section is optional: its fields are ``None`` or ``[]`` when it is absent.
+    The fields are the methods marked ``@field``; :meth:`field_names` lists them.
     """
 
-    def __init__(self, url: str, body: bytes | str, encoding: str = "utf-8") -> None:
-        """Cut ``<main id="main">`` out of *body*, parse only that, and validate the page.
-
-        *encoding* decodes a ``bytes`` body (the archive serves UTF-8).
-        """
+    def __init__(self, url: str, body: bytes | str) -> None:
+        """Cut ``<main id="main">`` out of *body* (bytes as served, or text), parse only that,
+        and validate the page."""
         self.url = url
-        self.encoding = encoding
-        if not body or not body.strip():
-            raise IncompleteResponse(url, "empty body")
-        region, head = self._cut(body)
-        self._sel = Selector(text=region)
+        raw = read_raw(url, body)
+        #: The page held bytes that are not UTF-8 (replaced by U+FFFD in what it shows).
+        self.invalid_utf8: bool = raw.invalid_utf8
+        self._sel = parse_region(url, raw.main)
         self._root: Any = self._sel.root
-        self._validate()
-        self._canonical, self._shortlink = self._head_links(head)
-
-    def _decode(self, chunk: bytes | str) -> str:
-        return chunk.decode(self.encoding, errors="replace") if isinstance(chunk, bytes) else chunk
-
-    def _cut(self, body: bytes | str) -> tuple[str, str]:
-        """The ``<main id="main">...</main>`` text and the ``<head>`` text, or raise."""
-        marks = _BYTES_MARKS if isinstance(body, bytes) else _STR_MARKS
-        if marks.end.search(body[-_END_WINDOW:]) is None:
-            raise IncompleteResponse(self.url, "truncated body: no </html> at the end")
-        start = body.find(marks.main_open)
-        open_at = -1
-        while start >= 0:
-            if marks.main_tag.match(body, start):
-                open_at = start
-                break
-            start = body.find(marks.main_open, start + 1)
-        # Measured from main#main when there is one, else from any <main (a cut-off page
-        # may end inside the open tag itself).
-        from_at = open_at if open_at >= 0 else body.find(marks.main_open)
-        if from_at >= 0 and body.find(marks.main_close, from_at) < 0:
-            raise IncompleteResponse(self.url, "truncated body: <main> is never closed")
-        if open_at < 0:
-            self._raise_missing_main(body)
-        close_at = body.find(marks.main_close, open_at) + len(marks.main_close)
-        head_end = body.find(marks.head_close, 0, open_at)
-        head = body[: head_end if head_end >= 0 else open_at]
-        return self._decode(body[open_at:close_at]), self._decode(head)
-
-    def _raise_missing_main(self, body: bytes | str) -> None:
-        """No main#main: a block page when it says so, else a changed layout."""
-        text = self._decode(body[:_BLOCK_WINDOW]).lower()
-        title = _TITLE_RE.search(text)
-        found = [m for m in _BLOCK_TITLES if title and m in title.group(1)]
-        found += [m for m in _BLOCK_MARKERS if m in text]
-        if text.count(_CHALLENGE_PLATFORM) > text.count(_CHALLENGE_BENIGN):
-            found.append(_CHALLENGE_PLATFORM)
-        if found:
-            raise BlockedPage(self.url, f"Cloudflare block or challenge page {found}")
-        raise LayoutChanged(self.url, LANDMARK_MAIN)
-
-    def _validate(self) -> None:
-        """The title element and the document tabs must be there."""
         titles = X_TITLE(self._root)
         if not titles:
-            raise LayoutChanged(self.url, LANDMARK_TITLE)
-        self._title_el = titles[0]
+            raise LayoutChanged(url, LANDMARK_TITLE)
+        self._title_el: Any = titles[0]
         tabs = X_TABS(self._root)
         if not tabs:
-            raise LayoutChanged(self.url, LANDMARK_TABS)
-        self._tabs = tabs[0]
+            raise LayoutChanged(url, LANDMARK_TABS)
+        self._tabs: Any = tabs[0]
+        links = _head_links(raw.head)
+        self._shortlink = absolute_url(url, links["shortlink"]) if "shortlink" in links else None
+        href = links.get("canonical")
+        canonical = acceptable_canonical(url, href) if href is not None else None
+        #: Absolute canonical URL (``<link rel="canonical">``) when it names a document page of
+        #: the page's own site; else the request URL.
+        self.canonical_url: str = canonical or url
+        #: The canonical link's ``href`` when it was refused (another host or scheme, not a
+        #: ``/document/<slug>`` path); ``None`` when it was taken or absent.
+        self.canonical_rejected: str | None = href if href is not None and canonical is None else None
 
-    def _head_links(self, head: str) -> tuple[str | None, str | None]:
-        """``(canonical, shortlink)`` hrefs of the ``<link>`` tags in ``<head>``, absolute."""
-        found: dict[str, str] = {}
-        for tag in _LINK_TAG_RE.finditer(head):
-            attrs = {
-                name.lower(): html.unescape(_unquote(value)) for name, value in _ATTR_RE.findall(tag.group())
-            }
-            href = attrs.get("href", "").strip()
-            if href:
-                for rel in attrs.get("rel", "").lower().split():
-                    found.setdefault(rel, urljoin(self.url, href))
-        return found.get("canonical"), found.get("shortlink")
-
-    # --- identity ---------------------------------------------------------------------------
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """Names of the page's fields (``DocumentItem`` field names), in definition order."""
+        return field_names(cls)
 
     @property
     def selector(self) -> Selector:
@@ -395,65 +251,75 @@ class DocumentPage:
         return self._sel
 
     @property
-    def canonical_url(self) -> str:
-        """Absolute canonical URL (``<link rel="canonical">``); the request URL without one."""
-        return self._canonical or self.url
-
-    @property
     def slug(self) -> str:
         """Last path segment of the canonical URL."""
         return urlsplit(self.canonical_url).path.rstrip("/").rsplit("/", 1)[-1]
 
-    # --- fields -----------------------------------------------------------------------------
-
     def fields(self) -> dict[str, Any]:
-        """Everything the page says, keyed by :data:`FIELD_NAMES` (``DocumentItem`` names)."""
-        pills = self._pill_blocks()
-        info = self._information()
-        download_url = self._download_url()
-        return {
-            "title": _string(self._title_el) or None,
-            "date_raw": self._first_string(X_DATE),
-            "summary": self._summary(),
-            "record_id": _info_text(info, L_RECORD_ID),
-            "node_id": self._node_id(download_url),
-            "credits": self._first_string(X_CREDITS),
-            "authors": self._authors(),
-            "people": pills.get("people", []),
-            "places": pills.get("places", []),
-            "topics": pills.get("topics", []),
-            "subjects": pills.get("subjects", []),
-            "source": _info_text(info, L_SOURCE),
-            "original_archive": _info_list(info, L_ARCHIVE),
-            "classification": _info_text(info, L_CLASSIFICATION),
-            "type": _info_text(info, L_TYPE),
-            "languages": _info_list(info, L_LANGUAGES),
-            "uploaded_date": _info_text(info, L_UPLOADED),
-            "rights": _info_paragraphs(info, L_RIGHTS),
-            "contributors": _info_list(info, L_CONTRIBUTORS),
-            "donors": _info_list(info, L_DONORS),
-            "pdf_urls": self._pdf_urls(),
-            "download_url": download_url,
-            "related": self._related(),
-            "text": self._text(),
+        """Everything the page says: every field by name."""
+        return {name: getattr(self, name) for name in self.field_names()}
+
+    def to_item(self, item: DocumentItem) -> DocumentItem:
+        """A copy of *item* (the listing's record) completed with what the page says.
+
+        ``title``, ``date_raw`` and ``summary`` are replaced only by a non-empty value of
+        the page (:data:`PAGE_OVER_LISTING`); every other field is set as read. ``url`` is
+        the canonical URL, ``id`` its slug (the item's own id when it is no document path).
+        """
+        changes = {
+            name: value for name, value in self.fields().items() if value or name not in PAGE_OVER_LISTING
         }
+        url = canonical_document_url(self.canonical_url)
+        return replace(item, url=url, id=document_id(url) or item.id, **changes)
 
-    def _first_string(self, xpath: XPath) -> str | None:
-        found = xpath(self._root)
-        return (_string(found[0]) or None) if found else None
+    # --- fields, in DocumentItem order -----------------------------------------------------------
 
-    def _summary(self) -> str | None:
+    @field
+    def title(self) -> str | None:
+        """The title as shown (white space collapsed; the title pipeline normalises it)."""
+        return visible_text(self._title_el) or None
+
+    @field
+    def date_raw(self) -> str | None:
+        return self._first_text(X_DATE)
+
+    @field
+    def summary(self) -> str | None:
         """``div.text-block`` paragraphs; its whole text as one when it has no ``<p>``."""
         blocks = X_SUMMARY_BLOCK(self._root)
         if not blocks:
             return None
-        paras = [s for s in map(_string, X_PARAGRAPHS(blocks[0])) if s]
+        paras = [s for s in map(visible_text, X_PARAGRAPHS(blocks[0])) if s]
         return "\n\n".join(paras or paragraphs(blocks[0])) or None
 
-    def _authors(self) -> list[str]:
+    @field
+    def record_id(self) -> str | None:
+        return self._info_text(L_RECORD_ID)
+
+    @field
+    def node_id(self) -> str | None:
+        """From the shortlink ``/node/<nid>``, else from ``/document/<nid>/download``.
+
+        Never from ``data-history-node-id``: that attribute belongs to Related Documents rows.
+        """
+        for url, pattern in (
+            (self._shortlink, _NODE_IN_SHORTLINK),
+            (self.download_url, _NODE_IN_DOWNLOAD),
+        ):
+            found = pattern.search(urlsplit(url).path) if url else None
+            if found:
+                return found.group(1)
+        return None
+
+    @field
+    def credits(self) -> str | None:
+        return self._first_text(X_CREDITS)
+
+    @field
+    def authors(self) -> list[str]:
         """Pills between the "Author(s):" heading and the next heading."""
         for heading in X_AUTHOR_HEADINGS(self._root):
-            if _key(_string(heading)) in H_AUTHORS:
+            if _key(visible_text(heading)) in H_AUTHORS:
                 names: list[str] = []
                 for sibling in X_FOLLOWING_SIBLINGS(heading):
                     if sibling.tag in _HEADING_TAGS:
@@ -462,67 +328,90 @@ class DocumentPage:
                 return names
         return []
 
-    def _pill_blocks(self) -> dict[str, list[str]]:
-        """Pill names of each ``div.pill-block``, by field name, chosen by heading text."""
-        out: dict[str, list[str]] = {}
-        for block in X_PILL_BLOCKS(self._root):
-            headings = X_PILL_BLOCK_HEADING(block)
-            key = _key(_string(headings[0])) if headings else ""
-            for name, texts in _PILL_HEADINGS:
-                if key in texts and name not in out:
-                    out[name] = _pill_names(block)
-        return out
+    @field
+    def people(self) -> list[str]:
+        return self._pills.get("people", [])
 
-    def _information(self) -> dict[str, Any]:
-        """The ``div.text`` of each document-information block, by label key."""
-        info: dict[str, Any] = {}
-        for block in X_INFO_BLOCKS(self._root):
-            labels = X_INFO_LABEL(block)
-            values = X_INFO_VALUE(block)
-            if labels and values:
-                info.setdefault(_key(_string(labels[0])), values[0])
-        return info
+    @field
+    def places(self) -> list[str]:
+        return self._pills.get("places", [])
 
-    def _download_url(self) -> str | None:
+    @field
+    def topics(self) -> list[str]:
+        return self._pills.get("topics", [])
+
+    @field
+    def subjects(self) -> list[str]:
+        return self._pills.get("subjects", [])
+
+    @field
+    def source(self) -> str | None:
+        return self._info_text(L_SOURCE)
+
+    @field
+    def original_archive(self) -> list[str]:
+        return self._info_list(L_ARCHIVE)
+
+    @field
+    def classification(self) -> str | None:
+        return self._info_text(L_CLASSIFICATION)
+
+    @field
+    def type(self) -> str | None:
+        return self._info_text(L_TYPE)
+
+    @field
+    def languages(self) -> list[str]:
+        return self._info_list(L_LANGUAGES)
+
+    @field
+    def uploaded_date(self) -> str | None:
+        return self._info_text(L_UPLOADED)
+
+    @field
+    def rights(self) -> str | None:
+        """The value's paragraphs joined by a blank line."""
+        value = self._info_value(L_RIGHTS)
+        return ("\n\n".join(paragraphs(value)) or None) if value is not None else None
+
+    @field
+    def contributors(self) -> list[str]:
+        return self._info_list(L_CONTRIBUTORS)
+
+    @field
+    def donors(self) -> list[str]:
+        return self._info_list(L_DONORS)
+
+    @field
+    def pdf_urls(self) -> list[str]:
+        objects = [absolute_url(self.url, u) for u in X_PDF_OBJECTS(self._root) if u.strip()]
+        embeds = [absolute_url(self.url, u) for u in X_TAB_EMBEDS(self._tabs) if u.strip()]
+        return _dedupe([u for u in objects if u] + [u for u in embeds if u and _is_pdf(u)])
+
+    @field
+    def download_url(self) -> str | None:
         """The options bar's ``.../download`` link, else any ``/document/<nid>/download``."""
-        for href in X_OPTION_LINKS(self._root):
-            href = href.strip()
-            if urlsplit(href).path.rstrip("/").endswith("/download"):
-                return urljoin(self.url, href)
+        options = [absolute_url(self.url, href) for href in X_OPTION_LINKS(self._root) if href.strip()]
+        for url in options:
+            if url and urlsplit(url).path.rstrip("/").endswith("/download"):
+                return url
         for href in X_ALL_LINKS(self._root):
-            href = href.strip()
-            if _NODE_IN_DOWNLOAD.search(urlsplit(href).path):
-                return urljoin(self.url, href)
+            url = absolute_url(self.url, href) if href.strip() else None
+            if url and _NODE_IN_DOWNLOAD.search(urlsplit(url).path):
+                return url
         return None
 
-    def _node_id(self, download_url: str | None) -> str | None:
-        """From the shortlink ``/node/<nid>``, else from ``/document/<nid>/download``.
-
-        Never from ``data-history-node-id``: that attribute belongs to Related Documents rows.
-        """
-        for url, pattern in (
-            (self._shortlink, _NODE_IN_SHORTLINK),
-            (download_url, _NODE_IN_DOWNLOAD),
-        ):
-            found = pattern.search(urlsplit(url).path) if url else None
-            if found:
-                return found.group(1)
-        return None
-
-    def _pdf_urls(self) -> list[str]:
-        urls = [u.strip() for u in X_PDF_OBJECTS(self._root)]
-        urls.extend(u.strip() for u in X_TAB_EMBEDS(self._tabs) if _is_pdf(u.strip()))
-        return _dedupe(urljoin(self.url, u) for u in urls if u)
-
-    def _related(self) -> list[str]:
+    @field
+    def related(self) -> list[str]:
         """Row links of the table under the "Related Documents" heading, absolute."""
         for heading in X_RELATED_HEADINGS(self._root):
-            if _key(_string(heading)) in H_RELATED:
-                hrefs = [h.strip() for t in X_RELATED_TABLE(heading) for h in X_RELATED_LINKS(t)]
-                return _dedupe(urljoin(self.url, h) for h in hrefs if h)
+            if _key(visible_text(heading)) in H_RELATED:
+                hrefs = [h for t in X_RELATED_TABLE(heading) for h in X_RELATED_LINKS(t) if h.strip()]
+                return _dedupe(u for h in hrefs if (u := absolute_url(self.url, h)))
         return []
 
-    def _text(self) -> str | None:
+    @field
+    def text(self) -> str | None:
         """The active pane (innermost when nested) as plain text; else the first leaf pane
         with text; else ``None`` (a pane holding only a PDF has no text)."""
         active = X_ACTIVE_PANES(self._tabs)  # document order: outer panes first
@@ -540,39 +429,52 @@ class DocumentPage:
                 return text
         return None
 
+    # --- what several fields read ----------------------------------------------------------
 
-# --- helpers over lxml elements -------------------------------------------------------------
+    def _first_text(self, path: Any) -> str | None:
+        found = path(self._root)
+        return (visible_text(found[0]) or None) if found else None
 
+    @cached_property
+    def _pills(self) -> dict[str, list[str]]:
+        """Pill names of each ``div.pill-block``, by field name, chosen by heading text."""
+        out: dict[str, list[str]] = {}
+        for block in X_PILL_BLOCKS(self._root):
+            headings = X_PILL_BLOCK_HEADING(block)
+            key = _key(visible_text(headings[0])) if headings else ""
+            for name, texts in _PILL_HEADINGS:
+                if key in texts and name not in out:
+                    out[name] = _pill_names(block)
+        return out
 
-def _string(el: Any) -> str:
-    """All text under an element, collapsed."""
-    return collapse("".join(el.itertext()))
+    @cached_property
+    def _information(self) -> dict[str, Any]:
+        """The ``div.text`` of each document-information block, by label key."""
+        info: dict[str, Any] = {}
+        for block in X_INFO_BLOCKS(self._root):
+            labels = X_INFO_LABEL(block)
+            values = X_INFO_VALUE(block)
+            if labels and values:
+                info.setdefault(_key(visible_text(labels[0])), values[0])
+        return info
+
+    def _info_value(self, labels: frozenset[str]) -> Any:
+        info = self._information
+        return next((info[label] for label in labels if label in info), None)
+
+    def _info_text(self, labels: frozenset[str]) -> str | None:
+        """The value's text, collapsed; ``None`` when absent or empty."""
+        value = self._info_value(labels)
+        return (visible_text(value) or None) if value is not None else None
+
+    def _info_list(self, labels: frozenset[str]) -> list[str]:
+        """Pill names when the value holds pills, else one entry per line."""
+        value = self._info_value(labels)
+        if value is None:
+            return []
+        return _pill_names(value) or lines(value)
 
 
 def _pill_names(el: Any) -> list[str]:
     """Names of the pills under an element, in page order."""
-    return [s for s in map(_string, X_PILL_NAMES(el)) if s]
-
-
-def _info_value(info: dict[str, Any], labels: frozenset[str]) -> Any:
-    return next((info[label] for label in labels if label in info), None)
-
-
-def _info_text(info: dict[str, Any], labels: frozenset[str]) -> str | None:
-    """The value's text, collapsed; ``None`` when absent or empty."""
-    value = _info_value(info, labels)
-    return (_string(value) or None) if value is not None else None
-
-
-def _info_paragraphs(info: dict[str, Any], labels: frozenset[str]) -> str | None:
-    """The value's paragraphs joined by a blank line; ``None`` when absent or empty."""
-    value = _info_value(info, labels)
-    return ("\n\n".join(paragraphs(value)) or None) if value is not None else None
-
-
-def _info_list(info: dict[str, Any], labels: frozenset[str]) -> list[str]:
-    """Pill names when the value holds pills, else one entry per line."""
-    value = _info_value(info, labels)
-    if value is None:
-        return []
-    return _pill_names(value) or _lines(value)
+    return [s for s in map(visible_text, X_PILL_NAMES(el)) if s]

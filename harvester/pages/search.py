@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from lxml.etree import XPath
-from parsel import Selector
+from harvester.exceptions import LayoutChanged
+from harvester.pages import absolute_url, has_class, xpath
+from harvester.pages.markup import visible_text
+from harvester.pages.raw import parse_region, read_raw
+from harvester.text import collapse_or_none
 
-from harvester.exceptions import BlockedPage, IncompleteResponse, LayoutChanged
-from harvester.pages import has_class
+__all__ = ["ResultCount", "ResultRow", "SearchPage", "page_of"]
 
 # --- selectors (one place to change when the site does) ---------------------------
-MAIN_OPEN = re.compile(rb"<main\b[^>]*\bid=[\"']main[\"'][^>]*>")
-MAIN_CLOSE = b"</main>"
 ROW_CELL = "td.document"
 ROW_LINK = "td.document a::attr(href)"
 COUNT = "p.results-count::text"
@@ -29,71 +29,22 @@ _cls = has_class
 
 # The same selectors, compiled once: a results page has ten rows and each row five fields,
 # and parsel's per-call overhead was the largest cost of a listing crawl (BENCHMARKS.md).
-X_ROWS = XPath(f"//div[{_cls('documents')}]//table//tbody/tr")
-X_ROW_DATE = XPath(f"td[{_cls('date')}]//text()")
-X_ROW_CELL = XPath(f"td[{_cls('document')}]")
-X_CELL_LINK = XPath(".//a/@href")
-X_CELL_TITLE = XPath(f".//h3[{_cls('sub-title')}]//text()")
-X_CELL_SUMMARY = XPath(f".//div[{_cls('text')}]/p")
+X_ROWS = xpath(f"//div[{_cls('documents')}]//table//tbody/tr")
+X_ROW_DATE = xpath(f"td[{_cls('date')}]")
+X_ROW_CELL = xpath(f"td[{_cls('document')}]")
+X_CELL_LINK = xpath(".//a/@href")
+X_CELL_TITLE = xpath(f".//h3[{_cls('sub-title')}]")
+X_CELL_SUMMARY = xpath(f".//div[{_cls('text')}]/p")
 EMPTY = "div.view-empty"
 NEXT = "nav.pager a[rel=next]::attr(href)"
 LAST = "nav.pager li.pager__item--last a::attr(href)"
 
 _COUNT_TEXT = re.compile(r"(\d[\d,]*)\s*[-–]\s*(\d[\d,]*)\s+of\s+(\d[\d,]*)")
-_SPACE = re.compile(r"\s+")
-_BLOCK_MARKERS = (
-    b"you have been blocked",
-    b"Attention Required! | Cloudflare",
-    b"<title>Just a moment...</title>",
-    b"cf-error-details",
-    b"/cdn-cgi/challenge-platform/h/",
-    b"cf-chl-",
-)
 
 
-def collapse(text: str | None) -> str | None:
-    """White space (no-break spaces included) collapsed to one space; ``None`` for nothing."""
-    if text is None:
-        return None
-    cleaned = _SPACE.sub(" ", text.replace("\u00a0", " ")).strip()
-    return cleaned or None
-
-
-def _as_bytes(body: bytes | str) -> bytes:
-    return body.encode("utf-8") if isinstance(body, str) else body
-
-
-def cut_main(url: str, body: bytes | str) -> str:
-    """Validate a page and return its ``<main id="main">`` region as text.
-
-    Raises :class:`IncompleteResponse` (retry), :class:`BlockedPage` (back off, stop) or
-    :class:`LayoutChanged` (fail the run).
-    """
-    raw = _as_bytes(body)
-    if not raw.strip():
-        raise IncompleteResponse(url, "empty body")
-    opened = MAIN_OPEN.search(raw)
-    if opened is None:
-        head = raw[:20_000]
-        if any(marker in head for marker in _BLOCK_MARKERS):
-            raise BlockedPage(url, "the site answered with a challenge or block page")
-        if b"</html>" not in raw[-2_000:]:
-            raise IncompleteResponse(url, f"truncated body ({len(raw)} bytes, no </html>)")
-        raise LayoutChanged(url, "main#main")
-    end = raw.find(MAIN_CLOSE, opened.end())
-    if end < 0:
-        raise IncompleteResponse(url, f"truncated body ({len(raw)} bytes, <main> never closes)")
-    if b"</html>" not in raw[-2_000:]:
-        raise IncompleteResponse(url, f"truncated body ({len(raw)} bytes, no </html>)")
-    return _decode(raw[opened.start() : end + len(MAIN_CLOSE)])
-
-
-def _decode(region: bytes) -> str:
-    """UTF-8, as the site declares; bytes that are not UTF-8 become U+FFFD (and are noticed)."""
-    try:
-        return region.decode("utf-8")
-    except UnicodeDecodeError:
-        return region.decode("utf-8", errors="replace") + "<!--harvester:invalid-utf8-->"
+def _texts(elements: list[object]) -> str | None:
+    """The visible text of the elements, one after the other, collapsed; ``None`` for none."""
+    return collapse_or_none(" ".join(map(visible_text, elements)))
 
 
 @dataclass(frozen=True)
@@ -104,7 +55,6 @@ class ResultRow:
     title: str | None
     date_raw: str | None
     summary: str | None
-    node_id: str | None
     row: int
     """1-based row number on its page."""
 
@@ -121,13 +71,13 @@ class SearchPage:
 
     def __init__(self, url: str, body: bytes | str) -> None:
         self.url = url
-        main = cut_main(url, body)
+        raw = read_raw(url, body)
         #: The page held bytes that are not UTF-8 (replaced by U+FFFD in what it shows).
-        self.invalid_utf8 = main.endswith("<!--harvester:invalid-utf8-->")
-        self._main = Selector(text=main)
+        self.invalid_utf8: bool = raw.invalid_utf8
+        self._main = parse_region(url, raw.main)
         self._rows = X_ROWS(self._main.root)
         self._empty = bool(self._main.css(EMPTY))
-        count_text = collapse(" ".join(self._main.css(COUNT).getall()))
+        count_text = collapse_or_none(" ".join(self._main.css(COUNT).getall()))
         self.count: ResultCount | None = None
         if count_text:
             match = _COUNT_TEXT.search(count_text)
@@ -156,21 +106,22 @@ class SearchPage:
         return 0 if self._empty else None
 
     def rows(self) -> list[ResultRow]:
+        """The results in page order, values as a reader sees them (scripts and styles dropped)."""
         out = []
         for number, row in enumerate(self._rows, start=1):
             cells = X_ROW_CELL(row)
             hrefs = X_CELL_LINK(cells[0]) if cells else []
-            if not hrefs:
+            url = absolute_url(self.url, hrefs[0]) if hrefs else None
+            if url is None:  # no link, or one that is no URL
                 raise LayoutChanged(self.url, f"{ROW_LINK} in row {number}")
             cell = cells[0]
-            paragraphs = [collapse("".join(p.itertext())) for p in X_CELL_SUMMARY(cell)]
+            paragraphs = [visible_text(p) for p in X_CELL_SUMMARY(cell)]
             out.append(
                 ResultRow(
-                    url=urljoin(self.url, str(hrefs[0]).strip()),
-                    title=collapse("".join(X_CELL_TITLE(cell))),
-                    date_raw=collapse("".join(X_ROW_DATE(row))),
+                    url=url,
+                    title=_texts(X_CELL_TITLE(cell)),
+                    date_raw=_texts(X_ROW_DATE(row)),
                     summary="\n\n".join(p for p in paragraphs if p) or None,
-                    node_id=cell.get("data-history-node-id"),
                     row=number,
                 )
             )
@@ -179,7 +130,7 @@ class SearchPage:
     @property
     def next_url(self) -> str | None:
         href = self._main.css(NEXT).get()
-        return urljoin(self.url, href.strip()) if href else None
+        return absolute_url(self.url, href) if href else None
 
     @property
     def page_number(self) -> int:
@@ -189,8 +140,9 @@ class SearchPage:
     @property
     def last_page(self) -> int | None:
         href = self._main.css(LAST).get()
-        if href:
-            return page_of(urljoin(self.url, href))
+        url = absolute_url(self.url, href) if href else None
+        if url:
+            return page_of(url)
         return self.page_number if self._rows or self._empty else None
 
 
