@@ -50,8 +50,7 @@ _SLUG_MAX = 90
 RIGHTS = [
     "Materials in the replica are generated for testing; the real archive states its own "
     "terms of reuse for research and education.",
-    "For questions about the rights status of a real document, write to "
-    "HAPP@wilsoncenter.org.",
+    "For questions about the rights status of a real document, write to HAPP@wilsoncenter.org.",
 ]
 
 # People as (list form "Surname, Given", running-text form).
@@ -146,9 +145,7 @@ def slugify(title: str) -> str:
     >>> slugify("About an Embassy. Folder 78. The Chekist Anthology")
     'about-embassy-folder-78-chekist-anthology'
     """
-    ascii_text = (
-        unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii").lower()
-    )
+    ascii_text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii").lower()
     words = [w for w in _WS.sub("", ascii_text).replace("-", " ").split() if w not in _STOP_WORDS]
     slug = ""
     for word in words:
@@ -334,7 +331,10 @@ def _title(rng: random.Random) -> tuple[str, list[str]]:
         (f"Cable from the {c1[2]} Foreign Ministry, ‘On {rng.choice(THEMES).removeprefix('the ')}’", []),
         (f"{p1}, 'Notes on {rng.choice(THEMES).removeprefix('the ')}' (Excerpts)", [p1]),
         (f"Information on the Attitude of {c1[1]} to {rng.choice(THEMES)} [{c1[2]} Embassy Report]", []),
-        (f"Telegram No. {rng.randint(10, 999)}.{rng.randint(100, 999)} from {rng.choice(CITIES)} to {rng.choice(CITIES)}, “Urgent”", []),
+        (
+            f"Telegram No. {rng.randint(10, 999)}.{rng.randint(100, 999)} from {rng.choice(CITIES)} to {rng.choice(CITIES)}, “Urgent”",
+            [],
+        ),
     )
     title, people = rng.choice(templates)
     if rng.random() < 0.85 and str(year) not in title:
@@ -363,7 +363,9 @@ def _display_title(rng: random.Random, clean: str) -> str:
     return shown
 
 
-def _pick_terms(rng: random.Random, terms: _Terms, vocab: str, names: list[str], lo: int, hi: int) -> list[Term]:
+def _pick_terms(
+    rng: random.Random, terms: _Terms, vocab: str, names: list[str], lo: int, hi: int
+) -> list[Term]:
     count = rng.randint(lo, hi)
     chosen = rng.sample(names, min(count, len(names)))
     return [terms.get(vocab, n) for n in chosen]
@@ -406,7 +408,9 @@ class Changes:
         return cls(*(int(p) for p in parts))
 
 
-def build_archive(size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED, changes: Changes | None = None) -> Archive:
+def build_archive(
+    size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED, changes: Changes | None = None
+) -> Archive:
     """Build the replica's archive of ``size`` documents (at least the 11 of the seed).
 
     With ``changes``, the same archive after new uploads (at the top of the upload order),
@@ -470,7 +474,9 @@ def build_archive(size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED, changes: C
             pdfs.append(f"/sites/default/files/shared-media/document_scan/{lang}-{nid_hint}-scan.pdf")
         if pane == "transcript":
             # In page order: the scans (original pane) come before the transcript.
-            pdfs.append(f"/sites/default/files/shared-media/imported_document_transcript/Volume%20{nid_hint}.pdf")
+            pdfs.append(
+                f"/sites/default/files/shared-media/imported_document_transcript/Volume%20{nid_hint}.pdf"
+            )
         authors = [p for p in PEOPLE if p[1] in title_people][:1]
         return {
             "credits": f"This document was made possible with support from {donor}" if donor else None,
@@ -481,7 +487,9 @@ def build_archive(size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED, changes: C
             "topics": _pick_terms(doc_rng, terms, "topics", TOPICS, 0, 2),
             "subjects": [
                 f"{a}--Foreign relations--{b}"
-                for a, b in (doc_rng.sample([c[0] for c in COUNTRIES], 2) for _ in range(doc_rng.randint(0, 4)))
+                for a, b in (
+                    doc_rng.sample([c[0] for c in COUNTRIES], 2) for _ in range(doc_rng.randint(0, 4))
+                )
             ],
             "source": f"{doc_rng.choice(ARCHIVES).rsplit('(', 1)[-1].rstrip(')')}, fond {doc_rng.randint(1, 999)}, "
             f"opis {doc_rng.randint(1, 99)}, delo {doc_rng.randint(1, 999)}. Translated for the replica.",
@@ -593,11 +601,16 @@ def _apply_edits(docs: list[ReplicaDoc], base_size: int, changes: Changes, seed:
         return
     rng = random.Random(seed * 104_729 + 1)
     referenced = {s for d in docs for s in d.related}
-    candidates = [i for i, d in enumerate(docs[:base_size]) if d.slug not in skip and d.slug not in referenced]
+    candidates = [
+        i for i, d in enumerate(docs[:base_size]) if d.slug not in skip and d.slug not in referenced
+    ]
     chosen = rng.sample(candidates, changes.edited + changes.removed)
     for n, index in enumerate(chosen[: changes.edited]):
         doc = docs[index]
-        doc.summary = [f"Revised description {n + 1}: the record was re-catalogued after review.", *doc.summary[:1]]
+        doc.summary = [
+            f"Revised description {n + 1}: the record was re-catalogued after review.",
+            *doc.summary[:1],
+        ]
         if n % 3 == 0:
             doc.clean_title = f"{doc.clean_title} (Revised)"
             doc.title = f"{doc.title} (Revised)"
@@ -617,7 +630,9 @@ BAD_TITLES = ("", "   ", "\n\t  \n", "&nbsp;", "\u200b ")
 """Titles with nothing visible (markup as carried: ``&nbsp;`` is an entity)."""
 
 
-def _spoil_draws(archive: Archive, rate: float, seed: int, kind: str, salt: str) -> list[tuple[ReplicaDoc, random.Random]]:
+def _spoil_draws(
+    archive: Archive, rate: float, seed: int, kind: str, salt: str
+) -> list[tuple[ReplicaDoc, random.Random]]:
     """The documents a seeded draw picks at ``rate`` (never the seed search's), with their draw."""
     skip = set(archive.seed_slugs)
     chosen = []

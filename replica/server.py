@@ -95,7 +95,9 @@ class Search:
                 self._cache[key] = result
         return result
 
-    def _run(self, docs: list[ReplicaDoc], query: str, facets: list[tuple[str, int]], sort: str) -> list[ReplicaDoc]:
+    def _run(
+        self, docs: list[ReplicaDoc], query: str, facets: list[tuple[str, int]], sort: str
+    ) -> list[ReplicaDoc]:
         folded = " ".join(_fold(query).split())
         pinned = self._pinned.get(folded)
         if pinned is not None and not facets and not sort:
@@ -233,7 +235,7 @@ def error_page(status: int) -> bytes:
     """A small error page, like a front server's (not the site's chrome)."""
     phrase = HTTPStatus(status).phrase
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{status} {phrase}</title></head>\n<body><h1>{phrase}</h1>\n"
         f"<p>{_ERROR_TEXT.get(status, phrase)}</p></body></html>\n"
     ).encode()
@@ -407,12 +409,18 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         if self.server.faults.repeat and page > 0 and rows:
             rows = [results[page * page_size - 1], *rows]
         main = render_search_main(
-            rows, total=len(results), page=page, page_size=page_size, params=params,
+            rows,
+            total=len(results),
+            page=page,
+            page_size=page_size,
+            params=params,
             aliases=self.server.faults.aliases,
         )
         title = f"Search{': ' + query if query else ''}"
         if "search" in self.server.faults.layout:
-            main = main.replace("results-count", "result-summary").replace('class="document contextual', 'class="doc contextual')
+            main = main.replace("results-count", "result-summary").replace(
+                'class="document contextual', 'class="doc contextual'
+            )
         reply = self._html(page_shell(title=title, main_html=main, body_class="path-search"))
         if rows:
             reply.search = (params, page)
@@ -426,7 +434,9 @@ class ReplicaHandler(BaseHTTPRequestHandler):
             doc = visible(archive.by_nid.get(int(rest[: -len("/download")])))
             if doc is None:
                 return self._text(HTTPStatus.NOT_FOUND, "Page not found")
-            return Reply(HTTPStatus.OK, b"%PDF-1.4\n% replica placeholder\n%%EOF\n", "application/pdf", [CACHE_CONTROL])
+            return Reply(
+                HTTPStatus.OK, b"%PDF-1.4\n% replica placeholder\n%%EOF\n", "application/pdf", [CACHE_CONTROL]
+            )
         if rest.isdigit():
             # Legacy /document/<record id>: a permanent redirect to the canonical page.
             doc = visible(archive.by_record.get(int(rest)))
@@ -452,7 +462,7 @@ class ReplicaHandler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _text(status: HTTPStatus, text: str) -> Reply:
-        body = page_shell(title=text, main_html=f"<h1 class=\"title\">{text}</h1>")
+        body = page_shell(title=text, main_html=f'<h1 class="title">{text}</h1>')
         return Reply(status, body.encode("utf-8"), HTML, [CACHE_CONTROL])
 
     @staticmethod
@@ -531,7 +541,12 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         if name == "challenge":
             status = int(params["status"])
             ray = hashlib.sha256(f"{self.server.seed}|{key}|{attempt}".encode()).hexdigest()[:16] + "-IAD"
-            page = Reply(status, challenge_page(ray), HTML, [("Cache-Control", "private, max-age=0, no-store"), ("CF-RAY", ray)])
+            page = Reply(
+                status,
+                challenge_page(ray),
+                HTML,
+                [("Cache-Control", "private, max-age=0, no-store"), ("CF-RAY", ray)],
+            )
             return {"status": status, "ray": ray}, lambda: self._write(page, server="cloudflare")
         if name == "oversize":
             if not reply.is_html_page:
