@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import sys
-import tempfile
 from pathlib import Path
 
 import jsonlines
 
 from replica import faults as faults_module
-from replica.dataset import DEFAULT_SEED, DEFAULT_SIZE, Changes
+from replica.dataset import DEFAULT_SEED, DEFAULT_SIZE, Archive, Changes
 from replica.faults import FaultLog, FaultPlan, FaultSpecError, build_faulty_archive
 from replica.server import ReplicaServer
 
@@ -86,10 +86,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def dump_truth(archive, base_url: str, path: Path) -> None:  # type: ignore[no-untyped-def]
-    """Write atomically: a reader never sees a half-written truth file."""
+def dump_truth(archive: Archive, base_url: str, path: Path) -> None:
+    """Write atomically: a reader never sees a half-written truth file.
+
+    The file gets the mode a new file gets (0666 less the umask: 0644 under the usual 022),
+    not the 0600 of a private temporary file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle, jsonlines.Writer(handle, compact=True) as writer:
             writer.write_all(archive.truth(base_url))
