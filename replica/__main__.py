@@ -82,6 +82,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="with --dump-truth: write the file and exit instead of serving",
     )
+    parser.add_argument(
+        "--no-validators",
+        action="store_true",
+        help="document pages without ETag and Last-Modified; If-None-Match and If-Modified-Since ignored",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser.parse_args(argv)
 
@@ -133,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         fault_log.close()
         return 0
     try:
-        server = ReplicaServer(archive, args.port, faults, fault_log=fault_log)
+        server = ReplicaServer(
+            archive, args.port, faults, fault_log=fault_log, validators=not args.no_validators
+        )
     except OSError as exc:
         print(
             f"error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; "

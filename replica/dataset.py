@@ -342,13 +342,18 @@ def _title(rng: random.Random) -> tuple[str, list[str]]:
     return title, people
 
 
+def _markup(text: str) -> str:
+    """``text`` as the markup carries it: ``&``, ``<`` and ``>`` escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _display_title(rng: random.Random, clean: str) -> str:
     """The title as the markup carries it: escaped, and now and then untidy.
 
     Each untidiness is one the title pipeline must undo: a double-escaped apostrophe, runs
     and odd kinds of white space, a zero-width space, a decomposed accent.
     """
-    shown = clean.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    shown = _markup(clean)
     roll = rng.random()
     if roll < 0.01 and "'" in shown:
         shown = shown.replace("'", "&amp;#039;")
@@ -591,6 +596,10 @@ def build_archive(
     return Archive(docs=docs, seed_query=facts["query"], seed_slugs=seed_slugs, seed=seed)
 
 
+EDIT_DATE = "2025-06-30"
+"""When ``--changes`` edits happened: after every upload of the base archive (the last is in 2024)."""
+
+
 def _apply_edits(docs: list[ReplicaDoc], base_size: int, changes: Changes, seed: int, skip: set[str]) -> None:
     """Edit and remove documents of the base archive in place (removed ones are dropped).
 
@@ -607,6 +616,7 @@ def _apply_edits(docs: list[ReplicaDoc], base_size: int, changes: Changes, seed:
     chosen = rng.sample(candidates, changes.edited + changes.removed)
     for n, index in enumerate(chosen[: changes.edited]):
         doc = docs[index]
+        doc.revised = EDIT_DATE
         doc.summary = [
             f"Revised description {n + 1}: the record was re-catalogued after review.",
             *doc.summary[:1],
@@ -631,29 +641,35 @@ BAD_TITLES = ("", "   ", "\n\t  \n", "&nbsp;", "\u200b ")
 
 
 def _spoil_draws(
-    archive: Archive, rate: float, seed: int, kind: str, salt: str
+    archive: Archive, rate: float, seed: int, kind: str, salt: str, only: str | None = None
 ) -> list[tuple[ReplicaDoc, random.Random]]:
-    """The documents a seeded draw picks at ``rate`` (never the seed search's), with their draw."""
+    """The documents a seeded draw picks at ``rate`` (never the seed search's), with their draw;
+    with ``only`` (a slug), that one document whatever the rate."""
+    if only is not None and only not in archive.by_slug:
+        raise ValueError(f"no document /document/{only} in this archive")
     skip = set(archive.seed_slugs)
     chosen = []
     for doc in archive.docs:
-        if doc.slug in skip:
+        excluded = doc.slug != only if only is not None else doc.slug in skip
+        if excluded:
             continue
         digest = hashlib.sha256(f"{kind}|{seed}|{salt}|{doc.nid}".encode()).digest()
         draw = random.Random(int.from_bytes(digest[:8], "big"))
-        if draw.random() < rate:
+        if draw.random() < rate or only is not None:
             chosen.append((doc, draw))
     return chosen
 
 
-def spoil_dates(archive: Archive, rate: float, seed: int, salt: str = "") -> list[ReplicaDoc]:
+def spoil_dates(
+    archive: Archive, rate: float, seed: int, salt: str = "", only: str | None = None
+) -> list[ReplicaDoc]:
     """Give a seeded share of the documents a malformed displayed date, in place.
 
     The truth follows: ``date_raw`` is the malformed text, ``date`` and ``date_precision``
     are None (a correct harvest reads nothing from it). Returns the spoiled documents.
     """
     spoiled = []
-    for doc, draw in _spoil_draws(archive, rate, seed, "baddates", salt):
+    for doc, draw in _spoil_draws(archive, rate, seed, "baddates", salt, only):
         year = int(doc.date[:4]) if doc.date else 1956
         doc.date_raw = draw.choice(BAD_DATE_FORMS).format(y=year, d=year % 10)
         doc.date = doc.date_precision = None
@@ -661,15 +677,59 @@ def spoil_dates(archive: Archive, rate: float, seed: int, salt: str = "") -> lis
     return spoiled
 
 
-def spoil_titles(archive: Archive, rate: float, seed: int, salt: str = "") -> list[ReplicaDoc]:
+def spoil_titles(
+    archive: Archive, rate: float, seed: int, salt: str = "", only: str | None = None
+) -> list[ReplicaDoc]:
     """Give a seeded share of the documents an empty or white-space-only title, in place.
 
     The truth follows: ``clean_title`` is empty, so the truth's ``title`` is None. The slug
     stays the one the original title gave. Returns the spoiled documents.
     """
     spoiled = []
-    for doc, draw in _spoil_draws(archive, rate, seed, "badtitles", salt):
+    for doc, draw in _spoil_draws(archive, rate, seed, "badtitles", salt, only):
         doc.title = draw.choice(BAD_TITLES)
         doc.clean_title = ""
+        spoiled.append(doc)
+    return spoiled
+
+
+SCRIPT_IN_TITLE = '<script>var note = "<b>not a title</b>";</script>'
+"""What ``titles:kind=script`` puts in a title's markup, after its first word."""
+INVISIBLE_TITLE = "\u2063\u3164\u2063\u3164\u2063"
+"""A title of invisible characters only (INVISIBLE SEPARATOR, HANGUL FILLER)."""
+
+
+def hostile_title(kind: str, clean: str) -> tuple[str, str]:
+    """A hostile form of the title ``clean``: (the markup, what a reader sees).
+
+    >>> hostile_title("doubleescaped", "Talks & Notes")
+    ('Talks &amp; Notes &amp;amp; Enclosures', 'Talks & Notes &amp; Enclosures')
+    >>> hostile_title("script", "Talks on <Aid>")[0]
+    'Talks<script>var note = "<b>not a title</b>";</script> on &lt;Aid&gt;'
+    >>> hostile_title("invisible", "Talks")[1]
+    ''
+    """
+    markup = _markup(clean)
+    if kind == "doubleescaped":
+        return markup + " &amp;amp; Enclosures", clean + " &amp; Enclosures"
+    if kind == "script":
+        head, space, tail = markup.partition(" ")
+        return head + SCRIPT_IN_TITLE + space + tail, clean
+    if kind == "invisible":
+        return INVISIBLE_TITLE, ""
+    raise ValueError(f"unknown hostile title kind {kind!r}")
+
+
+def spoil_titles_hostile(
+    archive: Archive, kind: str, rate: float, seed: int, salt: str = "", only: str | None = None
+) -> list[ReplicaDoc]:
+    """Give a seeded share of the documents (or the one ``only``) a hostile title, in place.
+
+    The truth follows: ``clean_title`` is what a reader sees (empty for ``invisible``, so
+    the truth's ``title`` is None). The slug stays. Returns the spoiled documents.
+    """
+    spoiled = []
+    for doc, _ in _spoil_draws(archive, rate, seed, f"titles:{kind}", salt, only):
+        doc.title, doc.clean_title = hostile_title(kind, doc.clean_title or "Untitled")
         spoiled.append(doc)
     return spoiled

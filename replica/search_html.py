@@ -83,10 +83,13 @@ def render_search_main(
     page_size: int,
     params: Sequence[tuple[str, str]],
     aliases: bool = False,
+    again: Sequence[ReplicaDoc] = (),
 ) -> str:
     """The ``<main>`` region of ``/search``: count line, result table, pager.
 
     ``aliases`` links rows by :func:`alias_href` instead of their canonical address.
+    ``again`` are documents listed a second time, after the rows, under their legacy
+    ``/document/<record id>`` address (the "X - Y" line does not count them).
     """
     last_page = max(0, (total - 1) // page_size)
     if total == 0:
@@ -97,6 +100,7 @@ def render_search_main(
             first=str(first), last=str(first + len(rows) - 1), total=str(total)
         ) + load("search-table.html").render(
             rows="".join(render_row(doc, alias_href(doc) if aliases else None) for doc in rows)
+            + "".join(render_row(doc, f"/document/{doc.record_id}") for doc in again)
         )
     else:
         # Past the last page the real site shows an empty list, not an error.
