@@ -7,6 +7,10 @@ Every GET is first answered as the site would (a :class:`Reply`), then the fault
 (:mod:`replica.faults`) may replace or bend that reply on the wire. The server
 counts attempts per path-with-query, reveals staged uploads (``shift``), logs every fault,
 and reports the counts at ``GET /_replica/faults``.
+
+Document pages carry ``ETag`` and ``Last-Modified`` and answer conditional GETs with
+``304 Not Modified`` (unless ``validators=False``, ``--no-validators``); see "Validators" in
+:mod:`replica.faults`.
 """
 
 from __future__ import annotations
@@ -437,7 +441,12 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         except ValueError:
             page = 0
         asked = values.get("items_per_page", "10")
-        page_size = int(asked) if asked.isdigit() and int(asked) in PAGE_SIZES else 10
+        try:
+            page_size = int(asked)
+        except ValueError:
+            page_size = 10
+        if page_size not in PAGE_SIZES:
+            page_size = 10
         ignore = faults.switch("ignoreperpage")
         if ignore is not None and page_size != 10:
             self._switched(ignore, {"items_per_page": asked, "served": 10})
@@ -677,11 +686,11 @@ class ReplicaHandler(BaseHTTPRequestHandler):
             if name == "canonical":
                 target = CANONICAL_TARGETS[str(params["to"])]
                 bent = self._render_doc(reply.doc, canonical=target)
-                return {"status": 200, "canonical": target}, lambda: self._write(bent)
-            bent = self._render_doc(reply.doc, nest=int(params["depth"]))
-            return {"status": 200, "depth": params["depth"], "length": len(bent.body)}, lambda: self._write(
-                bent
-            )
+                detail = {"status": 200, "canonical": target}
+            else:
+                bent = self._render_doc(reply.doc, nest=int(params["depth"]))
+                detail = {"status": 200, "depth": params["depth"], "length": len(bent.body)}
+            return detail, lambda: self._write(bent)
         if name == "offsite":
             return self._offsite(reply, str(params["link"]))
         if name == "loop":
