@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import sys
-import tempfile
 from pathlib import Path
 
 import jsonlines
 
 from replica import faults as faults_module
-from replica.dataset import DEFAULT_SEED, DEFAULT_SIZE, Changes
+from replica.dataset import DEFAULT_SEED, DEFAULT_SIZE, Archive, Changes
 from replica.faults import FaultLog, FaultPlan, FaultSpecError, build_faulty_archive
 from replica.server import ReplicaServer
 
@@ -41,29 +41,65 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="A local replica of the Wilson Center Digital Archive, bound to 127.0.0.1.",
     )
     parser.add_argument("--port", type=int, default=8000, help="TCP port; 0 picks a free one (default 8000)")
-    parser.add_argument("--documents", type=_positive, default=DEFAULT_SIZE,
-                        help=f"number of documents (default {DEFAULT_SIZE}, the real archive's size)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the generated content and faults")
-    parser.add_argument("--faults", default="", metavar="SPEC",
-                        help="fault plan, e.g. 'layout,503@/search?page=3#1-2,500@0.05'; the grammar is the "
-                        "docstring of replica/faults.py (print it with --faults-help)")
+    parser.add_argument(
+        "--documents",
+        type=_positive,
+        default=DEFAULT_SIZE,
+        help=f"number of documents (default {DEFAULT_SIZE}, the real archive's size)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="seed of the generated content and faults"
+    )
+    parser.add_argument(
+        "--faults",
+        default="",
+        metavar="SPEC",
+        help="fault plan, e.g. 'layout,503@/search?page=3#1-2,500@0.05'; the grammar is the "
+        "docstring of replica/faults.py (print it with --faults-help)",
+    )
     parser.add_argument("--faults-help", action="store_true", help="print the --faults grammar and exit")
-    parser.add_argument("--fault-log", type=Path, metavar="FILE",
-                        help="write every injected fault as a JSON line to FILE (truncated at start)")
-    parser.add_argument("--changes", type=_changes, default=Changes(), metavar="ADDED,EDITED,REMOVED",
-                        help="the archive after new uploads, edits and removals (deterministic), e.g. 25,10,5")
-    parser.add_argument("--dump-truth", type=Path, metavar="FILE",
-                        help="write the replica's dataset (what a harvest must produce) as JSON Lines")
-    parser.add_argument("--dump-only", action="store_true",
-                        help="with --dump-truth: write the file and exit instead of serving")
+    parser.add_argument(
+        "--fault-log",
+        type=Path,
+        metavar="FILE",
+        help="write every injected fault as a JSON line to FILE (truncated at start)",
+    )
+    parser.add_argument(
+        "--changes",
+        type=_changes,
+        default=Changes(),
+        metavar="ADDED,EDITED,REMOVED",
+        help="the archive after new uploads, edits and removals (deterministic), e.g. 25,10,5",
+    )
+    parser.add_argument(
+        "--dump-truth",
+        type=Path,
+        metavar="FILE",
+        help="write the replica's dataset (what a harvest must produce) as JSON Lines",
+    )
+    parser.add_argument(
+        "--dump-only",
+        action="store_true",
+        help="with --dump-truth: write the file and exit instead of serving",
+    )
+    parser.add_argument(
+        "--no-validators",
+        action="store_true",
+        help="document pages without ETag and Last-Modified; If-None-Match and If-Modified-Since ignored",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser.parse_args(argv)
 
 
-def dump_truth(archive, base_url: str, path: Path) -> None:  # type: ignore[no-untyped-def]
-    """Write atomically: a reader never sees a half-written truth file."""
+def dump_truth(archive: Archive, base_url: str, path: Path) -> None:
+    """Write atomically: a reader never sees a half-written truth file.
+
+    The file gets the mode a new file gets (0666 less the umask: 0644 under the usual 022),
+    not the 0600 of a private temporary file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle, jsonlines.Writer(handle, compact=True) as writer:
             writer.write_all(archive.truth(base_url))
@@ -78,8 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.faults_help:
         print(faults_module.__doc__)
         return 0
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s [replica] %(levelname)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s [replica] %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
     try:
         faults = FaultPlan.parse(args.faults)
     except FaultSpecError as exc:
@@ -99,17 +138,27 @@ def main(argv: list[str] | None = None) -> int:
         fault_log.close()
         return 0
     try:
-        server = ReplicaServer(archive, args.port, faults, fault_log=fault_log)
+        server = ReplicaServer(
+            archive, args.port, faults, fault_log=fault_log, validators=not args.no_validators
+        )
     except OSError as exc:
-        print(f"error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; "
-              "pick another --port, or 0 for a free one", file=sys.stderr)
+        print(
+            f"error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; "
+            "pick another --port, or 0 for a free one",
+            file=sys.stderr,
+        )
         return 2
     if args.dump_truth:
         dump_truth(archive, server.base_url, args.dump_truth)
     print(server.base_url, flush=True)
     staged = f" (+{faults.shift_total} staged by shift)" if faults.shift_total else ""
-    logging.info("serving %d documents%s at %s (faults: %s)", len(archive.docs) - faults.shift_total, staged,
-                 server.base_url, args.faults or "none")
+    logging.info(
+        "serving %d documents%s at %s (faults: %s)",
+        len(archive.docs) - faults.shift_total,
+        staged,
+        server.base_url,
+        args.faults or "none",
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -50,8 +50,7 @@ _SLUG_MAX = 90
 RIGHTS = [
     "Materials in the replica are generated for testing; the real archive states its own "
     "terms of reuse for research and education.",
-    "For questions about the rights status of a real document, write to "
-    "HAPP@wilsoncenter.org.",
+    "For questions about the rights status of a real document, write to HAPP@wilsoncenter.org.",
 ]
 
 # People as (list form "Surname, Given", running-text form).
@@ -146,9 +145,7 @@ def slugify(title: str) -> str:
     >>> slugify("About an Embassy. Folder 78. The Chekist Anthology")
     'about-embassy-folder-78-chekist-anthology'
     """
-    ascii_text = (
-        unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii").lower()
-    )
+    ascii_text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii").lower()
     words = [w for w in _WS.sub("", ascii_text).replace("-", " ").split() if w not in _STOP_WORDS]
     slug = ""
     for word in words:
@@ -334,12 +331,20 @@ def _title(rng: random.Random) -> tuple[str, list[str]]:
         (f"Cable from the {c1[2]} Foreign Ministry, ‘On {rng.choice(THEMES).removeprefix('the ')}’", []),
         (f"{p1}, 'Notes on {rng.choice(THEMES).removeprefix('the ')}' (Excerpts)", [p1]),
         (f"Information on the Attitude of {c1[1]} to {rng.choice(THEMES)} [{c1[2]} Embassy Report]", []),
-        (f"Telegram No. {rng.randint(10, 999)}.{rng.randint(100, 999)} from {rng.choice(CITIES)} to {rng.choice(CITIES)}, “Urgent”", []),
+        (
+            f"Telegram No. {rng.randint(10, 999)}.{rng.randint(100, 999)} from {rng.choice(CITIES)} to {rng.choice(CITIES)}, “Urgent”",
+            [],
+        ),
     )
     title, people = rng.choice(templates)
     if rng.random() < 0.85 and str(year) not in title:
         title = f"{title}, {day_text}"
     return title, people
+
+
+def _markup(text: str) -> str:
+    """``text`` as the markup carries it: ``&``, ``<`` and ``>`` escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _display_title(rng: random.Random, clean: str) -> str:
@@ -348,7 +353,7 @@ def _display_title(rng: random.Random, clean: str) -> str:
     Each untidiness is one the title pipeline must undo: a double-escaped apostrophe, runs
     and odd kinds of white space, a zero-width space, a decomposed accent.
     """
-    shown = clean.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    shown = _markup(clean)
     roll = rng.random()
     if roll < 0.01 and "'" in shown:
         shown = shown.replace("'", "&amp;#039;")
@@ -363,7 +368,9 @@ def _display_title(rng: random.Random, clean: str) -> str:
     return shown
 
 
-def _pick_terms(rng: random.Random, terms: _Terms, vocab: str, names: list[str], lo: int, hi: int) -> list[Term]:
+def _pick_terms(
+    rng: random.Random, terms: _Terms, vocab: str, names: list[str], lo: int, hi: int
+) -> list[Term]:
     count = rng.randint(lo, hi)
     chosen = rng.sample(names, min(count, len(names)))
     return [terms.get(vocab, n) for n in chosen]
@@ -406,7 +413,9 @@ class Changes:
         return cls(*(int(p) for p in parts))
 
 
-def build_archive(size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED, changes: Changes | None = None) -> Archive:
+def build_archive(
+    size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED, changes: Changes | None = None
+) -> Archive:
     """Build the replica's archive of ``size`` documents (at least the 11 of the seed).
 
     With ``changes``, the same archive after new uploads (at the top of the upload order),
@@ -470,7 +479,9 @@ def build_archive(size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED, changes: C
             pdfs.append(f"/sites/default/files/shared-media/document_scan/{lang}-{nid_hint}-scan.pdf")
         if pane == "transcript":
             # In page order: the scans (original pane) come before the transcript.
-            pdfs.append(f"/sites/default/files/shared-media/imported_document_transcript/Volume%20{nid_hint}.pdf")
+            pdfs.append(
+                f"/sites/default/files/shared-media/imported_document_transcript/Volume%20{nid_hint}.pdf"
+            )
         authors = [p for p in PEOPLE if p[1] in title_people][:1]
         return {
             "credits": f"This document was made possible with support from {donor}" if donor else None,
@@ -481,7 +492,9 @@ def build_archive(size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED, changes: C
             "topics": _pick_terms(doc_rng, terms, "topics", TOPICS, 0, 2),
             "subjects": [
                 f"{a}--Foreign relations--{b}"
-                for a, b in (doc_rng.sample([c[0] for c in COUNTRIES], 2) for _ in range(doc_rng.randint(0, 4)))
+                for a, b in (
+                    doc_rng.sample([c[0] for c in COUNTRIES], 2) for _ in range(doc_rng.randint(0, 4))
+                )
             ],
             "source": f"{doc_rng.choice(ARCHIVES).rsplit('(', 1)[-1].rstrip(')')}, fond {doc_rng.randint(1, 999)}, "
             f"opis {doc_rng.randint(1, 99)}, delo {doc_rng.randint(1, 999)}. Translated for the replica.",
@@ -583,6 +596,10 @@ def build_archive(size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED, changes: C
     return Archive(docs=docs, seed_query=facts["query"], seed_slugs=seed_slugs, seed=seed)
 
 
+EDIT_DATE = "2025-06-30"
+"""When ``--changes`` edits happened: after every upload of the base archive (the last is in 2024)."""
+
+
 def _apply_edits(docs: list[ReplicaDoc], base_size: int, changes: Changes, seed: int, skip: set[str]) -> None:
     """Edit and remove documents of the base archive in place (removed ones are dropped).
 
@@ -593,11 +610,17 @@ def _apply_edits(docs: list[ReplicaDoc], base_size: int, changes: Changes, seed:
         return
     rng = random.Random(seed * 104_729 + 1)
     referenced = {s for d in docs for s in d.related}
-    candidates = [i for i, d in enumerate(docs[:base_size]) if d.slug not in skip and d.slug not in referenced]
+    candidates = [
+        i for i, d in enumerate(docs[:base_size]) if d.slug not in skip and d.slug not in referenced
+    ]
     chosen = rng.sample(candidates, changes.edited + changes.removed)
     for n, index in enumerate(chosen[: changes.edited]):
         doc = docs[index]
-        doc.summary = [f"Revised description {n + 1}: the record was re-catalogued after review.", *doc.summary[:1]]
+        doc.revised = EDIT_DATE
+        doc.summary = [
+            f"Revised description {n + 1}: the record was re-catalogued after review.",
+            *doc.summary[:1],
+        ]
         if n % 3 == 0:
             doc.clean_title = f"{doc.clean_title} (Revised)"
             doc.title = f"{doc.title} (Revised)"
@@ -617,28 +640,36 @@ BAD_TITLES = ("", "   ", "\n\t  \n", "&nbsp;", "\u200b ")
 """Titles with nothing visible (markup as carried: ``&nbsp;`` is an entity)."""
 
 
-def _spoil_draws(archive: Archive, rate: float, seed: int, kind: str, salt: str) -> list[tuple[ReplicaDoc, random.Random]]:
-    """The documents a seeded draw picks at ``rate`` (never the seed search's), with their draw."""
+def _spoil_draws(
+    archive: Archive, rate: float, seed: int, kind: str, salt: str, only: str | None = None
+) -> list[tuple[ReplicaDoc, random.Random]]:
+    """The documents a seeded draw picks at ``rate`` (never the seed search's), with their draw;
+    with ``only`` (a slug), that one document whatever the rate."""
+    if only is not None and only not in archive.by_slug:
+        raise ValueError(f"no document /document/{only} in this archive")
     skip = set(archive.seed_slugs)
     chosen = []
     for doc in archive.docs:
-        if doc.slug in skip:
+        excluded = doc.slug != only if only is not None else doc.slug in skip
+        if excluded:
             continue
         digest = hashlib.sha256(f"{kind}|{seed}|{salt}|{doc.nid}".encode()).digest()
         draw = random.Random(int.from_bytes(digest[:8], "big"))
-        if draw.random() < rate:
+        if draw.random() < rate or only is not None:
             chosen.append((doc, draw))
     return chosen
 
 
-def spoil_dates(archive: Archive, rate: float, seed: int, salt: str = "") -> list[ReplicaDoc]:
+def spoil_dates(
+    archive: Archive, rate: float, seed: int, salt: str = "", only: str | None = None
+) -> list[ReplicaDoc]:
     """Give a seeded share of the documents a malformed displayed date, in place.
 
     The truth follows: ``date_raw`` is the malformed text, ``date`` and ``date_precision``
     are None (a correct harvest reads nothing from it). Returns the spoiled documents.
     """
     spoiled = []
-    for doc, draw in _spoil_draws(archive, rate, seed, "baddates", salt):
+    for doc, draw in _spoil_draws(archive, rate, seed, "baddates", salt, only):
         year = int(doc.date[:4]) if doc.date else 1956
         doc.date_raw = draw.choice(BAD_DATE_FORMS).format(y=year, d=year % 10)
         doc.date = doc.date_precision = None
@@ -646,15 +677,59 @@ def spoil_dates(archive: Archive, rate: float, seed: int, salt: str = "") -> lis
     return spoiled
 
 
-def spoil_titles(archive: Archive, rate: float, seed: int, salt: str = "") -> list[ReplicaDoc]:
+def spoil_titles(
+    archive: Archive, rate: float, seed: int, salt: str = "", only: str | None = None
+) -> list[ReplicaDoc]:
     """Give a seeded share of the documents an empty or white-space-only title, in place.
 
     The truth follows: ``clean_title`` is empty, so the truth's ``title`` is None. The slug
     stays the one the original title gave. Returns the spoiled documents.
     """
     spoiled = []
-    for doc, draw in _spoil_draws(archive, rate, seed, "badtitles", salt):
+    for doc, draw in _spoil_draws(archive, rate, seed, "badtitles", salt, only):
         doc.title = draw.choice(BAD_TITLES)
         doc.clean_title = ""
+        spoiled.append(doc)
+    return spoiled
+
+
+SCRIPT_IN_TITLE = '<script>var note = "<b>not a title</b>";</script>'
+"""What ``titles:kind=script`` puts in a title's markup, after its first word."""
+INVISIBLE_TITLE = "\u2063\u3164\u2063\u3164\u2063"
+"""A title of invisible characters only (INVISIBLE SEPARATOR, HANGUL FILLER)."""
+
+
+def hostile_title(kind: str, clean: str) -> tuple[str, str]:
+    """A hostile form of the title ``clean``: (the markup, what a reader sees).
+
+    >>> hostile_title("doubleescaped", "Talks & Notes")
+    ('Talks &amp; Notes &amp;amp; Enclosures', 'Talks & Notes &amp; Enclosures')
+    >>> hostile_title("script", "Talks on <Aid>")[0]
+    'Talks<script>var note = "<b>not a title</b>";</script> on &lt;Aid&gt;'
+    >>> hostile_title("invisible", "Talks")[1]
+    ''
+    """
+    markup = _markup(clean)
+    if kind == "doubleescaped":
+        return markup + " &amp;amp; Enclosures", clean + " &amp; Enclosures"
+    if kind == "script":
+        head, space, tail = markup.partition(" ")
+        return head + SCRIPT_IN_TITLE + space + tail, clean
+    if kind == "invisible":
+        return INVISIBLE_TITLE, ""
+    raise ValueError(f"unknown hostile title kind {kind!r}")
+
+
+def spoil_titles_hostile(
+    archive: Archive, kind: str, rate: float, seed: int, salt: str = "", only: str | None = None
+) -> list[ReplicaDoc]:
+    """Give a seeded share of the documents (or the one ``only``) a hostile title, in place.
+
+    The truth follows: ``clean_title`` is what a reader sees (empty for ``invisible``, so
+    the truth's ``title`` is None). The slug stays. Returns the spoiled documents.
+    """
+    spoiled = []
+    for doc, _ in _spoil_draws(archive, rate, seed, f"titles:{kind}", salt, only):
+        doc.title, doc.clean_title = hostile_title(kind, doc.clean_title or "Untitled")
         spoiled.append(doc)
     return spoiled

@@ -21,12 +21,24 @@ SEED_QUERY = "Korean Workers' Party"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m replica.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--whole-archive", action="store_true", help="harvest every document, not the seed search")
-    parser.add_argument("--listing-only", action="store_true", help="do not follow results to their document pages")
+    parser.add_argument(
+        "--whole-archive", action="store_true", help="harvest every document, not the seed search"
+    )
+    parser.add_argument(
+        "--listing-only", action="store_true", help="do not follow results to their document pages"
+    )
     args = parser.parse_args(argv)
     with running_replica() as replica:
         print(f"replica running at {replica.base_url}", flush=True)
-        cmd = [sys.executable, "-m", "scrapy", "crawl", "archive", "-s", f"HARVESTER_BASE_URL={replica.base_url}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            "archive",
+            "-s",
+            f"HARVESTER_BASE_URL={replica.base_url}",
+        ]
         if not args.whole_archive:
             cmd += ["-a", f"query={SEED_QUERY}"]
         if not args.listing_only:

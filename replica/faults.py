@@ -7,19 +7,22 @@ SPEC is a comma-separated list of entries (white space around entries is ignored
 
     SPEC     = ENTRY *( "," ENTRY )
     ENTRY    = SWITCH  /  FAULT [ ":" PARAMS ] "@" WHERE
-    SWITCH   = "layout" [ ":document" / ":search" ]  /  "repeat"  /  "aliases"
+    SWITCH   = "layout" [ ":document" / ":search" ]  /  "repeat"  /  "aliases"  /  "endless"
+             / "ignoreperpage"  /  "dupaddr" [ ":" PARAMS ]  /  "robots" [ ":" PARAMS ]
     PARAMS   = PARAM *( ";" PARAM )        PARAM = KEY "=" VALUE  /  VALUE (the fault's main parameter)
     WHERE    = RATE [ PREFIX ] [ "#" ATTEMPTS ]      at a seeded rate over requests
              / PATH [ "#" ATTEMPTS ]                 on one path-with-query
     RATE     = a number from 0 to 1, e.g. 0.05
     PREFIX   = "/" ...   the rate covers every path that starts with it ("/" = every path)
-    PATH     = "/" path [ "?" query ]   one exact path and query
+    PATH     = "/" path [ "?" query ]   one exact path and query (archive faults: "/document/" SLUG,
+                                        that one document, without "#")
     ATTEMPTS = N  /  N "-" M  /  N "-"  1-based attempt numbers, e.g. "1", "1-2", "3-"
 
 Examples: ``500@0.05`` (5 % of page requests answer 500), ``503@/search?page=3#1-2`` (the first
 two attempts at ``/search?page=3`` answer 503), ``429:retry-after=date:2@0.1#1`` (10 % of first
 attempts answer 429 with an HTTP-date 2 s ahead), ``slow:seconds=4@/document/some-slug#1``,
-``shift:5@/search?page=2``, ``baddates@0.02,badtitles@0.01``, ``layout:search,repeat``.
+``shift:5@/search?page=2``, ``baddates@0.02,badtitles@0.01``, ``layout:search,repeat``,
+``dupaddr:every=5,stalecount@/search?page=3,titles:script@/document/some-slug,robots``.
 A comma inside a path must be written ``%2C`` (a comma ends the entry).
 
 Plan-wide switches (no ``@``; they change every page of their kind)
@@ -33,6 +36,23 @@ Plan-wide switches (no ``@``; they change every page of their kind)
 - ``aliases``: result rows link some documents by their other addresses: one in three by
   the legacy ``/document/<record id>`` (a 301 to the canonical page), one in three by the
   shortlink ``/node/<nid>`` (the page served in place, with its canonical link).
+- ``dupaddr:every=N`` [7]: one walk lists some documents under two addresses. Each results
+  page after the first also lists, after its own rows, the documents of the page before it
+  whose 0-based position ``i`` in the results has ``i + 1`` a multiple of N, linked by their
+  legacy ``/document/<record id>`` (a 301 to the canonical page). The page before lists them by
+  their slug; documents of the last page are not listed again. The count line counts only the
+  page's own rows, and the truth lists every document once. Logged for each page carrying such
+  rows (``rows``: their hrefs, ``slugs``).
+- ``endless``: a pager that never ends: every results page with results says "of M" with
+  ``M = max(N, (page + 2) * page size)``, so it always offers a next page, and past the N real
+  results the rows are invented (``/document/endless-result-<position>``, answering 404; in no
+  truth). Logged for each page whose M is more than N (``rows``: the invented rows' hrefs,
+  ``total``: M).
+- ``ignoreperpage``: the search ignores ``items_per_page`` and serves 10 rows a page (the real
+  site's default), with the "X - Y of N" line and the pager by 10 (its links keep the
+  parameter). Logged when a request asks for another size (``items_per_page``, ``served``).
+- ``robots:disallow=P`` [/search]: ``/robots.txt`` also says ``Disallow: P`` to every agent
+  (``User-agent: *``); several entries add several lines. Logged for each ``/robots.txt``.
 
 Request faults (main parameter first; defaults in brackets)
 -----------------------------------------------------------
@@ -58,6 +78,9 @@ Request faults (main parameter first; defaults in brackets)
   and a ``/cdn-cgi/challenge-platform/h/...`` script; headers ``Server: cloudflare`` and ``CF-RAY``.
 - ``oversize:mib=M`` [6]: the normal page with M MiB of padding in an HTML comment before
   ``</body>`` (over the harvester's 5 MiB ``DOWNLOAD_MAXSIZE``); ``Content-Length`` is exact.
+  The page is otherwise whole. One document page over 5 MiB: ``oversize@/document/<slug>``
+  (6 MiB of padding plus the page); one of about 8 MiB, for a raised limit:
+  ``oversize:mib=8@/document/<other slug>`` (8 MiB plus the page's 60-90 KB).
 - ``badutf8``: the normal page, still labelled ``charset=UTF-8``, with the bytes
   ``FF FE 20 43 61 66 E9 20`` (not UTF-8; ``Caf\\xe9`` is Latin-1) inserted at the start of
   the first summary paragraph (search pages: the first row's; document pages: the summary
@@ -68,6 +91,16 @@ Request faults (main parameter first; defaults in brackets)
   anywhere).
 - ``loop:to=J`` [0]: results pages only: the pager's ``rel="next"`` link points to page J
   (0-based) instead of the next page.
+- ``stalecount:mode=M`` [stale]: results pages with rows; their rows and pager are the real
+  ones, only the count line's total N changes. ``stale``: "of N-1" (a stale cached page beside
+  fresh ones; give several PATH entries for a set of pages); ``alternate``: "of N+1" on the
+  path's even attempts and "of N" on its odd ones (where the entry does nothing).
+- ``canonical:to=T`` [offsite]: document pages (also under ``/node/<nid>``) whose
+  ``<link rel="canonical">`` points to ``offsite``: ``http://evil.example/document/pwned``,
+  ``javascript``: ``javascript:alert(document.domain)``, or ``search``: ``/search``.
+- ``deepnest:depth=D`` [3000]: document pages whose active pane's content (the translation or
+  transcript text, or the scans of an original) sits inside D nested ``<div>`` elements
+  (1 to 100000); the text is unchanged.
 
 Archive faults
 --------------
@@ -85,11 +118,20 @@ Archive faults
   their pages.
 - ``badtitles@RATE``: that share of the documents show an empty or white-space-only title
   ("", spaces, new lines and tabs, ``&nbsp;``, a zero-width space).
+- ``titles:kind=K@RATE`` [doubleescaped]: that share of the documents show a hostile title, on
+  their rows and pages (``h1``, citation, ``<title>``). ``doubleescaped``: the markup ends with
+  `` &amp;amp; Enclosures`` (a reader sees "... &amp; Enclosures", and so does the truth);
+  ``script``: ``<script>var note = "<b>not a title</b>";</script>`` right after the title's
+  first word (the truth: the title without it); ``invisible``: the title is only U+2063 and
+  U+3164 characters (the truth: null).
+
+``baddates``, ``badtitles`` and ``titles`` also take ``@/document/<slug>``: that one document
+(the seed search's too), e.g. ``titles:invisible@/document/some-slug``.
 
 Archive faults change the documents themselves, so ``--dump-truth`` describes the *final*
 archive (every staged shift revealed; positions are the final ones) with what a correct
 harvest produces: for a bad date ``date`` and ``date_precision`` null and ``date_raw`` the
-malformed text; for a bad title ``title`` null.
+malformed text; for a bad title ``title`` null; for a hostile title what a reader sees.
 
 How a request fault is decided
 ------------------------------
@@ -107,8 +149,9 @@ way. Entries are checked in spec order, and the first one that *fires* answers t
   SHA-256 of ``"<seed>|<entry index>|<entry text>|<key>|<attempt>"`` as a fraction of 2**64
   (the same seed always faults the same requests; a retry rolls again), and
 - the fault can change this response (``truncate`` needs a 200, ``oversize`` and ``badutf8``
-  a 200 HTML page, ``drop`` a body, ``offsite`` and ``loop`` a results page with rows and a
-  next link as needed); otherwise the next entry is tried.
+  a 200 HTML page, ``drop`` a body, ``offsite``, ``loop`` and ``stalecount`` a results page
+  with rows (and a next link as needed), ``canonical`` and ``deepnest`` a 200 document page);
+  otherwise the next entry is tried.
 
 ``/_replica/...`` is never faulted nor counted.
 
@@ -122,10 +165,24 @@ faults), ``attempt`` (null for archive faults), ``entry`` (its text in the spec)
 (with defaults filled in) and ``detail``: what went on the wire or changed (``status``;
 ``retry_after`` (the header sent); ``seconds``; ``length`` and ``sent`` (bytes); ``ray``;
 ``offset`` (of the bad bytes); ``host``, ``row``, ``next`` (hrefs); ``page``; ``slugs``
-revealed and ``documents`` now listed; ``date_raw`` or ``title`` shown). Each request fault
+revealed and ``documents`` now listed; ``date_raw`` or ``title`` shown; ``total`` and
+``shown`` counts; ``canonical``; ``depth``; the switches' details above). ``dupaddr``, ``endless``,
+``ignoreperpage`` and ``robots`` are logged with the request's path and attempt when they
+change a response. Each request fault
 and shift is also logged at INFO on stderr (one line; archive faults: one line per entry),
 and ``GET /_replica/faults`` answers JSON ``{"counts": {fault: n}, "total": n, "requests": n}``
 (``requests``: GETs counted so far).
+
+Validators (not a fault)
+------------------------
+
+Document pages (``/document/<slug>``, ``/node/<nid>``) carry ``ETag`` (their length and CRC-32:
+any change of the page changes it) and ``Last-Modified`` (noon UTC of the document's upload
+date, or of its ``--changes`` edit, which comes later). A GET whose ``If-None-Match`` names
+the ETag (weak comparison, ``*`` too) or, without ``If-None-Match``, whose ``If-Modified-Since``
+is not before ``Last-Modified``, is answered ``304 Not Modified`` with both headers and no
+body (faults that change a page then have no page to change). ``--no-validators`` sends neither
+header and answers every conditional GET in full.
 """
 
 from __future__ import annotations
@@ -143,7 +200,16 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlencode
 
-from replica.dataset import Archive, Changes, build_archive, spoil_dates, spoil_titles
+from replica.dataset import (
+    Archive,
+    Changes,
+    build_archive,
+    format_date,
+    spoil_dates,
+    spoil_titles,
+    spoil_titles_hostile,
+)
+from replica.model import ReplicaDoc
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +271,19 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return read
 
 
+def _depth(text: str) -> int:
+    value = _whole(1)(text)
+    if value > 100_000:
+        raise ValueError(f"{text!r} is more than 100000")
+    return value
+
+
+def _site_path(text: str) -> str:
+    if not text.startswith("/") or any(c.isspace() for c in text):
+        raise ValueError(f"{text!r} is not a path starting with '/' (no white space)")
+    return text
+
+
 def _retry_after(text: str) -> str:
     """``N``, ``date:N`` or ``none``; kept as text (it goes into the log as given)."""
     if text == "none":
@@ -222,7 +301,8 @@ class _Kind:
     params: dict[str, tuple[Callable[[str], Any], Any]]
     main: str | None = None
     where: str = "request"
-    """``request`` (a rate or a path), ``path`` (a path only) or ``documents`` (a rate only)."""
+    """``request`` (a rate or a path), ``path`` (a path only), ``documents`` (a rate, or one
+    document's ``/document/<slug>``) or ``switch`` (plan-wide, no ``@``)."""
 
 
 _KINDS: dict[str, _Kind] = {
@@ -238,12 +318,55 @@ _KINDS: dict[str, _Kind] = {
     "badutf8": _Kind({}),
     "offsite": _Kind({"link": (_choice("row", "next", "both"), "row")}, "link"),
     "loop": _Kind({"to": (_whole(0), 0)}, "to"),
+    "stalecount": _Kind({"mode": (_choice("stale", "alternate"), "stale")}, "mode"),
+    "canonical": _Kind({"to": (_choice("offsite", "javascript", "search"), "offsite")}, "to"),
+    "deepnest": _Kind({"depth": (_depth, 3000)}, "depth"),
     "shift": _Kind({"count": (_whole(1), 10)}, "count", where="path"),
     "baddates": _Kind({}, where="documents"),
     "badtitles": _Kind({}, where="documents"),
+    "titles": _Kind(
+        {"kind": (_choice("doubleescaped", "script", "invisible"), "doubleescaped")},
+        "kind",
+        where="documents",
+    ),
+    "dupaddr": _Kind({"every": (_whole(1), 7)}, "every", where="switch"),
+    "endless": _Kind({}, where="switch"),
+    "ignoreperpage": _Kind({}, where="switch"),
+    "robots": _Kind({"disallow": (_site_path, "/search")}, "disallow", where="switch"),
 }
 _KNOWN = ", ".join([*_SWITCHES, *_KINDS])
+CANONICAL_TARGETS = {
+    "offsite": "http://evil.example/document/pwned",
+    "javascript": "javascript:alert(document.domain)",
+    "search": "/search",
+}
+"""Where ``canonical:to=...`` points a document page's ``<link rel="canonical">``."""
+
+
+def endless_doc(index: int) -> ReplicaDoc:
+    """The invented result at 0-based ``index`` of an ``endless`` listing (past the real
+    results): its address ``/document/endless-result-<index + 1>`` answers 404, and it is in
+    no truth file.
+
+    >>> doc = endless_doc(60)
+    >>> doc.slug, doc.nid, doc.title, doc.date_raw
+    ('endless-result-61', 9000061, 'Generated Result 61 of an Endless Listing', 'February 6, 1971')
+    """
+    n = index + 1
+    return ReplicaDoc(
+        nid=9_000_000 + n,
+        record_id=9_000_000 + n,
+        slug=f"endless-result-{n}",
+        title=f"Generated Result {n} of an Endless Listing",
+        date_raw=format_date(1950 + n % 40, n % 12 + 1, n % 28 + 1),
+        summary=[f"A result the pager keeps inventing (number {n})."],
+        created=0,
+        uploaded_date="",
+    )
+
+
 _RATE = re.compile(r"^(?P<rate>\d*\.?\d+)(?P<prefix>/.*)?$")
+_DOCUMENT_PATH = re.compile(r"^/document/[a-z0-9-]+$")
 _ATTEMPTS = re.compile(r"^(?P<first>\d+)(?:(?P<dash>-)(?P<last>\d+)?)?$")
 
 
@@ -317,7 +440,14 @@ class FaultPlan:
     shifts: list[FaultEntry] = field(default_factory=list)
     """Staged uploads (``shift``), in spec order."""
     documents: list[FaultEntry] = field(default_factory=list)
-    """Archive faults over documents (``baddates``, ``badtitles``)."""
+    """Archive faults over documents (``baddates``, ``badtitles``, ``titles``)."""
+    switches: list[FaultEntry] = field(default_factory=list)
+    """Plan-wide switches with parameters (``dupaddr``, ``endless``, ``ignoreperpage``,
+    ``robots``), in spec order: logged when they change a response."""
+
+    def switch(self, name: str) -> FaultEntry | None:
+        """The (first) switch entry called ``name``, or None when it is off."""
+        return next((e for e in self.switches if e.name == name), None)
 
     @property
     def shift_total(self) -> int:
@@ -352,14 +482,25 @@ class FaultPlan:
             kind = _KINDS.get(name)
             if kind is None:
                 raise FaultSpecError(f"fault entry {part!r}: unknown fault {name!r}; known: {_KNOWN}")
+            if colon and not params.strip(";"):
+                raise FaultSpecError(
+                    f"fault entry {part!r}: nothing after ':' (leave out the ':' for the defaults)"
+                )
+            if kind.where == "switch":
+                if at:
+                    raise FaultSpecError(
+                        f"fault entry {part!r}: {name!r} is a plan-wide switch and takes no '@'"
+                    )
+                if name != "robots" and plan.switch(name) is not None:
+                    raise FaultSpecError(f"fault entry {part!r}: {name!r} is already on")
+                plan.switches.append(
+                    FaultEntry(text=part, index=index, name=name, params=_params(part, name, kind, params))
+                )
+                continue
             if not at:
                 raise FaultSpecError(
                     f"fault entry {part!r}: say where it applies, after '@': a rate ({name}@0.05) "
                     f"or a path and attempts ({name}@/search?page=3#1-2)"
-                )
-            if colon and not params.strip(";"):
-                raise FaultSpecError(
-                    f"fault entry {part!r}: nothing after ':' (leave out the ':' for the defaults)"
                 )
             entry = _entry(part, index, name, kind, params, where)
             {"request": plan.requests, "path": plan.shifts, "documents": plan.documents}[kind.where].append(
@@ -389,8 +530,8 @@ class FaultPlan:
                 yield entry
 
 
-def _entry(part: str, index: int, name: str, kind: _Kind, text: str, where: str) -> FaultEntry:
-    """Read one fault entry's parameters and WHERE (the name is already known)."""
+def _params(part: str, name: str, kind: _Kind, text: str) -> dict[str, Any]:
+    """Read one fault entry's parameters, with the defaults of those not given."""
     params: dict[str, Any] = {key: default for key, (_, default) in kind.params.items()}
     for raw in filter(None, text.split(";")) if text else ():
         key, eq, value = raw.partition("=")
@@ -405,6 +546,12 @@ def _entry(part: str, index: int, name: str, kind: _Kind, text: str, where: str)
             params[key] = kind.params[key][0](value)
         except ValueError as exc:
             raise FaultSpecError(f"fault entry {part!r}: {key}: {exc}") from None
+    return params
+
+
+def _entry(part: str, index: int, name: str, kind: _Kind, text: str, where: str) -> FaultEntry:
+    """Read one fault entry's parameters and WHERE (the name is already known)."""
+    params = _params(part, name, kind, text)
     location, hash_, attempts = where.rpartition("#") if "#" in where else (where, "", "")
     first, last = 1, None
     if hash_:
@@ -420,9 +567,12 @@ def _entry(part: str, index: int, name: str, kind: _Kind, text: str, where: str)
             )
     entry = FaultEntry(text=part, index=index, name=name, params=params, first=first, last=last)
     if location.startswith("/"):
-        if kind.where == "documents":
+        if kind.where == "documents" and (
+            hash_ or not _DOCUMENT_PATH.match(location) or location[len("/document/") :].isdigit()
+        ):
             raise FaultSpecError(
-                f"fault entry {part!r}: {name!r} applies to documents at a rate ({name}@0.02), not to a path"
+                f"fault entry {part!r}: {name!r} applies to documents at a rate ({name}@0.02) "
+                f"or to one document by its canonical path ({name}@/document/<slug>), without '#'"
             )
         path, _, query = location.partition("?")
         return replace(entry, path=request_key(path, query))
@@ -508,23 +658,34 @@ def build_faulty_archive(
     plan: FaultPlan, size: int, seed: int, changes: Changes | None = None, log: FaultLog | None = None
 ) -> Archive:
     """The archive the plan serves: ``size`` documents, plus every shift's documents (newest),
-    with ``baddates``/``badtitles`` applied (logged in ``log``, one line per document).
+    with ``baddates``/``badtitles``/``titles`` applied (logged in ``log``, one line per document).
 
-    Without shifts and archive faults it is exactly :func:`build_archive`'s.
+    Without shifts and archive faults it is exactly :func:`build_archive`'s. Raises
+    ``ValueError`` for an entry whose ``/document/<slug>`` is not in the archive.
     """
     changes = changes or Changes()
     if plan.shift_total:
         changes = replace(changes, added=changes.added + plan.shift_total)
     archive = build_archive(size, seed, changes)
     for entry in plan.documents:
-        assert entry.rate is not None
-        spoil = spoil_dates if entry.name == "baddates" else spoil_titles
         # Each entry draws with its own salt, so two entries of one kind choose independently.
-        spoiled = spoil(archive, entry.rate, seed, salt=f"{entry.index}|{entry.text}")
+        salt = f"{entry.index}|{entry.text}"
+        only = entry.path.removeprefix("/document/") if entry.path else None
+        rate = entry.rate or 0.0
+        try:
+            if entry.name == "baddates":
+                spoiled, field_name = spoil_dates(archive, rate, seed, salt, only), "date_raw"
+            elif entry.name == "badtitles":
+                spoiled, field_name = spoil_titles(archive, rate, seed, salt, only), "title"
+            else:
+                kind = str(entry.params["kind"])
+                spoiled, field_name = spoil_titles_hostile(archive, kind, rate, seed, salt, only), "title"
+        except ValueError as exc:
+            raise ValueError(f"--faults entry {entry.text!r}: {exc}") from None
         for doc in spoiled:
-            value = doc.date_raw if entry.name == "baddates" else doc.title
-            field_name = "date_raw" if entry.name == "baddates" else "title"
             if log is not None:
-                log.record(entry, f"/document/{doc.slug}", None, {field_name: value}, quiet=True)
+                log.record(
+                    entry, f"/document/{doc.slug}", None, {field_name: getattr(doc, field_name)}, quiet=True
+                )
         logger.info("fault %s on %d documents (entry %r)", entry.name, len(spoiled), entry.text)
     return archive

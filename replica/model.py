@@ -37,6 +37,9 @@ class ReplicaDoc:
     """Upload order: larger is newer (``sort_bef_combine=created_DESC``)."""
     uploaded_date: str
     """Original Uploaded Date, ``YYYY-MM-DD``."""
+    revised: str | None = None
+    """Date (``YYYY-MM-DD``) of the last edit (``--changes``), or None: its page's
+    ``Last-Modified`` is this date, else the upload date."""
     credits: str | None = None
     """Full credits sentence ("This document was made possible with support from X"), or None."""
     authors: list[Term] = field(default_factory=list)

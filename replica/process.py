@@ -73,12 +73,16 @@ def running_replica(
         selector = selectors.DefaultSelector()
         selector.register(process.stdout, selectors.EVENT_READ)
         if not selector.select(timeout=startup_timeout):
-            raise ReplicaStartError(f"replica printed no URL in {startup_timeout} s: {log_path.read_text()[-2000:]}")
+            raise ReplicaStartError(
+                f"replica printed no URL in {startup_timeout} s: {log_path.read_text()[-2000:]}"
+            )
         base_url = process.stdout.readline().strip()
         if not base_url.startswith("http://127.0.0.1:"):
             process.wait(timeout=10)
             raise ReplicaStartError(f"replica failed to start: {log_path.read_text()[-2000:]}")
-        yield Replica(base_url=base_url, process=process, truth_path=dump_truth, log_path=log_path, fault_log=fault_log)
+        yield Replica(
+            base_url=base_url, process=process, truth_path=dump_truth, log_path=log_path, fault_log=fault_log
+        )
     finally:
         process.terminate()
         try:

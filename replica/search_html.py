@@ -2,7 +2,8 @@
 
 The row markup is the confirmed one (the same as the Related Documents rows of real
 document pages); the wrapper, the "X - Y of N" line and the Drupal pager are the
-assumed contract that ARCHIVE.md writes down.
+assumed contract that ARCHIVE.md writes down. The fixed markup is in
+``replica/templates/search*.html`` and ``pager.html``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from collections.abc import Sequence
 from html import escape
 from urllib.parse import urlencode
 
+from replica.html import render_result_row
 from replica.model import ReplicaDoc
+from replica.template import load
 
 
 def alias_href(doc: ReplicaDoc) -> str:
@@ -25,26 +28,21 @@ def alias_href(doc: ReplicaDoc) -> str:
 
 
 def render_row(doc: ReplicaDoc, href: str | None = None) -> str:
-    """One result row (the same markup as the Related Documents rows of document pages)."""
-    date = f"<p>{escape(doc.date_raw)}</p>" if doc.date_raw else ""
-    if doc.summary:
-        paragraphs = "".join(f"<p>{escape(p)}</p>" for p in doc.summary)
-        text = f'<div class="text"><p></p>{paragraphs}<p></p></div>'
-    else:
-        text = ""
-    return (
-        f'<tr><td class="date">{date}</td>'
-        f'<td data-history-node-id="{doc.nid}" class="document contextual-region">'
-        f'<a href="{href or "/document/" + doc.slug}"><h3 class="sub-title"><span>{doc.title}</span></h3>'
-        f"{text}</a></td></tr>\n"
-    )
+    """One result row (the Related Documents rows' markup, without an empty ``div.text``)."""
+    return render_result_row(doc, href, empty_text=False) + "\n"
 
 
-def _href(params: Sequence[tuple[str, str]], page: int) -> str:
+def page_href(params: Sequence[tuple[str, str]], page: int) -> str:
+    """The pager's link to ``page``: the same query, ``page`` last (left out for page 0), escaped."""
     query = [(k, v) for k, v in params if k != "page"]
     if page:
         query.append(("page", str(page)))
     return escape("?" + urlencode(query), quote=True)
+
+
+def _link(cls: str, href: str, title: str, text: str, rel: str = "") -> str:
+    rel_attr = f' rel="{rel}"' if rel else ""
+    return f'<li class="page-item{cls}"><a class="page-link" href="{href}" title="{title}"{rel_attr}>{text}</a></li>'
 
 
 def render_pager(params: Sequence[tuple[str, str]], page: int, last_page: int) -> str:
@@ -53,37 +51,28 @@ def render_pager(params: Sequence[tuple[str, str]], page: int, last_page: int) -
         return ""
     items = []
     if page > 0:
+        items.append(_link(" pager__item--first", page_href(params, 0), "Go to first page", "First"))
         items.append(
-            f'<li class="page-item pager__item--first"><a class="page-link" href="{_href(params, 0)}" '
-            'title="Go to first page">First</a></li>'
-        )
-        items.append(
-            f'<li class="page-item pager__item--previous"><a class="page-link" href="{_href(params, page - 1)}" '
-            'title="Go to previous page" rel="prev">Previous</a></li>'
+            _link(
+                " pager__item--previous",
+                page_href(params, page - 1),
+                "Go to previous page",
+                "Previous",
+                "prev",
+            )
         )
     start = max(0, min(page - 4, last_page - 8))
     for number in range(start, min(last_page, start + 8) + 1):
         if number == page:
             items.append(f'<li class="page-item active"><span class="page-link">{number + 1}</span></li>')
         else:
-            items.append(
-                f'<li class="page-item"><a class="page-link" href="{_href(params, number)}" '
-                f'title="Go to page {number + 1}">{number + 1}</a></li>'
-            )
+            items.append(_link("", page_href(params, number), f"Go to page {number + 1}", str(number + 1)))
     if page < last_page:
         items.append(
-            f'<li class="page-item pager__item--next"><a class="page-link" href="{_href(params, page + 1)}" '
-            'title="Go to next page" rel="next">Next</a></li>'
+            _link(" pager__item--next", page_href(params, page + 1), "Go to next page", "Next", "next")
         )
-        items.append(
-            f'<li class="page-item pager__item--last"><a class="page-link" href="{_href(params, last_page)}" '
-            'title="Go to last page">Last</a></li>'
-        )
-    return (
-        '<nav class="pager" role="navigation" aria-labelledby="pagination-heading">\n'
-        '<h4 id="pagination-heading" class="visually-hidden">Pagination</h4>\n'
-        f'<ul class="pagination js-pager__items">{"".join(items)}</ul>\n</nav>\n'
-    )
+        items.append(_link(" pager__item--last", page_href(params, last_page), "Go to last page", "Last"))
+    return load("pager.html").render(items="".join(items))
 
 
 def render_search_main(
@@ -94,36 +83,30 @@ def render_search_main(
     page_size: int,
     params: Sequence[tuple[str, str]],
     aliases: bool = False,
+    again: Sequence[ReplicaDoc] = (),
 ) -> str:
-    """The ``<main>`` region of ``/search``: count line, result table, pager."""
+    """The ``<main>`` region of ``/search``: count line, result table, pager.
+
+    ``aliases`` links rows by :func:`alias_href` instead of their canonical address.
+    ``again`` are documents listed a second time, after the rows, under their legacy
+    ``/document/<record id>`` address (the "X - Y" line does not count them).
+    """
     last_page = max(0, (total - 1) // page_size)
-    form_value = escape(dict(params).get("search_api_fulltext", ""), quote=True)
-    parts = [
-        '<div data-drupal-messages-fallback="" class="hidden"></div>\n'
-        '<div class="views-exposed-form" data-drupal-selector="views-exposed-form-search-page">'
-        f'<form action="/search" method="get"><input type="text" name="search_api_fulltext" value="{form_value}">'
-        '<input type="submit" value="Search"></form></div>\n'
-        '<div class="view view-search view-id-search view-display-id-page_1">\n'
-    ]
     if total == 0:
-        parts.append('<div class="view-empty"><p>No results found. Please try a different search.</p></div>\n')
+        results = load("search-empty.html").render()
     elif rows:
         first = page * page_size + 1
-        parts.append(
-            '<div class="view-header"><p class="results-label">Results:</p>'
-            f'<p class="results-count">{first} - {first + len(rows) - 1} of {total}</p></div>\n'
-            '<h2 class="results-title">Documents</h2>\n'
-            '<div class="documents"><div class="card table-responsive">'
-            '<table class="table table-hover table-striped"><tbody>\n'
+        results = load("search-count.html").render(
+            first=str(first), last=str(first + len(rows) - 1), total=str(total)
+        ) + load("search-table.html").render(
+            rows="".join(render_row(doc, alias_href(doc) if aliases else None) for doc in rows)
+            + "".join(render_row(doc, f"/document/{doc.record_id}") for doc in again)
         )
-        parts.extend(render_row(doc, alias_href(doc) if aliases else None) for doc in rows)
-        parts.append("</tbody></table></div></div>\n")
     else:
         # Past the last page the real site shows an empty list, not an error.
-        parts.append(
-            '<div class="documents"><div class="card table-responsive">'
-            '<table class="table table-hover table-striped"><tbody>\n</tbody></table></div></div>\n'
-        )
-    parts.append(render_pager(params, page, last_page) if total else "")
-    parts.append("</div>\n")
-    return "".join(parts)
+        results = load("search-table.html").render(rows="")
+    return load("search.html").render(
+        query=escape(dict(params).get("search_api_fulltext", ""), quote=True),
+        results=results,
+        pager=render_pager(params, page, last_page) if total else "",
+    )

@@ -7,6 +7,10 @@ Every GET is first answered as the site would (a :class:`Reply`), then the fault
 (:mod:`replica.faults`) may replace or bend that reply on the wire. The server
 counts attempts per path-with-query, reveals staged uploads (``shift``), logs every fault,
 and reports the counts at ``GET /_replica/faults``.
+
+Document pages carry ``ETag`` and ``Last-Modified`` and answer conditional GETs with
+``304 Not Modified`` (unless ``validators=False``, ``--no-validators``); see "Validators" in
+:mod:`replica.faults`.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ import math
 import re
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
 from html import escape
 from http import HTTPStatus
@@ -31,7 +36,15 @@ from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 from replica.dataset import Archive
-from replica.faults import OFFSITE_HOST, FaultEntry, FaultLog, FaultPlan, request_key
+from replica.faults import (
+    CANONICAL_TARGETS,
+    OFFSITE_HOST,
+    FaultEntry,
+    FaultLog,
+    FaultPlan,
+    endless_doc,
+    request_key,
+)
 from replica.html import page_shell, render_document_page
 from replica.model import ReplicaDoc
 from replica.search_html import render_search_main
@@ -95,7 +108,9 @@ class Search:
                 self._cache[key] = result
         return result
 
-    def _run(self, docs: list[ReplicaDoc], query: str, facets: list[tuple[str, int]], sort: str) -> list[ReplicaDoc]:
+    def _run(
+        self, docs: list[ReplicaDoc], query: str, facets: list[tuple[str, int]], sort: str
+    ) -> list[ReplicaDoc]:
         folded = " ".join(_fold(query).split())
         pinned = self._pinned.get(folded)
         if pinned is not None and not facets and not sort:
@@ -130,6 +145,8 @@ class Reply:
     headers: list[tuple[str, str]] = field(default_factory=list)
     search: tuple[list[tuple[str, str]], int] | None = None
     """For a results page with rows: its query parameters and page number."""
+    doc: ReplicaDoc | None = None
+    """For a document page: its document."""
 
     @property
     def is_html_page(self) -> bool:
@@ -149,10 +166,13 @@ class ReplicaServer(ThreadingHTTPServer):
         faults: FaultPlan | None = None,
         *,
         fault_log: FaultLog | None = None,
+        validators: bool = True,
     ) -> None:
         """Serve ``archive``. With shifts in ``faults``, its newest ``shift_total``
-        documents are the staged uploads: hidden until their shift fires."""
+        documents are the staged uploads: hidden until their shift fires. ``validators``:
+        document pages carry ``ETag`` and ``Last-Modified`` and conditional GETs are answered."""
         self.archive = archive
+        self.validators = validators
         self.faults = faults or FaultPlan.parse("")
         self.fault_log = fault_log or FaultLog()
         self.seed = archive.seed
@@ -221,6 +241,7 @@ _ERROR_TEXT = {
 }
 _NEXT_LINK = re.compile(rb'(<a class="page-link" href=")([^"]*)(" title="Go to next page" rel="next">)')
 _ROW_LINK = re.compile(rb'(<td data-history-node-id="\d+" class="[^"]*"><a href=")([^"]*)(")')
+_COUNT_LINE = re.compile(rb'<p class="(?:results-count|result-summary)">\d+ - \d+ of (\d+)</p>')
 _ROW_SUMMARY = b'<div class="text"><p></p><p>'
 _ROW_TITLE = b'<h3 class="sub-title"><span>'
 _DOC_SUMMARY = b'<div class="text-block">'
@@ -233,7 +254,7 @@ def error_page(status: int) -> bytes:
     """A small error page, like a front server's (not the site's chrome)."""
     phrase = HTTPStatus(status).phrase
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{status} {phrase}</title></head>\n<body><h1>{phrase}</h1>\n"
         f"<p>{_ERROR_TEXT.get(status, phrase)}</p></body></html>\n"
     ).encode()
@@ -288,6 +309,26 @@ def retry_after(value: str, now: float) -> str | None:
     return value
 
 
+def entity_tag(body: bytes) -> str:
+    """A document page's strong ``ETag``: its length and CRC-32 (any change of the page changes it).
+
+    >>> entity_tag(b"<html></html>")
+    '"d-601b871f"'
+    """
+    return f'"{len(body):x}-{zlib.crc32(body):08x}"'
+
+
+def last_modified(doc: ReplicaDoc) -> str:
+    """A document page's ``Last-Modified``: noon UTC of its last edit, else of its upload.
+
+    >>> from replica.faults import endless_doc
+    >>> last_modified(replace(endless_doc(0), uploaded_date="2013-04-02"))
+    'Tue, 02 Apr 2013 12:00:00 GMT'
+    """
+    day = datetime.fromisoformat(doc.revised or doc.uploaded_date)
+    return format_datetime(day.replace(hour=12, tzinfo=UTC), usegmt=True)
+
+
 def _page_href(params: list[tuple[str, str]], page: int) -> bytes:
     """The pager's href for ``page`` (the same form as the pager's other links)."""
     query = [(k, v) for k, v in params if k != "page"]
@@ -329,6 +370,9 @@ class ReplicaHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "ReplicaDrupal/10"
     sys_version = ""
+    _key = ""
+    """The request key (see :func:`request_key`) of the request being answered."""
+    _attempt = 0
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.address_string(), *args)
@@ -342,6 +386,7 @@ class ReplicaHandler(BaseHTTPRequestHandler):
             server = self.server
             key = request_key(parts.path, parts.query)
             attempt = server.count_attempt(key)
+            self._key, self._attempt = key, attempt
             server.trigger_shifts(key, parts.path, attempt)
             reply = self._route(parts)
             for entry in server.faults.firing(server.seed, key, parts.path, attempt):
@@ -369,7 +414,12 @@ class ReplicaHandler(BaseHTTPRequestHandler):
             doc = self.server.visible(archive.by_nid.get(int(path[6:])))
             return self._doc_page(doc) if doc else self._text(HTTPStatus.NOT_FOUND, "Page not found")
         if path == "/robots.txt":
-            return Reply(HTTPStatus.OK, ROBOTS_TXT, "text/plain; charset=utf-8", [CACHE_CONTROL])
+            body = ROBOTS_TXT
+            for entry in self.server.faults.switches:
+                if entry.name == "robots":
+                    body += f"Disallow: {entry.params['disallow']}\n".encode()
+                    self._switched(entry, {"disallow": entry.params["disallow"]})
+            return Reply(HTTPStatus.OK, body, "text/plain; charset=utf-8", [CACHE_CONTROL])
         if path == "/":
             return self._redirect("/search")
         return self._text(HTTPStatus.NOT_FOUND, "Page not found")
@@ -383,17 +433,23 @@ class ReplicaHandler(BaseHTTPRequestHandler):
             self._write(self._text(HTTPStatus.NOT_FOUND, "Page not found"))
 
     def _search(self, params: list[tuple[str, str]]) -> Reply:
+        faults = self.server.faults
         values = dict(params)
         query = values.get("search_api_fulltext", "")
         try:
             page = max(0, int(values.get("page", "0") or 0))
         except ValueError:
             page = 0
+        asked = values.get("items_per_page", "10")
         try:
-            page_size = int(values.get("items_per_page", "10"))
+            page_size = int(asked)
         except ValueError:
             page_size = 10
         if page_size not in PAGE_SIZES:
+            page_size = 10
+        ignore = faults.switch("ignoreperpage")
+        if ignore is not None and page_size != 10:
+            self._switched(ignore, {"items_per_page": asked, "served": 10})
             page_size = 10
         facets: list[tuple[str, int]] = []
         for key, value in params:
@@ -403,20 +459,51 @@ class ReplicaHandler(BaseHTTPRequestHandler):
                     facets.append((name, int(tid)))
         sort = values.get("sort_bef_combine", "")
         results = self.server.search.run(query, facets, sort)
-        rows = results[page * page_size : (page + 1) * page_size]
-        if self.server.faults.repeat and page > 0 and rows:
-            rows = [results[page * page_size - 1], *rows]
+        total = len(results)
+        endless = faults.switch("endless")
+        if endless is not None and results:
+            # One more page than this one, always: past the real results, invented ones.
+            total = max(total, (page + 2) * page_size)
+        start, end = page * page_size, min((page + 1) * page_size, total)
+        rows = [results[i] if i < len(results) else endless_doc(i) for i in range(start, end)]
+        if endless is not None and total > len(results):
+            invented = [f"/document/{endless_doc(i).slug}" for i in range(max(start, len(results)), end)]
+            self._switched(endless, {"rows": invented, "total": total})
+        if faults.repeat and page > 0 and rows:
+            before = start - 1
+            rows = [results[before] if before < len(results) else endless_doc(before), *rows]
+        again: list[ReplicaDoc] = []
+        dupaddr = faults.switch("dupaddr")
+        if dupaddr is not None and page > 0 and rows:
+            every = int(dupaddr.params["every"])
+            again = [
+                results[i] for i in range(start - page_size, min(start, len(results))) if (i + 1) % every == 0
+            ]
+            if again:
+                legacy = [f"/document/{d.record_id}" for d in again]
+                self._switched(dupaddr, {"rows": legacy, "slugs": [d.slug for d in again]})
         main = render_search_main(
-            rows, total=len(results), page=page, page_size=page_size, params=params,
-            aliases=self.server.faults.aliases,
+            rows,
+            total=total,
+            page=page,
+            page_size=page_size,
+            params=params,
+            aliases=faults.aliases,
+            again=again,
         )
         title = f"Search{': ' + query if query else ''}"
-        if "search" in self.server.faults.layout:
-            main = main.replace("results-count", "result-summary").replace('class="document contextual', 'class="doc contextual')
+        if "search" in faults.layout:
+            main = main.replace("results-count", "result-summary").replace(
+                'class="document contextual', 'class="doc contextual'
+            )
         reply = self._html(page_shell(title=title, main_html=main, body_class="path-search"))
         if rows:
             reply.search = (params, page)
         return reply
+
+    def _switched(self, entry: FaultEntry, detail: dict[str, Any]) -> None:
+        """Log that the switch ``entry`` changed the response to this request."""
+        self.server.fault_log.record(entry, self._key, self._attempt, detail)
 
     def _document(self, rest: str) -> Reply:
         archive = self.server.archive
@@ -426,7 +513,9 @@ class ReplicaHandler(BaseHTTPRequestHandler):
             doc = visible(archive.by_nid.get(int(rest[: -len("/download")])))
             if doc is None:
                 return self._text(HTTPStatus.NOT_FOUND, "Page not found")
-            return Reply(HTTPStatus.OK, b"%PDF-1.4\n% replica placeholder\n%%EOF\n", "application/pdf", [CACHE_CONTROL])
+            return Reply(
+                HTTPStatus.OK, b"%PDF-1.4\n% replica placeholder\n%%EOF\n", "application/pdf", [CACHE_CONTROL]
+            )
         if rest.isdigit():
             # Legacy /document/<record id>: a permanent redirect to the canonical page.
             doc = visible(archive.by_record.get(int(rest)))
@@ -439,10 +528,44 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         return self._doc_page(doc)
 
     def _doc_page(self, doc: ReplicaDoc) -> Reply:
+        """The document's page, or ``304 Not Modified`` when the request's validators match."""
+        reply = self._render_doc(doc)
+        if self.server.validators and self._not_modified(reply):
+            return Reply(HTTPStatus.NOT_MODIFIED, b"", None, reply.headers, doc=doc)
+        return reply
+
+    def _render_doc(self, doc: ReplicaDoc, *, canonical: str | None = None, nest: int = 0) -> Reply:
+        """A 200 with the document's page (and its ``ETag`` and ``Last-Modified``)."""
         archive = self.server.archive
         related = [archive.by_slug[s] for s in doc.related if s in archive.by_slug]
         title_class = "heading" if "document" in self.server.faults.layout else "title"
-        return self._html(render_document_page(archive.full(doc), related, title_class=title_class))
+        page = render_document_page(
+            archive.full(doc), related, title_class=title_class, canonical=canonical, nest=nest
+        )
+        reply = self._html(page)
+        reply.doc = doc
+        if self.server.validators:
+            reply.headers += [("ETag", entity_tag(reply.body)), ("Last-Modified", last_modified(doc))]
+        return reply
+
+    def _not_modified(self, reply: Reply) -> bool:
+        """Whether the request's ``If-None-Match`` (or, without one, ``If-Modified-Since``)
+        matches ``reply``'s validators (RFC 9110 13.1.2 and 13.1.3, weak comparison)."""
+        validators = dict(reply.headers)
+        none_match = self.headers.get("If-None-Match")
+        if none_match is not None:
+            tags = {t.strip().removeprefix("W/") for t in none_match.split(",")}
+            return "*" in tags or validators["ETag"] in tags
+        since = self.headers.get("If-Modified-Since")
+        if since is None:
+            return False
+        try:
+            moment = parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return parsedate_to_datetime(validators["Last-Modified"]) <= moment
 
     # --- replies --------------------------------------------------------------------
 
@@ -452,7 +575,7 @@ class ReplicaHandler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _text(status: HTTPStatus, text: str) -> Reply:
-        body = page_shell(title=text, main_html=f"<h1 class=\"title\">{text}</h1>")
+        body = page_shell(title=text, main_html=f'<h1 class="title">{text}</h1>')
         return Reply(status, body.encode("utf-8"), HTML, [CACHE_CONTROL])
 
     @staticmethod
@@ -474,7 +597,8 @@ class ReplicaHandler(BaseHTTPRequestHandler):
             self.send_header("Date", self.date_time_string())
         if reply.content_type is not None:
             self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(body) if length is None else length))
+        if reply.status != HTTPStatus.NOT_MODIFIED:
+            self.send_header("Content-Length", str(len(body) if length is None else length))
         for name, value in reply.headers:
             self.send_header(name, value)
         self.end_headers()
@@ -531,7 +655,12 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         if name == "challenge":
             status = int(params["status"])
             ray = hashlib.sha256(f"{self.server.seed}|{key}|{attempt}".encode()).hexdigest()[:16] + "-IAD"
-            page = Reply(status, challenge_page(ray), HTML, [("Cache-Control", "private, max-age=0, no-store"), ("CF-RAY", ray)])
+            page = Reply(
+                status,
+                challenge_page(ray),
+                HTML,
+                [("Cache-Control", "private, max-age=0, no-store"), ("CF-RAY", ray)],
+            )
             return {"status": status, "ray": ray}, lambda: self._write(page, server="cloudflare")
         if name == "oversize":
             if not reply.is_html_page:
@@ -549,6 +678,19 @@ class ReplicaHandler(BaseHTTPRequestHandler):
                 return None
             bad = replace(reply, body=body)
             return {"status": 200, "offset": body.find(BAD_UTF8)}, lambda: self._write(bad)
+        if name == "stalecount":
+            return self._stalecount(reply, str(params["mode"]), attempt)
+        if name in ("canonical", "deepnest"):
+            if reply.doc is None or not reply.is_html_page:
+                return None
+            if name == "canonical":
+                target = CANONICAL_TARGETS[str(params["to"])]
+                bent = self._render_doc(reply.doc, canonical=target)
+                detail = {"status": 200, "canonical": target}
+            else:
+                bent = self._render_doc(reply.doc, nest=int(params["depth"]))
+                detail = {"status": 200, "depth": params["depth"], "length": len(bent.body)}
+            return detail, lambda: self._write(bent)
         if name == "offsite":
             return self._offsite(reply, str(params["link"]))
         if name == "loop":
@@ -593,6 +735,26 @@ class ReplicaHandler(BaseHTTPRequestHandler):
             detail["row"] = href.decode()
         moved = replace(reply, body=body)
         return detail, lambda: self._write(moved)
+
+    def _stalecount(
+        self, reply: Reply, mode: str, attempt: int
+    ) -> tuple[dict[str, Any], Callable[[], None]] | None:
+        if reply.search is None or not reply.is_html_page:
+            return None
+        match = _COUNT_LINE.search(reply.body)
+        if match is None:
+            return None
+        total = int(match[1])
+        if mode == "alternate":
+            if attempt % 2:
+                return None
+            shown = total + 1
+        else:
+            shown = total - 1
+        stale = replace(
+            reply, body=reply.body[: match.start(1)] + str(shown).encode() + reply.body[match.end(1) :]
+        )
+        return {"status": 200, "total": total, "shown": shown}, lambda: self._write(stale)
 
     def _loop(self, reply: Reply, to: int) -> tuple[dict[str, Any], Callable[[], None]] | None:
         if reply.search is None or not reply.is_html_page:

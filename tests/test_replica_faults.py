@@ -6,6 +6,7 @@ Small archives, real replica processes, plain ``http.client`` over loopback.
 
 from __future__ import annotations
 
+import html
 import http.client
 import json
 import subprocess
@@ -13,9 +14,11 @@ import sys
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.robotparser import RobotFileParser
 
 import pytest
 from parsel import Selector
@@ -46,12 +49,12 @@ class Got:
         return self.headers.get(name)
 
 
-def fetch(rep: Replica, path: str, timeout: float = 10) -> Got:
+def fetch(rep: Replica, path: str, timeout: float = 10, headers: dict[str, str] | None = None) -> Got:
     """GET ``path`` on a fresh connection; exceptions (timeouts, partial bodies) propagate."""
     host, port = urlsplit(rep.base_url).netloc.split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers or {})
         response = conn.getresponse()
         return Got(response.status, response.headers, response.read())
     finally:
@@ -449,3 +452,399 @@ def test_bad_dates_and_titles_in_rows_pages_and_truth(tmp_path: Path) -> None:
     assert [(x["fault"], x["path"], x["detail"]) for x in read_jsonl(again)] == [
         (x["fault"], x["path"], x["detail"]) for x in logged
     ]
+
+
+# --- the faults added for the second round of hardening -------------------------------------
+#
+# Each is judged by what the replica serves, with expectations computed here from the truth
+# file (the documents in listing order) and plain HTML reading, not from the replica's plan.
+
+MIB = 1024 * 1024
+
+
+def truth_of(rep: Replica) -> list[dict[str, Any]]:
+    assert rep.truth_path is not None
+    return read_jsonl(rep.truth_path)
+
+
+def canonical_path(record: dict[str, Any]) -> str:
+    return "/document/" + record["id"]
+
+
+def log_of(path: Path, fault: str) -> list[dict[str, Any]]:
+    return [x for x in read_jsonl(path) if x["fault"] == fault]
+
+
+def test_new_specs_are_read_and_bad_ones_refused() -> None:
+    plan = FaultPlan.parse(
+        "dupaddr:every=5, endless, ignoreperpage, robots, robots:/private, stalecount:alternate@/search?page=2,"
+        "canonical:search@0.1, deepnest:10@/document/x#1, titles:script@/document/some-slug, titles@0.1"
+    )
+    assert [(e.name, e.params) for e in plan.switches] == [
+        ("dupaddr", {"every": 5}),
+        ("endless", {}),
+        ("ignoreperpage", {}),
+        ("robots", {"disallow": "/search"}),
+        ("robots", {"disallow": "/private"}),
+    ]
+    assert [(e.name, e.params, e.path, e.rate) for e in plan.requests] == [
+        ("stalecount", {"mode": "alternate"}, "/search?page=2", None),
+        ("canonical", {"to": "search"}, None, 0.1),
+        ("deepnest", {"depth": 10}, "/document/x", None),
+    ]
+    assert [(e.name, e.params, e.path, e.rate) for e in plan.documents] == [
+        ("titles", {"kind": "script"}, "/document/some-slug", None),
+        ("titles", {"kind": "doubleescaped"}, None, 0.1),
+    ]
+    for spec, words in (
+        ("dupaddr@0.1", "plan-wide switch"),
+        ("dupaddr:every=0", "at least 1"),
+        ("endless:3", "takes no parameters"),
+        ("robots:disallow=search", "not a path"),
+        ("ignoreperpage,ignoreperpage", "already on"),
+        ("stalecount:mode=old@/search", "not one of stale, alternate"),
+        ("canonical:to=ftp@0.1", "not one of offsite, javascript, search"),
+        ("deepnest:0@0.1", "at least 1"),
+        ("deepnest:200000@0.1", "more than 100000"),
+        ("titles:kind=bold@0.1", "not one of doubleescaped, script, invisible"),
+        ("titles@/search", "/document/<slug>"),
+        ("titles@/document/some-slug#1", "without '#'"),
+        ("titles@/document/123", "/document/<slug>"),
+    ):
+        with pytest.raises(FaultSpecError) as info:
+            FaultPlan.parse(spec)
+        assert words in str(info.value), (spec, str(info.value))
+    unknown = subprocess.run(
+        [sys.executable, "-m", "replica", "--documents", "20", "--faults", "titles@/document/no-such-slug"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unknown.returncode == 2 and "no document /document/no-such-slug" in unknown.stderr
+
+
+def test_dupaddr_lists_some_documents_again_by_their_legacy_address(tmp_path: Path) -> None:
+    truth_path, log_path = tmp_path / "truth.jsonl", tmp_path / "faults.jsonl"
+    with running_replica(
+        documents=DOCS, faults="dupaddr:every=4", dump_truth=truth_path, fault_log=log_path
+    ) as rep:
+        truth = truth_of(rep)
+        pages = [fetch(rep, "/search" + (f"?page={p}" if p else "")) for p in range(DOCS // 10)]
+        redirects = {}
+        for got in pages:
+            for href in rows(got):
+                if href.removeprefix("/document/").isdigit():
+                    moved = fetch(rep, href)
+                    redirects[href] = (moved.status, moved.header("Location"))
+    slugs = [canonical_path(r) for r in truth]
+    legacy = {canonical_path(r): f"/document/{r['record_id']}" for r in truth}
+    assert len(truth) == DOCS and len(set(slugs)) == DOCS  # the truth lists each document once
+    walked: list[str] = []
+    for page, got in enumerate(pages):
+        own = slugs[page * 10 : page * 10 + 10]
+        # The previous page's documents at positions 4, 8, 12... (1-based) come back, by record id.
+        again = [legacy[slugs[i]] for i in range(page * 10 - 10, page * 10) if page and (i + 1) % 4 == 0]
+        assert rows(got) == own + again
+        assert count_line(got) == f"{page * 10 + 1} - {page * 10 + 10} of {DOCS}"
+        walked += rows(got)
+    for href, (status, location) in redirects.items():
+        slug = next(s for s, old in legacy.items() if old == href)
+        assert status == 301 and location == slug
+    # Every fourth document of pages 0-4 is listed twice (slug, then legacy); the last page's never.
+    twice = [s for s in slugs if legacy[s] in walked]
+    assert twice == [slugs[i] for i in range(DOCS - 10) if (i + 1) % 4 == 0] and len(twice) == 12
+    assert all(walked.count(s) == 1 and walked.count(legacy[s]) == (s in twice) for s in slugs)
+    logged = log_of(log_path, "dupaddr")
+    assert [(x["path"], x["detail"]["rows"]) for x in logged] == [
+        (f"/search?page={p}", [legacy[slugs[i]] for i in range(p * 10 - 10, p * 10) if (i + 1) % 4 == 0])
+        for p in range(1, DOCS // 10)
+    ]
+
+
+def test_stalecount_one_page_behind_or_alternating(log_path: Path) -> None:
+    spec = "stalecount@/search?page=2,stalecount@/search?page=4,stalecount:alternate@/search?page=3"
+    with running_replica(documents=DOCS) as plain:
+        real = {p: rows(fetch(plain, f"/search?page={p}")) for p in range(DOCS // 10)}
+    with running_replica(documents=DOCS, faults=spec, fault_log=log_path) as rep:
+        totals = {}
+        for page in range(DOCS // 10):
+            got = fetch(rep, f"/search?page={page}")
+            assert rows(got) == real[page]
+            totals[page] = count_line(got).rsplit(" of ", 1)[1]
+        alternating = [fetch(rep, "/search?page=3") for _ in range(4)]
+        assert counts(rep) == {"stalecount": 4}
+    assert totals == {0: "60", 1: "60", 2: "59", 3: "60", 4: "59", 5: "60"}
+    # Attempt 1 was the walk above; attempts 2-5 alternate N+1, N, N+1, N.
+    assert [count_line(g) for g in alternating] == [f"31 - 40 of {n}" for n in (61, 60, 61, 60)]
+    assert all(rows(g) == real[3] for g in alternating)
+    assert [(x["path"], x["attempt"], x["detail"]["shown"]) for x in read_jsonl(log_path)] == [
+        ("/search?page=2", 1, 59),
+        ("/search?page=4", 1, 59),
+        ("/search?page=3", 2, 61),
+        ("/search?page=3", 4, 61),
+    ]
+
+
+def test_endless_pager_never_ends_and_invents_rows_outside_the_truth(tmp_path: Path) -> None:
+    truth_path, log_path = tmp_path / "truth.jsonl", tmp_path / "faults.jsonl"
+    with running_replica(documents=DOCS, faults="endless", dump_truth=truth_path, fault_log=log_path) as rep:
+        truth = truth_of(rep)
+        walked, totals, path = [], [], "/search"
+        for _ in range(12):  # twice the real number of pages
+            got = fetch(rep, path)
+            walked.append(rows(got))
+            totals.append(int(count_line(got).rsplit(" of ", 1)[1]))
+            href = next_href(got)
+            assert href is not None  # always a next page
+            path = "/search" + html.unescape(href)
+        invented = fetch(rep, walked[-1][0])
+        assert counts(rep) == {"endless": 7}
+    slugs = [canonical_path(r) for r in truth]
+    assert len(truth) == DOCS and [r for page in walked[:6] for r in page][:DOCS] == slugs
+    assert totals == [60, 60, 60, 60, 60, 70, 80, 90, 100, 110, 120, 130]
+    extra = [r for page in walked for r in page][DOCS:]
+    assert len(extra) == 6 * 10 and not set(extra) & set(slugs) and len(set(extra)) == len(extra)
+    assert invented.status == 404
+    assert [x["detail"]["total"] for x in log_of(log_path, "endless")] == [70, 80, 90, 100, 110, 120, 130]
+
+
+def test_canonical_points_offsite_to_javascript_or_to_search(tmp_path: Path) -> None:
+    truth_path, log_path = tmp_path / "truth.jsonl", tmp_path / "faults.jsonl"
+    with running_replica(documents=DOCS, dump_truth=truth_path) as plain:
+        docs = truth_of(plain)[:4]
+    a, b, c, d = (canonical_path(r) for r in docs)
+    node = "/node/" + docs[1]["node_id"]
+    spec = f"canonical@{a},canonical:to=javascript@{node},canonical:search@{c},canonical@/search"
+    with running_replica(documents=DOCS, faults=spec, fault_log=log_path) as rep:
+        got = {p: fetch(rep, p) for p in (a, node, b, c, d, "/search")}
+    link = "link[rel=canonical]::attr(href)"
+    found = {p: Selector(text=g.text).css(link).getall() for p, g in got.items()}
+    assert found == {
+        a: ["http://evil.example/document/pwned"],
+        node: ["javascript:alert(document.domain)"],
+        b: [b],
+        c: ["/search"],
+        d: [d],
+        "/search": [],
+    }
+    for page in got.values():
+        assert page.status == 200 and page.body.rstrip().endswith(b"</html>")
+    assert Selector(text=got[a].text).css("main h1 span::text").get() == docs[0]["title"]
+    assert [x["path"] for x in read_jsonl(log_path)] == [a, node, c]  # not the results page
+
+
+def visible_text_of(node: Selector) -> str:
+    """What a reader sees of an element: its text without the text of scripts."""
+    return "".join(node.xpath(".//text()[not(ancestor::script)]").getall())
+
+
+class _DivDepth(HTMLParser):
+    """The deepest ``<div>`` nesting of a page (the standard library's parser has no limit)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = self.deepest = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "div":
+            self.depth += 1
+            self.deepest = max(self.deepest, self.depth)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "div":
+            self.depth -= 1
+
+
+def div_depth(text: str) -> int:
+    parser = _DivDepth()
+    parser.feed(text)
+    return parser.deepest
+
+
+def test_deepnest_wraps_the_text_pane_in_thousands_of_divs(tmp_path: Path) -> None:
+    truth_path, log_path = tmp_path / "truth.jsonl", tmp_path / "faults.jsonl"
+    with running_replica(documents=DOCS, dump_truth=truth_path) as plain:
+        docs = truth_of(plain)
+    texted = next(r for r in docs if r["text"])
+    scans = next(r for r in docs if not r["text"])  # an original: its scans are wrapped
+    a, b = canonical_path(texted), canonical_path(scans)
+    spec = f"deepnest@{a}#1,deepnest:depth=40@{b}#1"
+    with running_replica(documents=DOCS, faults=spec, fault_log=log_path) as rep:
+        deep, normal = fetch(rep, a), fetch(rep, a)
+        shallow, shallow_normal = fetch(rep, b), fetch(rep, b)
+    # Exactly the page, with 3000 <div>s around the pane's content.
+    assert deep.text.count("<div>" * 3000) == 1 and deep.text.count("</div>" * 3000) == 1
+    assert deep.text.replace("<div>" * 3000, "").replace("</div>" * 3000, "") == normal.text
+    assert div_depth(deep.text) >= 3000 > div_depth(normal.text)
+    pane = deep.text.split("<div>" * 3000, 1)[1].split("</div>" * 3000, 1)[0]
+    assert texted["text"][:80] in visible_text_of(Selector(text=pane))  # the text, inside
+    assert shallow.text.replace("<div>" * 40, "").replace("</div>" * 40, "") == shallow_normal.text
+    assert 'class="pdf-preview"' in shallow.text.split("<div>" * 40, 1)[1].split("</div>" * 40, 1)[0]
+    assert [x["detail"]["depth"] for x in read_jsonl(log_path)] == [3000, 40]
+
+
+def test_hostile_titles_on_rows_pages_and_truth(tmp_path: Path) -> None:
+    truth_path, log_path = tmp_path / "truth.jsonl", tmp_path / "faults.jsonl"
+    with running_replica(documents=DOCS, dump_truth=truth_path) as plain:
+        before = {r["id"]: r for r in truth_of(plain)}
+    one, two, three = list(before)[:3]
+    spec = (
+        f"titles:doubleescaped@/document/{one},titles:kind=script@/document/{two},"
+        f"titles:invisible@/document/{three},titles:script@0.2"
+    )
+    with running_replica(documents=DOCS, faults=spec, dump_truth=truth_path, fault_log=log_path) as rep:
+        truth = {r["id"]: r for r in truth_of(rep)}
+        listing = fetch(rep, "/search")
+        pages = {slug: fetch(rep, f"/document/{slug}") for slug in (one, two, three)}
+        assert counts(rep)["titles"] == len(read_jsonl(log_path))
+    cells = {
+        row.css("a::attr(href)").get().removeprefix("/document/"): row.css("h3.sub-title > span")[0]
+        for row in Selector(text=listing.text).css("tbody > tr")
+    }
+    raw_cells = {slug: cells[slug].get() for slug in (one, two, three)}
+    # Double-escaped: the source says &amp;amp;, a reader (and the truth) sees &amp;.
+    assert "&amp;amp; Enclosures</span>" in raw_cells[one]
+    assert visible_text_of(cells[one]) == before[one]["title"] + " &amp; Enclosures" == truth[one]["title"]
+    # A script inside the title cell: not seen, and not in the truth.
+    assert "<script>" in raw_cells[two] and "not a title" in raw_cells[two]
+    assert visible_text_of(cells[two]) == before[two]["title"] == truth[two]["title"]
+    # Invisible characters only: the truth has no title.
+    shown = visible_text_of(cells[three])
+    assert shown and set(shown) <= {"\u2063", "\u3164"} and truth[three]["title"] is None
+    for slug, page in pages.items():
+        sel = Selector(text=page.text)
+        h1 = sel.css("main h1.title > span")[0]
+        assert visible_text_of(h1) == visible_text_of(cells[slug])
+        assert "<script" not in (sel.css("head > title::text").get() or "")
+    # The rate entry's scripts leave the other titles as a reader sees them.
+    for slug, record in truth.items():
+        if slug in (one, two, three):
+            continue
+        assert record["title"] == before[slug]["title"]
+    logged = {x["path"].removeprefix("/document/"): x["entry"] for x in read_jsonl(log_path)}
+    assert logged[one].startswith("titles:doubleescaped") and logged[three].startswith("titles:invisible")
+    assert len(logged) >= 3 + 5  # about 20 % of 49 more
+
+
+def test_robots_disallows_search_for_every_agent() -> None:
+    with running_replica(documents=DOCS, faults="robots:disallow=/search") as rep:
+        robots = fetch(rep, "/robots.txt")
+        assert counts(rep) == {"robots": 1}
+    with running_replica(documents=DOCS) as plain:
+        usual = fetch(plain, "/robots.txt")
+    for got, allowed in ((robots, False), (usual, True)):
+        parser = RobotFileParser()
+        parser.parse(got.text.splitlines())
+        for agent in ("harvester", "*", "Scrapy/2.13"):
+            assert parser.can_fetch(agent, "http://127.0.0.1/search?page=3") is allowed
+            assert parser.can_fetch(agent, "http://127.0.0.1/document/some-slug")
+            assert not parser.can_fetch(agent, "http://127.0.0.1/admin/x")
+
+
+def test_ignoreperpage_serves_ten_rows_whatever_is_asked(tmp_path: Path) -> None:
+    truth_path, log_path = tmp_path / "truth.jsonl", tmp_path / "faults.jsonl"
+    with running_replica(
+        documents=DOCS, faults="ignoreperpage", dump_truth=truth_path, fault_log=log_path
+    ) as rep:
+        slugs = [canonical_path(r) for r in truth_of(rep)]
+        asked_50 = fetch(rep, "/search?items_per_page=50")
+        asked_20 = fetch(rep, "/search?items_per_page=20&page=2")
+        asked_10 = fetch(rep, "/search?items_per_page=10&page=5")
+    assert rows(asked_50) == slugs[:10] and count_line(asked_50) == f"1 - 10 of {DOCS}"
+    assert rows(asked_20) == slugs[20:30] and count_line(asked_20) == f"21 - 30 of {DOCS}"
+    assert next_href(asked_20) == "?items_per_page=20&page=3"
+    assert rows(asked_10) == slugs[50:60] and next_href(asked_10) is None
+    assert [(x["path"], x["detail"]) for x in read_jsonl(log_path)] == [
+        ("/search?items_per_page=50", {"items_per_page": "50", "served": 10}),
+        ("/search?items_per_page=20&page=2", {"items_per_page": "20", "served": 10}),
+    ]
+
+
+def test_oversize_one_document_over_5_mib_and_another_of_8_mib(tmp_path: Path) -> None:
+    truth_path = tmp_path / "truth.jsonl"
+    with running_replica(documents=DOCS, dump_truth=truth_path) as plain:
+        a, b, c = (canonical_path(r) for r in truth_of(plain)[:3])
+    with running_replica(documents=DOCS, faults=f"oversize@{a},oversize:mib=8@{b}") as rep:
+        big, bigger, usual = fetch(rep, a), fetch(rep, b), fetch(rep, c)
+    assert 5 * MIB < len(big.body) < 6.2 * MIB
+    assert 8 * MIB < len(bigger.body) < 8.2 * MIB
+    assert len(usual.body) < 0.2 * MIB
+    for got in (big, bigger):
+        assert got.status == 200 and int(got.header("Content-Length") or 0) == len(got.body)
+        page = Selector(text=got.text)
+        assert page.css("main h1.title > span") and got.body.rstrip().endswith(b"</html>")
+
+
+def test_validators_and_conditional_requests(tmp_path: Path) -> None:
+    truth_path = tmp_path / "truth.jsonl"
+    with running_replica(documents=DOCS, dump_truth=truth_path) as rep:
+        record = truth_of(rep)[5]
+        path, node = canonical_path(record), "/node/" + record["node_id"]
+        first = fetch(rep, path)
+        etag, modified = first.header("ETag"), first.header("Last-Modified")
+        assert etag and etag.startswith('"') and modified and modified.endswith(" GMT")
+        assert fetch(rep, node).header("ETag") == etag  # the same page under its shortlink
+        assert parsedate_to_datetime(modified).date().isoformat() == record["uploaded_date"]
+        earlier = "Mon, 01 Jan 2001 00:00:00 GMT"
+        cases = [
+            ({"If-None-Match": etag}, 304),
+            ({"If-None-Match": f'"nope", W/{etag}'}, 304),
+            ({"If-None-Match": "*"}, 304),
+            ({"If-None-Match": '"nope"'}, 200),
+            ({"If-Modified-Since": modified}, 304),
+            ({"If-Modified-Since": "Tue, 01 Dec 2099 00:00:00 GMT"}, 304),
+            ({"If-Modified-Since": earlier}, 200),
+            ({"If-Modified-Since": "not a date"}, 200),
+            ({"If-None-Match": '"nope"', "If-Modified-Since": modified}, 200),  # the ETag decides
+        ]
+        for headers, status in cases:
+            got = fetch(rep, path, headers=headers)
+            assert got.status == status, headers
+            assert got.header("ETag") == etag and got.header("Last-Modified") == modified
+            if status == 304:
+                assert got.body == b"" and got.header("Content-Length") is None
+            else:
+                assert got.body == first.body
+        assert fetch(rep, node, headers={"If-None-Match": etag}).status == 304
+        results = fetch(rep, "/search", headers={"If-None-Match": "*"})
+        assert results.status == 200 and results.header("ETag") is None
+    with running_replica(documents=DOCS, extra_args=["--no-validators"]) as bare:
+        got = fetch(bare, path, headers={"If-None-Match": etag, "If-Modified-Since": modified})
+        assert got.status == 200 and got.header("ETag") is None and got.header("Last-Modified") is None
+        assert got.body == first.body
+
+
+def content(record: dict[str, Any]) -> dict[str, Any]:
+    """A truth record without where it is listed (new uploads move every document along) and
+    without its URLs (two replicas, two ports)."""
+    where = ("position", "listing_url", "url", "pdf_urls", "download_url", "related")
+    return {k: v for k, v in record.items() if k not in where}
+
+
+def test_edits_change_validators_and_nothing_else_does(tmp_path: Path) -> None:
+    base_truth, edited_truth = tmp_path / "base.jsonl", tmp_path / "edited.jsonl"
+    with running_replica(documents=DOCS, dump_truth=base_truth) as base:
+        before = {r["id"]: content(r) for r in truth_of(base)}
+        old = {}
+        for slug in before:
+            got = fetch(base, f"/document/{slug}")
+            old[slug] = (got.header("ETag"), got.header("Last-Modified"))
+    with running_replica(documents=DOCS, changes="2,3,1", dump_truth=edited_truth) as rep:
+        after = {r["id"]: content(r) for r in truth_of(rep)}
+        edited = [s for s in before if s in after and before[s] != after[s]]
+        kept = [s for s in before if s in after and before[s] == after[s]]
+        assert len(edited) == 3 and len(kept) == DOCS - 3 - 1
+        for slug in before:
+            if slug not in after:
+                continue
+            etag, modified = old[slug]
+            by_tag = fetch(rep, f"/document/{slug}", headers={"If-None-Match": etag or ""})
+            by_date = fetch(rep, f"/document/{slug}", headers={"If-Modified-Since": modified or ""})
+            if slug in edited:
+                assert by_tag.status == by_date.status == 200
+                assert by_tag.header("ETag") != etag
+                assert parsedate_to_datetime(by_tag.header("Last-Modified") or "") > parsedate_to_datetime(
+                    modified or ""
+                )
+            else:
+                assert by_tag.status == by_date.status == 304
