@@ -1,31 +1,46 @@
-"""Details crawls (``-a details=true``) of the replica, end to end over loopback."""
+"""Details crawls (``-a details=true``) of the replica, in the test process over loopback,
+and the hostile pages a details crawl meets (each shown first as served)."""
 
 from __future__ import annotations
 
-import json
+import re
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from parsel import Selector
+from scrapy.utils.defer import deferred_f_from_coro_f
 
 from harvester.items import FIELD_ORDER
 from replica.process import Replica, running_replica
-from tests.conftest import read_jsonl, run_crawl
+from tests.conftest import read_jsonl
+from tests.crawling import crawl
 from tests.test_items import validator
 
 SEED_QUERY = "Korean Workers' Party"
 TRUTH_FIELDS = [f for f in FIELD_ORDER if f not in ("query", "harvested_at")]
+Caplog = pytest.LogCaptureFixture
 
 
 def _diff(items: list[dict[str, Any]], truth: dict[str, dict[str, Any]], fields: list[str]) -> list[tuple[str, str]]:
     return [(i["url"], f) for i in items for f in fields if i.get(f) != truth[i["url"]][f]]
 
 
-def test_seed_search_gives_eleven_full_records(replica: Replica, truth: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+def fetch(url: str) -> str:
+    with urllib.request.urlopen(url) as response:
+        return str(response.read().decode("utf-8"))
+
+
+def truth_at(path: Path) -> dict[str, dict[str, Any]]:
+    return {r["url"]: r for r in read_jsonl(path)}
+
+
+@deferred_f_from_coro_f
+async def test_seed_search_gives_eleven_full_records(replica: Replica, truth: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     out = tmp_path / "seed.jsonl"
-    result = run_crawl(replica.base_url, out, f"query={SEED_QUERY}", "details=true")
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = await crawl(replica.base_url, f"query={SEED_QUERY}", "details=true", out=out)
+    assert result.verdict == "ok", result.reasons
     items = read_jsonl(out)
     assert len(items) == len({i["url"] for i in items}) == 11
     # Every field, including the document page's, equals the replica's truth; positions
@@ -40,67 +55,119 @@ def test_seed_search_gives_eleven_full_records(replica: Replica, truth: dict[str
 
 
 @pytest.mark.slow
-def test_whole_archive_details_equal_the_truth(replica: Replica, truth: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+@deferred_f_from_coro_f
+async def test_whole_archive_details_equal_the_truth(
+    replica: Replica, truth: dict[str, dict[str, Any]], tmp_path: Path, caplog: Caplog
+) -> None:
     out = tmp_path / "all.jsonl"
-    result = run_crawl(replica.base_url, out, "details=true")
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = await crawl(replica.base_url, "details=true", out=out)
+    assert result.verdict == "ok", result.reasons
     items = read_jsonl(out)
     assert len(items) == len({i["url"] for i in items}) == len(truth) == 16_153
     assert _diff(items, truth, TRUTH_FIELDS) == []
     # The coverage the run reports is the truth's coverage, field by field.
-    stats_line = next(line for line in result.stderr.splitlines() if "Field coverage:" in line)
-    reported = dict(part.rsplit(" ", 1) for part in stats_line.split("Field coverage: ", 1)[1].split(", "))
+    line = next(line for line in caplog.text.splitlines() if "Field coverage:" in line)
+    reported = dict(part.rsplit(" ", 1) for part in line.split("Field coverage: ", 1)[1].split(", "))
     for name in TRUTH_FIELDS:
         share = sum(1 for rec in truth.values() if rec[name] not in (None, "", [])) / len(truth)
         assert reported[name] == f"{100 * share:.1f}%", name
     assert float(reported["credits"].rstrip("%")) < 100  # sections really are missing at times
 
 
-def test_other_addresses_of_a_document_are_one_record(tmp_path: Path) -> None:
+@pytest.mark.parametrize("details", [False, True])
+@deferred_f_from_coro_f
+async def test_other_addresses_of_a_document_are_one_record(details: bool, tmp_path: Path) -> None:
     truth_path = tmp_path / "truth.jsonl"
-    with running_replica(documents=60, faults="aliases,repeat", dump_truth=truth_path) as rep:
-        truth = {r["url"]: r for r in read_jsonl(truth_path)}
-        # Protection off (listing only: no document page, no canonical link): legacy and
-        # node addresses stand in for the identity, and the repeated rows are not caught.
-        off = tmp_path / "off.jsonl"
-        run_crawl(rep.base_url, off)
-        listed = read_jsonl(off)
-        assert sum(1 for i in listed if i["url"] not in truth) > 20
-        # Details: every record under its canonical address, each once.
-        on = tmp_path / "on.jsonl"
-        result = run_crawl(rep.base_url, on, "details=true")
-    assert result.returncode == 0, result.stderr[-3000:]
-    items = read_jsonl(on)
+    with running_replica(documents=60, faults="aliases", dump_truth=truth_path) as rep:
+        truth = truth_at(truth_path)
+        # The damage: rows link by /node/<nid> and the legacy /document/<record id>; read
+        # as they are, a number or a whole URL would stand where the slug belongs.
+        listed = Selector(text=fetch(f"{rep.base_url}/search")).css("td.document a::attr(href)").getall()
+        assert any(re.fullmatch(r"/node/\d+", h) for h in listed) and any(re.fullmatch(r"/document/\d+", h) for h in listed)
+        args = ("details=true",) if details else ()
+        result = await crawl(rep.base_url, *args, out=tmp_path / "on.jsonl")
+    assert result.verdict == "ok", result.reasons
+    items = read_jsonl(tmp_path / "on.jsonl")
+    # Listing runs too: each alias row resolved to its canonical page (counted requests).
     assert sorted(i["url"] for i in items) == sorted(truth)
+    assert not any(i["id"].isdigit() or "/" in i["id"] for i in items)
+    assert [i["id"] for i in items] == [truth[i["url"]]["id"] for i in items]
+    aliases = result.stat("harvester/identity/alias_links")
+    assert aliases > 20 and result.stat("harvester/pages/document") == (60 if details else aliases)
+
+
+@deferred_f_from_coro_f
+async def test_one_document_under_two_addresses_is_exported_once(tmp_path: Path) -> None:
+    truth_path = tmp_path / "truth.jsonl"
+    with running_replica(documents=60, faults="dupaddr:every=4", dump_truth=truth_path) as rep:
+        # Protection off: without the duplicates pipeline the document comes out twice.
+        off = await crawl(rep.base_url, "details=true", settings={"HARVESTER_DEDUPE": False})
+        on = await crawl(rep.base_url, "details=true", out=tmp_path / "on.jsonl")
+        truth = truth_at(truth_path)
+    twice = len(off.items) - len({i["url"] for i in off.items})
+    assert twice > 5
+    assert on.verdict == "ok", on.reasons
+    items = read_jsonl(tmp_path / "on.jsonl")
+    assert sorted(i["url"] for i in items) == sorted(truth)
+    assert on.stat("harvester/duplicates/dropped") == twice
     assert _diff(items, truth, [f for f in TRUTH_FIELDS if f not in ("position", "listing_url")]) == []
-    assert "'harvester/duplicates/dropped': 5" in result.stderr
-    assert "'harvester/identity/alias_links': " in result.stderr
 
 
-def test_a_changed_layout_fails_the_run_naming_page_and_landmark(tmp_path: Path) -> None:
+@deferred_f_from_coro_f
+async def test_a_changed_layout_fails_the_run_naming_page_and_landmark(tmp_path: Path, caplog: Caplog) -> None:
     with running_replica(documents=40, faults="layout") as rep:
+        listing = await crawl(rep.base_url, f"query={SEED_QUERY}")
         # The damage without protection: a naive reader finds no title on the redesigned
         # page and would export an empty record without a word.
-        import urllib.request
-
-        slug = read_jsonl_line(rep, tmp_path)
-        with urllib.request.urlopen(f"{rep.base_url}/document/{slug}") as response:
-            page = response.read().decode("utf-8")
+        page = fetch(listing.items[0]["url"])
         assert Selector(text=page).css("h1.title span::text").get() is None
         out = tmp_path / "x.jsonl"
-        result = run_crawl(rep.base_url, out, f"query={SEED_QUERY}", "details=true")
-    assert result.returncode == 1
-    errors = [line for line in result.stderr.splitlines() if "Structure error" in line]
+        result = await crawl(rep.base_url, f"query={SEED_QUERY}", "details=true", out=out)
+    assert result.verdict == "failed"
+    errors = [line for line in caplog.text.splitlines() if "Structure error" in line]
     assert len(errors) == 11
     assert f"{rep.base_url}/document/" in errors[0]
     assert "layout changed: missing landmark h1.title" in errors[0]
-    assert "Run FAILED: layout changed: 11 page(s) lacked their landmarks" in result.stderr
-    assert read_jsonl(out) == [] if out.exists() else True
+    assert result.reasons[0] == "layout changed: 11 page(s) lacked their landmarks (see the errors above)"
+    assert not out.exists()
 
 
-def read_jsonl_line(rep: Replica, tmp_path: Path) -> str:
-    """The slug of one seed document, from a listing crawl (listing pages are unchanged)."""
-    out = tmp_path / "listing.jsonl"
-    result = run_crawl(rep.base_url, out, f"query={SEED_QUERY}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(out.read_text(encoding="utf-8").splitlines()[0])["id"]
+@pytest.mark.parametrize("to", ["offsite", "javascript", "search"])
+@deferred_f_from_coro_f
+async def test_a_hostile_canonical_link_never_becomes_data(to: str, tmp_path: Path) -> None:
+    truth_path = tmp_path / "truth.jsonl"
+    with running_replica(documents=30, faults=f"canonical:to={to}@0.3/document/", dump_truth=truth_path) as rep:
+        truth = truth_at(truth_path)
+        result = await crawl(rep.base_url, "details=true")
+    assert result.verdict == "ok", result.reasons
+    rejected = result.stat("harvester/identity/canonical_rejected")
+    assert rejected > 3
+    assert sorted(i["url"] for i in result.items) == sorted(truth)
+    assert not any("evil.example" in str(i) or "javascript:" in str(i) or "/search" in i["url"] for i in result.items)
+
+
+@deferred_f_from_coro_f
+async def test_a_deeply_nested_page_is_read_whole(tmp_path: Path) -> None:
+    truth_path = tmp_path / "truth.jsonl"
+    with running_replica(documents=12, faults="deepnest:depth=3000@1.0/document/", dump_truth=truth_path) as rep:
+        truth = truth_at(truth_path)
+        result = await crawl(rep.base_url, "details=true")
+    assert result.verdict == "ok", result.reasons
+    assert len(result.items) == 12
+    assert _diff(result.items, truth, [f for f in TRUTH_FIELDS if f not in ("position", "listing_url")]) == []
+
+
+@pytest.mark.parametrize("kind", ["doubleescaped", "script", "invisible"])
+@deferred_f_from_coro_f
+async def test_titles_are_what_a_reader_sees(kind: str, tmp_path: Path) -> None:
+    truth_path = tmp_path / "truth.jsonl"
+    with running_replica(documents=40, faults=f"titles:kind={kind}@0.3", dump_truth=truth_path) as rep:
+        truth = truth_at(truth_path)
+        listing = await crawl(rep.base_url)
+        details = await crawl(rep.base_url, "details=true")
+    for result in (listing, details):
+        assert _diff(result.items, truth, ["title"]) == []
+    assert not any("<script" in (i["title"] or "") or "PWNED" in (i["title"] or "") for i in details.items)
+    if kind == "invisible":
+        empty = sum(1 for r in truth.values() if r["title"] is None)
+        assert empty and listing.stat("harvester/title/empty") == empty

@@ -292,15 +292,16 @@ async def test_every_fault_at_once_ends_equal_to_the_truth(details: bool, tmp_pa
     spec = ",".join([
         "500@0.025", "503@0.025",
         "429:retry-after=1@0.01", "429:retry-after=date:1@0.01",
-        "truncate@0.02", "slow:seconds=3@0.01", "drop@0.01",
+        "truncate@0.02", "slow:seconds=2@0.02", "drop@0.02",
         "shift:count=20@/search?page=40",
     ])  # fmt: skip
     settings = {
-        "DOWNLOAD_TIMEOUT": 2, "RETRY_TIMES": 10,
+        "DOWNLOAD_TIMEOUT": 1, "RETRY_TIMES": 10,
         # Keep the waits short so the test fits CI; the 429 test above checks real waits.
         "HARVESTER_RETRY_AFTER_MAX": 0.2, "HARVESTER_BACKOFF_BASE": 0.05, "HARVESTER_BACKOFF_MAX": 1,
     }
-    documents = 2_000
+    # Enough requests that every kind fires (a listing run reads a tenth as many pages).
+    documents = 2_000 if details else 6_000
     with running_replica(documents=documents, faults=spec, dump_truth=tmp_path / "truth.jsonl",
                          fault_log=tmp_path / "faults.jsonl") as rep:  # fmt: skip
         args = ("details=true",) if details else ()

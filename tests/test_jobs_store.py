@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harvester.jobs import JobLock, JobLockedError, JobStore, fingerprint, write_atomically
+from harvester.files import write_atomically
+from harvester.jobs.store import JobLock, JobLockedError, JobStore, fingerprint
 
 
 def rec(url: str, title: str, position: int, **extra: object) -> dict[str, object]:
@@ -105,7 +106,7 @@ def test_second_run_of_a_job_is_refused_while_the_first_holds_the_lock(tmp_path:
 
 def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path: Path) -> None:
     code = (
-        "import sys, time; from pathlib import Path; from harvester.jobs import JobLock;"
+        "import sys, time; from pathlib import Path; from harvester.jobs.store import JobLock;"
         f"lock = JobLock(Path({str(tmp_path / 'lock')!r})); lock.acquire(); print('locked', flush=True); time.sleep(60)"
     )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
