@@ -38,9 +38,7 @@ class ArchiveArgs(BaseModel):
     max_pages: int | None = Field(
         None, ge=1, description="Stop after this many results pages (default: every page)."
     )
-    details: bool = Field(
-        False, description="Follow every result to its document page for the full record."
-    )
+    details: bool = Field(False, description="Follow every result to its document page for the full record.")
     job: str | None = Field(
         None,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",

@@ -46,9 +46,7 @@ _MONTHS = {
 
 # One pattern for every form the site has shown; named groups say which parts are present.
 # "Month D, YYYY" / "Month DD, YYYY" / "Month YYYY" / "Month, YYYY" / "YYYY".
-_DATE = re.compile(
-    r"^(?:(?P<month>[A-Za-z]+)\.?(?:\s+(?P<day>\d{1,2}))?,?\s+)?(?P<year>\d{4})$"
-)
+_DATE = re.compile(r"^(?:(?P<month>[A-Za-z]+)\.?(?:\s+(?P<day>\d{1,2}))?,?\s+)?(?P<year>\d{4})$")
 _SPACE = re.compile(r"\s+")
 
 # Years outside this window are not document dates of this archive: a typo or a wrong field.
@@ -114,7 +112,5 @@ def normalize_date(raw: str | None) -> NormalizedDate | None:
         return NormalizedDate(f"{year:04d}-{month:02d}", "month")
     day = int(day_text)
     if not 1 <= day <= monthrange(year, month)[1]:
-        raise UnreadableDate(
-            text, f"day {day} is not in {month_name.capitalize()} {year}"
-        )
+        raise UnreadableDate(text, f"day {day} is not in {month_name.capitalize()} {year}")
     return NormalizedDate(f"{year:04d}-{month:02d}-{day:02d}", "day")

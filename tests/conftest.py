@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from replica.process import Replica, running_replica
+from tests.shared import require_shared
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -21,10 +22,8 @@ DATA = SHARED / "data"
 
 
 def shared_data(name: str) -> Any:
-    path = DATA / name
-    if not path.exists():
-        pytest.skip(f"{path} not found: the real data lives in ../shared, beside the checkout")
-    return json.loads(path.read_text(encoding="utf-8"))
+    """A file of ``../shared/data``: skipped without it, failed under HARVESTER_REQUIRE_SHARED=1."""
+    return json.loads(require_shared(DATA / name).read_text(encoding="utf-8"))
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -36,8 +35,19 @@ def run_crawl(
     base_url: str, out: Path, *args: str, settings: dict[str, str] | None = None, timeout: float = 1200
 ) -> subprocess.CompletedProcess[str]:
     """Run the real ``scrapy crawl archive`` CLI against ``base_url``, exporting to ``out``."""
-    cmd = [sys.executable, "-m", "scrapy", "crawl", "archive", "-s", f"HARVESTER_BASE_URL={base_url}",
-           "-s", "HARVESTER_PROGRESS_INTERVAL=0", "-O", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "crawl",
+        "archive",
+        "-s",
+        f"HARVESTER_BASE_URL={base_url}",
+        "-s",
+        "HARVESTER_PROGRESS_INTERVAL=0",
+        "-O",
+        str(out),
+    ]
     for name, value in (settings or {}).items():
         cmd += ["-s", f"{name}={value}"]
     for arg in args:

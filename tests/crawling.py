@@ -64,7 +64,10 @@ def project_settings(
 
 
 async def crawl(
-    base_url: str, *args: str, out: Path | list[Path] | None = None, settings: dict[str, Any] | None = None,
+    base_url: str,
+    *args: str,
+    out: Path | list[Path] | None = None,
+    settings: dict[str, Any] | None = None,
     append: bool = False,
 ) -> Crawl:
     """Run ``scrapy crawl archive -a ARG ...`` in this process; ``out``: also export there

@@ -25,7 +25,11 @@ def test_defaults_and_coercion() -> None:
         ({"full": "true"}, "full", "give job=NAME too"),
         ({"start_url": "digitalarchive.wilsoncenter.org/search"}, "start_url", "absolute http(s) URL"),
         ({"start_url": "https://digitalarchive.wilsoncenter.org/document/x"}, "start_url", "results page"),
-        ({"query": "Korea", "start_url": "https://digitalarchive.wilsoncenter.org/search"}, "query/start_url", "not both"),
+        (
+            {"query": "Korea", "start_url": "https://digitalarchive.wilsoncenter.org/search"},
+            "query/start_url",
+            "not both",
+        ),
     ],
 )
 def test_bad_arguments_are_named(raw: dict[str, str], name: str, hint: str) -> None:

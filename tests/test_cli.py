@@ -56,11 +56,17 @@ def test_a_wrong_argument_is_one_line_before_any_request(arg: str, message: str,
 @pytest.mark.parametrize(
     ("setting", "value", "message"),
     [
-        ("HARVESTER_MIN_COMPLETENESS", "abc", "argument HARVESTER_MIN_COMPLETENESS='abc': give a number from 0 to 1"),
+        (
+            "HARVESTER_MIN_COMPLETENESS",
+            "abc",
+            "argument HARVESTER_MIN_COMPLETENESS='abc': give a number from 0 to 1",
+        ),
         ("HARVESTER_BASE_URL", "digitalarchive.wilsoncenter.org", "argument HARVESTER_BASE_URL="),
     ],
 )
-def test_a_wrong_setting_is_one_line_before_any_request(setting: str, value: str, message: str, tmp_path: Path) -> None:
+def test_a_wrong_setting_is_one_line_before_any_request(
+    setting: str, value: str, message: str, tmp_path: Path
+) -> None:
     result = run_crawl(NOWHERE, tmp_path / "x.jsonl", settings={setting: value})
     assert_refused(result, message)
 
@@ -79,7 +85,9 @@ def test_an_exported_base_url_that_is_not_used_is_refused(tmp_path: Path) -> Non
 
 def test_an_unknown_spider_is_one_line(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "scrapy", "crawl", "archiv"]
-    result = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=120
+    )
     assert_refused(result, "no spider named 'archiv'; known spiders: archive")
 
 

@@ -12,7 +12,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 
 from harvester.items import LISTING_FIELDS
 from replica.process import Replica, running_replica
-from tests.conftest import read_jsonl, shared_data
+from tests.conftest import ROOT, read_jsonl, shared_data
 from tests.crawling import crawl
 from tests.test_items import validator
 
@@ -25,7 +25,9 @@ COMPARED = ("id", "url", "title", "date", "date_precision", "date_raw", "summary
 async def test_seed_search_gives_the_eleven_seed_documents(
     replica: Replica, truth: dict[str, dict[str, Any]], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    seed = shared_data("seed-search.json")
+    # The seed's facts as the replica carries them (replica/facts.json, built from
+    # ../shared/data/seed-search.json): this test runs without ../shared too.
+    seed = {"results": json.loads((ROOT / "replica" / "facts.json").read_text(encoding="utf-8"))["seed"]}
     out = tmp_path / "seed.jsonl"
     result = await crawl(replica.base_url, f"query={SEED_QUERY}", out=out)
     assert result.verdict == "ok", result.reasons
@@ -49,7 +51,9 @@ async def test_seed_search_gives_the_eleven_seed_documents(
 
 @pytest.mark.slow
 @deferred_f_from_coro_f
-async def test_whole_archive_listing_equals_the_truth(replica: Replica, truth: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+async def test_whole_archive_listing_equals_the_truth(
+    replica: Replica, truth: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
     out = tmp_path / "all.jsonl"
     result = await crawl(replica.base_url, out=out)
     assert result.verdict == "ok", result.reasons
@@ -109,3 +113,11 @@ async def test_max_pages_stops_early_and_passes(tmp_path: Path) -> None:
     assert result.verdict == "ok", result.reasons
     assert [i["position"] for i in read_jsonl(out)] == list(range(1, 31))
     assert result.stat("harvester/stopped_by") == "max_pages"
+
+
+def test_the_replica_carries_the_seed_as_it_is() -> None:
+    seed = shared_data("seed-search.json")
+    facts = json.loads((ROOT / "replica" / "facts.json").read_text(encoding="utf-8"))
+    assert facts["query"] == seed["query"] == SEED_QUERY
+    assert [r["title"] for r in facts["seed"]] == [r["title"] for r in seed["results"]]
+    assert [r["date_raw"] for r in facts["seed"]] == [r["date_raw"] for r in seed["results"]]

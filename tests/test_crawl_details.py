@@ -23,7 +23,9 @@ TRUTH_FIELDS = [f for f in FIELD_ORDER if f not in ("query", "harvested_at")]
 Caplog = pytest.LogCaptureFixture
 
 
-def _diff(items: list[dict[str, Any]], truth: dict[str, dict[str, Any]], fields: list[str]) -> list[tuple[str, str]]:
+def _diff(
+    items: list[dict[str, Any]], truth: dict[str, dict[str, Any]], fields: list[str]
+) -> list[tuple[str, str]]:
     return [(i["url"], f) for i in items for f in fields if i.get(f) != truth[i["url"]][f]]
 
 
@@ -37,7 +39,9 @@ def truth_at(path: Path) -> dict[str, dict[str, Any]]:
 
 
 @deferred_f_from_coro_f
-async def test_seed_search_gives_eleven_full_records(replica: Replica, truth: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+async def test_seed_search_gives_eleven_full_records(
+    replica: Replica, truth: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
     out = tmp_path / "seed.jsonl"
     result = await crawl(replica.base_url, f"query={SEED_QUERY}", "details=true", out=out)
     assert result.verdict == "ok", result.reasons
@@ -83,7 +87,9 @@ async def test_other_addresses_of_a_document_are_one_record(details: bool, tmp_p
         # The damage: rows link by /node/<nid> and the legacy /document/<record id>; read
         # as they are, a number or a whole URL would stand where the slug belongs.
         listed = Selector(text=fetch(f"{rep.base_url}/search")).css("td.document a::attr(href)").getall()
-        assert any(re.fullmatch(r"/node/\d+", h) for h in listed) and any(re.fullmatch(r"/document/\d+", h) for h in listed)
+        assert any(re.fullmatch(r"/node/\d+", h) for h in listed) and any(
+            re.fullmatch(r"/document/\d+", h) for h in listed
+        )
         args = ("details=true",) if details else ()
         result = await crawl(rep.base_url, *args, out=tmp_path / "on.jsonl")
     assert result.verdict == "ok", result.reasons
@@ -114,7 +120,9 @@ async def test_one_document_under_two_addresses_is_exported_once(tmp_path: Path)
 
 
 @deferred_f_from_coro_f
-async def test_a_changed_layout_fails_the_run_naming_page_and_landmark(tmp_path: Path, caplog: Caplog) -> None:
+async def test_a_changed_layout_fails_the_run_naming_page_and_landmark(
+    tmp_path: Path, caplog: Caplog
+) -> None:
     with running_replica(documents=40, faults="layout") as rep:
         listing = await crawl(rep.base_url, f"query={SEED_QUERY}")
         # The damage without protection: a naive reader finds no title on the redesigned
@@ -136,20 +144,26 @@ async def test_a_changed_layout_fails_the_run_naming_page_and_landmark(tmp_path:
 @deferred_f_from_coro_f
 async def test_a_hostile_canonical_link_never_becomes_data(to: str, tmp_path: Path) -> None:
     truth_path = tmp_path / "truth.jsonl"
-    with running_replica(documents=30, faults=f"canonical:to={to}@0.3/document/", dump_truth=truth_path) as rep:
+    with running_replica(
+        documents=30, faults=f"canonical:to={to}@0.3/document/", dump_truth=truth_path
+    ) as rep:
         truth = truth_at(truth_path)
         result = await crawl(rep.base_url, "details=true")
     assert result.verdict == "ok", result.reasons
     rejected = result.stat("harvester/identity/canonical_rejected")
     assert rejected > 3
     assert sorted(i["url"] for i in result.items) == sorted(truth)
-    assert not any("evil.example" in str(i) or "javascript:" in str(i) or "/search" in i["url"] for i in result.items)
+    assert not any(
+        "evil.example" in str(i) or "javascript:" in str(i) or "/search" in i["url"] for i in result.items
+    )
 
 
 @deferred_f_from_coro_f
 async def test_a_deeply_nested_page_is_read_whole(tmp_path: Path) -> None:
     truth_path = tmp_path / "truth.jsonl"
-    with running_replica(documents=12, faults="deepnest:depth=3000@1.0/document/", dump_truth=truth_path) as rep:
+    with running_replica(
+        documents=12, faults="deepnest:depth=3000@1.0/document/", dump_truth=truth_path
+    ) as rep:
         truth = truth_at(truth_path)
         result = await crawl(rep.base_url, "details=true")
     assert result.verdict == "ok", result.reasons

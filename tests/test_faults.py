@@ -30,7 +30,9 @@ def truth_of(rep: Replica) -> dict[str, dict[str, Any]]:
     return {r["url"]: r for r in read_jsonl(rep.truth_path)}
 
 
-def diff(items: list[dict[str, Any]], truth: dict[str, dict[str, Any]], fields: tuple[str, ...] | list[str]) -> list[tuple[str, str]]:
+def diff(
+    items: list[dict[str, Any]], truth: dict[str, dict[str, Any]], fields: tuple[str, ...] | list[str]
+) -> list[tuple[str, str]]:
     return [(i["url"], f) for i in items for f in fields if i.get(f) != truth.get(i["url"], {}).get(f)]
 
 
@@ -50,13 +52,21 @@ def fetch(url: str) -> tuple[int, bytes]:
 @pytest.fixture
 def replica_with(tmp_path: Path):  # type: ignore[no-untyped-def]
     def start(faults: str, documents: int = 60, **kwargs: Any):  # type: ignore[no-untyped-def]
-        return running_replica(documents=documents, faults=faults, dump_truth=tmp_path / "truth.jsonl",
-                               fault_log=tmp_path / "faults.jsonl", **kwargs)
+        return running_replica(
+            documents=documents,
+            faults=faults,
+            dump_truth=tmp_path / "truth.jsonl",
+            fault_log=tmp_path / "faults.jsonl",
+            **kwargs,
+        )
+
     return start
 
 
 def _gaps(log: list[dict[str, Any]], path: str) -> list[float]:
-    times = [datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp() for e in log if e["path"] == path]
+    times = [
+        datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp() for e in log if e["path"] == path
+    ]
     return [b - a for a, b in itertools.pairwise(times)]
 
 
@@ -65,11 +75,15 @@ Caplog = pytest.LogCaptureFixture
 
 @pytest.mark.parametrize("form", ["2", "date:2"])
 @deferred_f_from_coro_f
-async def test_429_waits_what_retry_after_says(form: str, replica_with, tmp_path: Path, caplog: Caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_429_waits_what_retry_after_says(
+    form: str, replica_with, tmp_path: Path, caplog: Caplog
+) -> None:  # type: ignore[no-untyped-def]
     spec = f"429:retry-after={form}@/search?page=1#1-3"
     # Protection off: Scrapy's own retry asks again at once (scrapy/scrapy#3849).
     with replica_with(spec) as rep:
-        off = await crawl(rep.base_url, out=tmp_path / "off.jsonl", settings={"DOWNLOADER_MIDDLEWARES": PLAIN_RETRY})
+        off = await crawl(
+            rep.base_url, out=tmp_path / "off.jsonl", settings={"DOWNLOADER_MIDDLEWARES": PLAIN_RETRY}
+        )
         gaps_off = _gaps(faults_logged(rep), "/search?page=1")
     assert off.verdict == "ok", off.reasons
     assert len(gaps_off) == 2 and max(gaps_off) < 1.0
@@ -94,7 +108,9 @@ async def test_retry_after_is_capped(replica_with, tmp_path: Path, caplog: Caplo
     spec = "429:retry-after=3600@/search?page=2#1"
     # Protection off (no cap): the run would wait an hour; a 2 s crawl timeout shows it.
     with replica_with(spec) as rep:
-        result = await crawl(rep.base_url, out=tmp_path / "x.jsonl", settings={"HARVESTER_RETRY_AFTER_MAX": 1})
+        result = await crawl(
+            rep.base_url, out=tmp_path / "x.jsonl", settings={"HARVESTER_RETRY_AFTER_MAX": 1}
+        )
     assert result.verdict == "ok", result.reasons
     assert result.stat("harvester/retry_after/capped") == 1
     assert "Retry-After: 3600 s, capped at 1 s" in caplog.text
@@ -113,30 +129,40 @@ async def test_retry_after_is_capped(replica_with, tmp_path: Path, caplog: Caplo
     ],
 )
 @deferred_f_from_coro_f
-async def test_transient_faults_are_retried_until_nothing_is_lost(spec: str, replica_with, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_transient_faults_are_retried_until_nothing_is_lost(
+    spec: str, replica_with, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     settings = {"DOWNLOAD_TIMEOUT": 1, "HARVESTER_BACKOFF_BASE": 0.05}
     with replica_with(spec, documents=200) as rep:
         # Protection off (no retries): pages are lost, and the run says so.
         off = await crawl(rep.base_url, "details=true", settings={**settings, "RETRY_TIMES": 0})
-        on = await crawl(rep.base_url, "details=true", out=tmp_path / "on.jsonl", settings={**settings, "RETRY_TIMES": 8})
+        on = await crawl(
+            rep.base_url, "details=true", out=tmp_path / "on.jsonl", settings={**settings, "RETRY_TIMES": 8}
+        )
         truth = truth_of(rep)
         injected = faults_logged(rep)
     assert off.verdict == "failed" and len(off.items) < 200
     assert on.verdict == "ok", on.reasons
     items = read_jsonl(tmp_path / "on.jsonl")
     assert len(items) == len({i["url"] for i in items}) == 200
-    assert diff(items, truth, [f for f in truth[items[0]["url"]] if f not in ("position", "listing_url")]) == []
+    assert (
+        diff(items, truth, [f for f in truth[items[0]["url"]] if f not in ("position", "listing_url")]) == []
+    )
     assert len(injected) > 10
 
 
 @deferred_f_from_coro_f
-async def test_a_block_page_stops_the_run_instead_of_reading_as_no_results(replica_with, tmp_path: Path, caplog: Caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_a_block_page_stops_the_run_instead_of_reading_as_no_results(
+    replica_with, tmp_path: Path, caplog: Caplog
+) -> None:  # type: ignore[no-untyped-def]
     with replica_with("challenge:status=403@/search#1-") as rep:
         # The damage: read as a results page, a block page has no rows: "0 results".
         status, body = fetch(f"{rep.base_url}/search")
         assert status == 403
         assert Selector(text=body.decode()).css("div.documents table tbody > tr").getall() == []
-        result = await crawl(rep.base_url, out=tmp_path / "x.jsonl", settings={"HARVESTER_BLOCK_BACKOFF": 0.2})
+        result = await crawl(
+            rep.base_url, out=tmp_path / "x.jsonl", settings={"HARVESTER_BLOCK_BACKOFF": 0.2}
+        )
     assert result.verdict == "failed"
     assert "Block or challenge page" in caplog.text  # it backed off and tried again first
     assert result.stat("harvester/pages/blocked") == 3
@@ -152,7 +178,9 @@ async def test_a_passing_block_page_is_survived(replica_with, tmp_path: Path) ->
         off = await crawl(rep.base_url, settings={"HARVESTER_BLOCK_RETRIES": 0})
     assert off.verdict == "failed" and len(off.items) == 20
     with replica_with(spec) as rep:
-        result = await crawl(rep.base_url, out=tmp_path / "x.jsonl", settings={"HARVESTER_BLOCK_BACKOFF": 0.2})
+        result = await crawl(
+            rep.base_url, out=tmp_path / "x.jsonl", settings={"HARVESTER_BLOCK_BACKOFF": 0.2}
+        )
         truth = truth_of(rep)
     assert result.verdict == "ok", result.reasons
     assert diff(read_jsonl(tmp_path / "x.jsonl"), truth, LISTING) == []
@@ -179,7 +207,9 @@ async def test_documents_added_mid_walk_are_all_found(replica_with, tmp_path: Pa
 
 
 @deferred_f_from_coro_f
-async def test_positions_after_a_shift_in_a_details_run_are_where_documents_stand(replica_with, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_positions_after_a_shift_in_a_details_run_are_where_documents_stand(
+    replica_with, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     with replica_with("shift:count=20@/search?page=40", documents=800) as rep:
         result = await crawl(rep.base_url, "details=true", out=tmp_path / "x.jsonl")
         truth = truth_of(rep)
@@ -204,7 +234,9 @@ async def test_a_pager_loop_is_cut_and_the_walk_goes_on(replica_with, tmp_path: 
 
 
 @deferred_f_from_coro_f
-async def test_links_to_another_host_are_never_requested(replica_with, tmp_path: Path, caplog: Caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_links_to_another_host_are_never_requested(
+    replica_with, tmp_path: Path, caplog: Caplog
+) -> None:  # type: ignore[no-untyped-def]
     with replica_with("offsite:link=both@/search?page=2") as rep:
         # The damage: the page links away; a naive reader would put the foreign URL in the
         # dataset, and a naive follower would request it.
@@ -224,7 +256,9 @@ async def test_links_to_another_host_are_never_requested(replica_with, tmp_path:
 
 
 @deferred_f_from_coro_f
-async def test_an_oversize_page_fails_the_run_instead_of_a_record_without_details(replica_with, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_an_oversize_page_fails_the_run_instead_of_a_record_without_details(
+    replica_with, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     spec = "oversize:mib=6@1.0/document/"
     limit = {"DOWNLOAD_MAXSIZE": 5 * 1024 * 1024}
     with replica_with(spec, documents=20) as rep:
@@ -241,7 +275,9 @@ async def test_an_oversize_page_fails_the_run_instead_of_a_record_without_detail
 
 
 @deferred_f_from_coro_f
-async def test_bytes_that_are_not_utf8_are_tried_again_then_data_not_a_crash(replica_with, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_bytes_that_are_not_utf8_are_tried_again_then_data_not_a_crash(
+    replica_with, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     with replica_with("badutf8@/search?page=1") as rep:
         # The damage: a strict decoder gives up on the whole page.
         _, body = fetch(f"{rep.base_url}/search?page=1")
@@ -253,7 +289,10 @@ async def test_bytes_that_are_not_utf8_are_tried_again_then_data_not_a_crash(rep
     assert len(tries) == 3  # the damage check above, then the harvester asked once more before accepting
     assert result.stat("retry/reason_count/invalid_utf8") == 1
     assert result.stat("harvester/pages/invalid_utf8") == 1
-    assert sum("\ufffd" in (i["summary"] or "") + (i["title"] or "") for i in read_jsonl(tmp_path / "x.jsonl")) == 1
+    assert (
+        sum("\ufffd" in (i["summary"] or "") + (i["title"] or "") for i in read_jsonl(tmp_path / "x.jsonl"))
+        == 1
+    )
 
 
 @deferred_f_from_coro_f
@@ -268,7 +307,9 @@ async def test_a_transient_bad_utf8_is_read_right_the_second_time(replica_with, 
 
 
 @deferred_f_from_coro_f
-async def test_malformed_dates_and_empty_titles_are_kept_raw_and_counted(replica_with, tmp_path: Path, caplog: Caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_malformed_dates_and_empty_titles_are_kept_raw_and_counted(
+    replica_with, tmp_path: Path, caplog: Caplog
+) -> None:  # type: ignore[no-untyped-def]
     with replica_with("baddates@0.1,badtitles@0.05", documents=200) as rep:
         result = await crawl(rep.base_url, "details=true", out=tmp_path / "x.jsonl")
         truth = truth_of(rep)
@@ -296,9 +337,12 @@ async def test_every_fault_at_once_ends_equal_to_the_truth(details: bool, tmp_pa
         "shift:count=20@/search?page=40",
     ])  # fmt: skip
     settings = {
-        "DOWNLOAD_TIMEOUT": 1, "RETRY_TIMES": 10,
+        "DOWNLOAD_TIMEOUT": 1,
+        "RETRY_TIMES": 10,
         # Keep the waits short so the test fits CI; the 429 test above checks real waits.
-        "HARVESTER_RETRY_AFTER_MAX": 0.2, "HARVESTER_BACKOFF_BASE": 0.05, "HARVESTER_BACKOFF_MAX": 1,
+        "HARVESTER_RETRY_AFTER_MAX": 0.2,
+        "HARVESTER_BACKOFF_BASE": 0.05,
+        "HARVESTER_BACKOFF_MAX": 1,
     }
     # Enough requests that every kind fires (a listing run reads a tenth as many pages).
     documents = 2_000 if details else 6_000

@@ -39,7 +39,9 @@ def free_port() -> int:
 
 
 async def job_crawl(base_url: str, jobs: Path, *args: str) -> Crawl:
-    return await crawl(base_url, "job=nightly", "details=true", *args, settings={"HARVESTER_JOBS_DIR": str(jobs)})
+    return await crawl(
+        base_url, "job=nightly", "details=true", *args, settings={"HARVESTER_JOBS_DIR": str(jobs)}
+    )
 
 
 def summary(jobs: Path, name: str = "nightly") -> dict[str, Any]:
@@ -164,7 +166,9 @@ def test_sigkill_three_times_then_uploads_then_the_job_finishes_equal_to_the_tru
         assert not gated.exists()
 
         # A job killed at three random moments (by rows committed), restarted each time.
-        job = crawl_cmd(rep.base_url, "-a", "job=nightly", "-a", "details=true", "-s", f"HARVESTER_JOBS_DIR={jobs}")
+        job = crawl_cmd(
+            rep.base_url, "-a", "job=nightly", "-a", "details=true", "-s", f"HARVESTER_JOBS_DIR={jobs}"
+        )
         rng = random.Random(20261130)
         for goal in sorted(rng.sample(range(100, DOCUMENTS - 200), 3)):
             kill_when(job, lambda goal=goal: committed(jobs) >= goal)  # type: ignore[misc]
@@ -208,7 +212,9 @@ async def test_killing_a_published_job_keeps_the_last_complete_files(tmp_path: P
 def committed_in_run(jobs: Path) -> int:
     path = jobs / "nightly" / "state.sqlite"
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
-        row = db.execute("SELECT COUNT(*) FROM documents WHERE done_run = (SELECT MAX(id) FROM runs)").fetchone()
+        row = db.execute(
+            "SELECT COUNT(*) FROM documents WHERE done_run = (SELECT MAX(id) FROM runs)"
+        ).fetchone()
         return int(row[0])
 
 
@@ -221,9 +227,13 @@ async def test_verdicts_of_failed_job_runs(tmp_path: Path) -> None:
     assert empty.reasons == ["nothing harvested: the search found no documents"]
     assert summary(jobs, "empty")["status"] == "failed"
     # A stopped replica: nothing answers at that address.
-    stopped = await crawl(f"http://127.0.0.1:{free_port()}", "job=stopped", settings={**settings, "RETRY_TIMES": 1})
+    stopped = await crawl(
+        f"http://127.0.0.1:{free_port()}", "job=stopped", settings={**settings, "RETRY_TIMES": 1}
+    )
     assert stopped.verdict == "failed"
-    assert any("could not be fetched" in r for r in stopped.reasons) and "nothing harvested" in stopped.reasons
+    assert (
+        any("could not be fetched" in r for r in stopped.reasons) and "nothing harvested" in stopped.reasons
+    )
     assert summary(jobs, "stopped")["reasons"] == stopped.reasons
     # A changed layout.
     with running_replica(documents=40, faults="layout") as rep:
@@ -240,7 +250,10 @@ def test_a_failed_job_run_says_why_on_its_last_line(tmp_path: Path) -> None:
         empty = run_crawl(rep.base_url, tmp_path / "x.jsonl", "job=empty", "query=zzzxqv nothing",
                           settings={"HARVESTER_JOBS_DIR": str(jobs)})  # fmt: skip
     assert empty.returncode == 1
-    assert "Run FAILED: nothing harvested: the search found no documents" in empty.stderr.strip().splitlines()[-1]
+    assert (
+        "Run FAILED: nothing harvested: the search found no documents"
+        in empty.stderr.strip().splitlines()[-1]
+    )
 
 
 def test_two_runs_of_one_job_do_not_overlap(tmp_path: Path) -> None:
@@ -249,7 +262,9 @@ def test_two_runs_of_one_job_do_not_overlap(tmp_path: Path) -> None:
     lock.acquire()
     try:
         with running_replica(documents=40) as rep:
-            result = run_crawl(rep.base_url, tmp_path / "x.jsonl", "job=nightly", settings={"HARVESTER_JOBS_DIR": str(jobs)})
+            result = run_crawl(
+                rep.base_url, tmp_path / "x.jsonl", "job=nightly", settings={"HARVESTER_JOBS_DIR": str(jobs)}
+            )
     finally:
         lock.release()
     assert result.returncode == 1

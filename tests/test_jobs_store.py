@@ -17,8 +17,15 @@ from harvester.jobs.store import JobLock, JobLockedError, JobStore, fingerprint
 
 
 def rec(url: str, title: str, position: int, **extra: object) -> dict[str, object]:
-    return {"id": url.rsplit("/", 1)[1], "url": url, "title": title, "position": position,
-            "listing_url": "http://h/search", "harvested_at": "2026-11-30T00:00:00Z", **extra}
+    return {
+        "id": url.rsplit("/", 1)[1],
+        "url": url,
+        "title": title,
+        "position": position,
+        "listing_url": "http://h/search",
+        "harvested_at": "2026-11-30T00:00:00Z",
+        **extra,
+    }
 
 
 def test_fingerprint_ignores_run_fields_only() -> None:

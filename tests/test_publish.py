@@ -21,7 +21,10 @@ from replica.process import running_replica
 from tests.conftest import read_jsonl
 from tests.crawling import crawl
 
-PLAIN_STORAGE = {"": "scrapy.extensions.feedexport.FileFeedStorage", "file": "scrapy.extensions.feedexport.FileFeedStorage"}
+PLAIN_STORAGE = {
+    "": "scrapy.extensions.feedexport.FileFeedStorage",
+    "file": "scrapy.extensions.feedexport.FileFeedStorage",
+}
 FAILURES = [
     ("500@1.0", {}),
     ("500@0.3", {"RETRY_TIMES": 0}),
@@ -41,7 +44,9 @@ async def good_files(base_url: str, folder: Path) -> dict[Path, bytes]:
 
 @pytest.mark.parametrize(("faults", "settings"), FAILURES, ids=[f for f, _ in FAILURES])
 @deferred_f_from_coro_f
-async def test_a_failed_run_changes_no_published_file(faults: str, settings: dict[str, object], tmp_path: Path) -> None:
+async def test_a_failed_run_changes_no_published_file(
+    faults: str, settings: dict[str, object], tmp_path: Path
+) -> None:
     with running_replica(documents=60) as rep:
         before = await good_files(rep.base_url, tmp_path)
     with running_replica(documents=60, faults=faults) as rep:
@@ -144,7 +149,19 @@ async def test_a_fifo_is_streamed_to_not_replaced(tmp_path: Path) -> None:
 @deferred_f_from_coro_f
 async def test_a_full_disk_fails_the_run(tmp_path: Path) -> None:
     with running_replica(documents=20) as rep:
-        result = await crawl(rep.base_url, out=Path("/dev/full"), settings={"HARVESTER_SUMMARY_FILE": str(tmp_path / "s.json")})
+        result = await crawl(
+            rep.base_url, out=Path("/dev/full"), settings={"HARVESTER_SUMMARY_FILE": str(tmp_path / "s.json")}
+        )
     assert result.verdict == "failed"
     assert "an output file could not be written (see the errors above)" in result.reasons
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+@deferred_f_from_coro_f
+async def test_scrapys_uri_parameters_name_the_output(tmp_path: Path) -> None:
+    with running_replica(documents=20) as rep:
+        result = await crawl(rep.base_url, out=tmp_path / "out-%(time)s.jsonl")
+    assert result.verdict == "ok", result.reasons
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert len(written) == 2 and written[0].startswith("out-") and written[0].endswith(".jsonl")
+    assert written[1] == written[0].split(".")[0] + ".summary.json"

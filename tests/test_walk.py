@@ -41,7 +41,9 @@ class Site:
     new: int = 0
 
     def docs(self) -> list[str]:
-        return [f"https://h/document/new-{k}" for k in range(self.new, 0, -1)] + [doc(n) for n in range(1, self.total + 1)]
+        return [f"https://h/document/new-{k}" for k in range(self.new, 0, -1)] + [
+            doc(n) for n in range(1, self.total + 1)
+        ]
 
     def page(self, number: int, rewalk: bool = False) -> PageSeen:
         if not self.served[number] and number in self.uploads_at:
@@ -162,7 +164,9 @@ def test_without_rewalk_uploads_mid_walk_lose_documents() -> None:
         ("alternating", lambda number, served: 30 + (served + number) % 2),
     ],
 )
-def test_a_count_that_keeps_disagreeing_ends_the_walk_unfinished(name: str, count_of: Callable[[int, int], int]) -> None:
+def test_a_count_that_keeps_disagreeing_ends_the_walk_unfinished(
+    name: str, count_of: Callable[[int, int], int]
+) -> None:
     site = Site(total=30, count_of=count_of)
     result = drive(site, walk_for(max_rewalks=3))
     outcome = result.walk.outcome()

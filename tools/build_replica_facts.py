@@ -119,8 +119,12 @@ def main() -> int:
         )
     OUT.write_text(
         json.dumps(
-            {"query": seed["query"], "reported_total": seed["reported_total"],
-             "seed": seed_out, "real": real_out},
+            {
+                "query": seed["query"],
+                "reported_total": seed["reported_total"],
+                "seed": seed_out,
+                "real": real_out,
+            },
             ensure_ascii=False,
             indent=1,
         )

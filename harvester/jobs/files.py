@@ -43,7 +43,9 @@ def _write(final: Path, stage: Stage, export: Callable[[IO[bytes]], None]) -> No
 def _jsonl(records: Iterable[dict[str, Any]], fields: list[str]) -> Callable[[IO[bytes]], None]:
     def export(handle: IO[bytes]) -> None:
         stream: Any = handle  # Scrapy types it as BytesIO; any binary file will do
-        exporter = JsonLinesItemExporter(stream, fields_to_export=fields, encoding="utf-8", ensure_ascii=False)
+        exporter = JsonLinesItemExporter(
+            stream, fields_to_export=fields, encoding="utf-8", ensure_ascii=False
+        )
         exporter.start_exporting()
         for record in records:
             exporter.export_item(record)

@@ -8,46 +8,29 @@ is the pipelines' business; a job's state is its extension's (:mod:`harvester.jo
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.crawler import Crawler
-from scrapy.downloadermiddlewares.retry import get_retry_request
-from scrapy.exceptions import CloseSpider, DownloadCancelledError, IgnoreRequest
 from scrapy.http import Response
-from twisted.python.failure import Failure
 
 from harvester import signals, stats
 from harvester.args import ArchiveArgs, parse_args
 from harvester.config import configure
-from harvester.exceptions import BlockedPage, IncompleteResponse, LayoutChanged, PageError
+from harvester.exceptions import LayoutChanged, PageError
 from harvester.identity import canonical_document_url, document_id, is_numeric_document_path
 from harvester.items import DocumentItem
 from harvester.jobs.extension import ROW_META, JobExtension
 from harvester.pages.document import DocumentPage
 from harvester.pages.search import ResultRow, SearchPage, page_of
 from harvester.search_urls import SearchUrls
+from harvester.spiders.failures import BlockBackoff, PageFailures
 from harvester.text import utc_now
 from harvester.walk import PageSeen, Walk
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class BlockBackoff:
-    """A block or challenge page is tried again ``retries`` times, waiting ``base`` s, doubling."""
-
-    retries: int
-    base: float
-    in_a_row: int = 0
-
-    def next_wait(self) -> float | None:
-        self.in_a_row += 1
-        return self.base * 2 ** (self.in_a_row - 1) if self.in_a_row <= self.retries else None
 
 
 def needs_resolving(url: str) -> bool:
@@ -56,7 +39,7 @@ def needs_resolving(url: str) -> bool:
     return document_id(url) is None or is_numeric_document_path(url)
 
 
-class ArchiveSpider(scrapy.Spider):
+class ArchiveSpider(PageFailures):
     """``scrapy crawl archive -a query=... | -a start_url=... [-a max_pages=N] [-a details=true] [-a job=NAME]``."""
 
     name = "archive"
@@ -108,18 +91,11 @@ class ArchiveSpider(scrapy.Spider):
     # --- results pages ----------------------------------------------------------------------------
 
     def parse_search(self, response: Response, rewalk: bool = False) -> Iterator[Any]:
-        count = self.crawler.stats.inc_value
-        try:
-            page = SearchPage(response.url, response.body)
-            _check_status(response)
-        except PageError as exc:
-            yield from self._page_failed(response, _status_first(response, exc))
+        page, instead = self._read(response, SearchPage)
+        if page is None:
+            yield from instead
             return
-        if page.invalid_utf8 and (retry := self._utf8_retry(response)) is not None:
-            yield retry
-            return
-        self.blocks.in_a_row = 0
-        count(stats.PAGES_SEARCH)
+        self.crawler.stats.inc_value(stats.PAGES_SEARCH)
         rows = {canonical_document_url(row.url): row for row in page.rows()}
         next_url = page.next_url
         seen = PageSeen(
@@ -201,16 +177,10 @@ class ArchiveSpider(scrapy.Spider):
     def parse_document(
         self, response: Response, item: DocumentItem, resolve_only: bool = False
     ) -> Iterator[Any]:
-        try:
-            page = DocumentPage(response.url, response.body)
-            _check_status(response)
-        except PageError as exc:
-            yield from self._page_failed(response, _status_first(response, exc))
+        page, instead = self._read(response, DocumentPage)
+        if page is None:
+            yield from instead
             return
-        if page.invalid_utf8 and (retry := self._utf8_retry(response)) is not None:
-            yield retry
-            return
-        self.blocks.in_a_row = 0
         self.crawler.stats.inc_value(stats.PAGES_DOCUMENT)
         if page.canonical_rejected:
             self.crawler.stats.inc_value(stats.CANONICAL_REJECTED)
@@ -229,79 +199,6 @@ class ArchiveSpider(scrapy.Spider):
             return
         yield item
 
-    # --- failures ---------------------------------------------------------------------------------
-
-    def _utf8_retry(self, response: Response) -> scrapy.Request | None:
-        """Bytes that are not UTF-8: ask once more (a transfer fault), then accept with U+FFFD."""
-        request = response.request
-        retry = None
-        if request is not None and not request.meta.get("harvester_utf8_retried"):
-            retry = get_retry_request(request, spider=self, reason="invalid_utf8", max_retry_times=1)
-        if retry is not None:
-            retry.meta["harvester_utf8_retried"] = True
-            return retry
-        self.crawler.stats.inc_value(stats.PAGES_INVALID_UTF8)
-        logger.warning("Bytes that are not UTF-8 in %s: replaced by U+FFFD", response.url)
-        return None
-
-    def _page_failed(self, response: Response, exc: PageError) -> Iterator[scrapy.Request]:
-        count = self.crawler.stats.inc_value
-        if isinstance(exc, IncompleteResponse):
-            retry = (
-                get_retry_request(response.request, spider=self, reason="incomplete_response")
-                if response.request
-                else None
-            )
-            if retry is not None:
-                count(stats.PAGES_INCOMPLETE_RETRIED)
-                logger.warning("Retrying %s", exc)
-                yield retry
-                return
-            count(stats.PAGES_FAILED)
-            logger.error("Giving up on %s", exc)
-        elif isinstance(exc, BlockedPage):
-            count(stats.PAGES_BLOCKED)
-            wait = self.blocks.next_wait()
-            if wait is not None and response.request is not None:
-                logger.warning("Block or challenge page at %s (%s in a row): waiting %.1f s, then trying again",
-                               response.url, self.blocks.in_a_row, wait)  # fmt: skip
-                retry = response.request.replace(dont_filter=True)
-                retry.meta["harvester_not_before"] = time.monotonic() + wait
-                yield retry
-                return
-            self.crawler.stats.set_value(stats.BLOCKED, True)
-            logger.error("The site is blocking the harvester (%s block or challenge pages in a row, last at %s): "
-                         "stopping. Slow down (DOWNLOAD_DELAY), set HARVESTER_CONTACT, or try later.",
-                         self.blocks.in_a_row, response.url)  # fmt: skip
-            raise CloseSpider("blocked")
-        elif isinstance(exc, LayoutChanged):
-            count(stats.STRUCTURE_ERRORS)
-            logger.error("Structure error: %s", exc)
-        else:
-            count(stats.PAGES_FAILED)
-            logger.error("Page error: %s", exc)
-
-    def on_error(self, failure: Failure) -> None:
-        request = failure.request  # type: ignore[attr-defined]
-        kind = "document" if request.callback == self.parse_document else "search"
-        count = self.crawler.stats.inc_value
-        if failure.check(DownloadCancelledError):  # type: ignore[no-untyped-call]
-            # Over DOWNLOAD_MAXSIZE: a record without its details is never published as complete.
-            count(stats.PAGES_OVERSIZE)
-            logger.error("The %s page %s is over the size limit (%s): not read; raise DOWNLOAD_MAXSIZE if it is real",
-                         kind, request.url, failure.getErrorMessage())  # fmt: skip
-            return
-        message = failure.getErrorMessage()
-        if failure.check(IgnoreRequest) and "robots.txt" in message:  # type: ignore[no-untyped-call]
-            count(stats.ROBOTS_FORBIDDEN)
-            logger.error("robots.txt of %s forbids %s for this user agent (%s): not fetched. Harvest another path, "
-                         "or ask the site's operators", urlsplit(request.url).netloc, urlsplit(request.url).path,
-                         self.crawler.settings.get("USER_AGENT"))  # fmt: skip
-            return
-        count(stats.PAGES_FAILED)
-        count(stats.pages_failed(kind))
-        logger.error("Could not fetch %s page %s: %s", kind, request.url, message)
-
     def closed(self, reason: str) -> None:
         self.crawler.signals.send_catch_log(signals.walk_finished, outcome=self.walk.outcome())
 
@@ -310,16 +207,3 @@ class ArchiveSpider(scrapy.Spider):
             self.crawler.stats.inc_value(key, value)
         for warning in warnings:
             logger.warning("%s", warning[0].upper() + warning[1:])
-
-
-def _status_first(response: Response, exc: PageError) -> PageError:
-    """A page that is not a 200 is an HTTP failure, unless it is a block page (which says more)."""
-    if response.status == 200 or isinstance(exc, BlockedPage):
-        return exc
-    return PageError(response.url, f"HTTP {response.status}")
-
-
-def _check_status(response: Response) -> None:
-    """A page that is not a 200 is an HTTP failure (a block page says more, and was raised first)."""
-    if response.status != 200:
-        raise PageError(response.url, f"HTTP {response.status}")

@@ -1,0 +1,90 @@
+"""Settings and feeds adjusted in one place, before any request (plain Settings objects)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from scrapy.settings import Settings
+
+from harvester.args import parse_args
+from harvester.config import configure
+from harvester.exceptions import ArgumentError
+from harvester.items import FIELD_ORDER, LISTING_FIELDS
+
+
+def settings(**overrides: object) -> Settings:
+    s = Settings()
+    s.setmodule("harvester.settings", priority="project")
+    for name, value in overrides.items():
+        s.set(name, value, priority="cmdline")
+    return s
+
+
+def test_the_replica_lifts_the_throttle_and_the_real_site_keeps_it(tmp_path: Path) -> None:
+    local = settings(
+        HARVESTER_BASE_URL="http://127.0.0.1:8000", FEEDS={str(tmp_path / "x.jsonl"): {"format": "jsonlines"}}
+    )
+    configure(local, parse_args({}))
+    assert local.getfloat("DOWNLOAD_DELAY") == 0 and not local.getbool("AUTOTHROTTLE_ENABLED")
+    real = settings(FEEDS={str(tmp_path / "x.jsonl"): {"format": "jsonlines"}})
+    config = configure(real, parse_args({}))
+    assert real.getfloat("DOWNLOAD_DELAY") == 3 and real.getbool("AUTOTHROTTLE_ENABLED")
+    assert config.base_url == "https://digitalarchive.wilsoncenter.org"
+
+
+def test_export_fields_follow_details(tmp_path: Path) -> None:
+    out = {str(tmp_path / "x.jsonl"): {"format": "jsonlines"}}
+    listing, details = settings(FEEDS=out), settings(FEEDS=out)
+    configure(listing, parse_args({}))
+    configure(details, parse_args({"details": "true"}))
+    assert listing.getlist("FEED_EXPORT_FIELDS") == list(LISTING_FIELDS)
+    assert details.getlist("FEED_EXPORT_FIELDS") == list(FIELD_ORDER)
+
+
+def test_a_job_gets_its_settings_and_no_default_feeds(tmp_path: Path) -> None:
+    s = settings(HARVESTER_JOBS_DIR=str(tmp_path / "jobs"))
+    configure(s, parse_args({"job": "nightly", "full": "true", "details": "true"}))
+    assert s.get("HARVESTER_JOB") == "nightly" and s.getbool("HARVESTER_JOB_FULL")
+    assert '"job":"nightly"' in s.get("HARVESTER_JOB_ARGS") and "full" not in s.get("HARVESTER_JOB_ARGS")
+    assert dict(s.getdict("FEEDS")) == {}
+
+
+def test_csv_text_reaches_the_csv_feeds_only(tmp_path: Path) -> None:
+    feeds = {str(tmp_path / "x.csv"): {"format": "csv"}, str(tmp_path / "x.jsonl"): {"format": "jsonlines"}}
+    s = settings(FEEDS=feeds, HARVESTER_CSV_TEXT=True)
+    configure(s, parse_args({}))
+    got = s.getdict("FEEDS")
+    assert got[str(tmp_path / "x.csv")]["item_export_kwargs"] == {"include_text": True}
+    assert "item_export_kwargs" not in got[str(tmp_path / "x.jsonl")]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "args", "name"),
+    [
+        ({"HARVESTER_BASE_URL": "ftp://x"}, {}, "HARVESTER_BASE_URL"),
+        ({"HARVESTER_MIN_COMPLETENESS": "1.5"}, {}, "HARVESTER_MIN_COMPLETENESS"),
+        ({"HARVESTER_MAX_REWALKS": "many"}, {}, "HARVESTER_MAX_REWALKS"),
+        ({"HARVESTER_CSV_TEXT": "perhaps"}, {}, "HARVESTER_CSV_TEXT"),
+        ({}, {"start_url": "https://example.org/search"}, "start_url"),
+    ],
+)
+def test_refusals_name_the_setting(
+    overrides: dict[str, object], args: dict[str, str], name: str, tmp_path: Path
+) -> None:
+    s = settings(FEEDS={str(tmp_path / "x.jsonl"): {"format": "jsonlines"}}, **overrides)
+    with pytest.raises(ArgumentError) as caught:
+        configure(s, parse_args(args))
+    assert caught.value.name == name
+
+
+def test_an_exported_base_url_that_differs_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HARVESTER_BASE_URL", "http://127.0.0.1:8000")
+    with pytest.raises(ArgumentError, match="exported in the environment"):
+        configure(settings(FEEDS={str(tmp_path / "x.jsonl"): {"format": "jsonlines"}}), parse_args({}))
+    same = settings(
+        HARVESTER_BASE_URL="http://127.0.0.1:8000", FEEDS={str(tmp_path / "x.jsonl"): {"format": "jsonlines"}}
+    )
+    assert configure(same, parse_args({})).host == "127.0.0.1"

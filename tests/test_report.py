@@ -1,0 +1,92 @@
+"""The verdict (a pure function of the stats), the summary path, and the progress line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from harvester import stats as keys
+from harvester.report.verdict import judge, status_of
+
+OK_RUN = {keys.ITEM_SCRAPED: 30, keys.REPORTED_TOTAL: 30}
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        (
+            {keys.BLOCKED: True},
+            "the site is blocking the harvester (challenge or block page); back off and try later",
+        ),
+        (
+            {keys.STRUCTURE_ERRORS: 2},
+            "layout changed: 2 page(s) lacked their landmarks (see the errors above)",
+        ),
+        ({keys.PAGES_FAILED: 3}, "3 page(s) could not be fetched or read after retries"),
+        ({keys.PAGES_OVERSIZE: 1}, "1 page(s) over the size limit (DOWNLOAD_MAXSIZE) were not read"),
+        (
+            {keys.SPIDER_EXCEPTIONS: 4},
+            "4 page(s) raised an error in the harvester (see the tracebacks above)",
+        ),
+        (
+            {"feedexport/failed_count/FileFeedStorage": 1},
+            "an output file could not be written (see the errors above)",
+        ),
+        (
+            {keys.ROBOTS_FORBIDDEN: 1},
+            "robots.txt of the site forbids 1 page(s) the run needs (see the error above); "
+            "harvest another path, or ask the site's operators",
+        ),
+    ],
+)
+def test_each_failure_has_its_reason(extra: dict[str, Any], reason: str) -> None:
+    assert judge({**OK_RUN, **extra}, "finished") == [reason]
+
+
+def test_a_complete_run_is_ok() -> None:
+    assert judge(OK_RUN, "finished") == []
+    assert status_of([], "finished") == "ok"
+
+
+def test_completeness_counts_what_a_job_kept() -> None:
+    stats = {keys.ITEM_SCRAPED: 5, keys.JOB_REUSED: 20, keys.JOB_ALREADY_DONE: 5, keys.REPORTED_TOTAL: 30}
+    assert judge(stats, "finished") == []
+    assert judge({**stats, keys.JOB_REUSED: 19}, "finished") == [
+        "incomplete: 29 unique documents of 30 reported (96.67% < 100%)"
+    ]
+
+
+def test_a_bounded_walk_may_stop_short_but_not_harvest_nothing() -> None:
+    short = {keys.ITEM_SCRAPED: 20, keys.REPORTED_TOTAL: 300}
+    assert judge(short, "finished", bounded=True) == []
+    assert judge(short, "finished") == ["incomplete: 20 unique documents of 300 reported (6.67% < 100%)"]
+    assert judge({keys.REPORTED_TOTAL: 300}, "finished", bounded=True) == ["nothing harvested"]
+
+
+def test_min_completeness_lowers_the_bar() -> None:
+    stats = {keys.ITEM_SCRAPED: 95, keys.REPORTED_TOTAL: 100}
+    assert judge(stats, "finished", min_completeness=0.95) == []
+    assert judge(stats, "finished", min_completeness=0.96) != []
+
+
+def test_no_results_and_nothing_harvested_are_told_apart() -> None:
+    assert judge({keys.REPORTED_TOTAL: 0}, "finished") == ["nothing harvested: the search found no documents"]
+    assert judge({}, "finished") == ["nothing harvested"]
+
+
+def test_an_unfinished_walk_fails_with_its_reason() -> None:
+    assert judge(OK_RUN, "finished", unfinished="the count kept changing") == [
+        "the walk did not finish: the count kept changing"
+    ]
+
+
+def test_an_interrupted_run() -> None:
+    reasons = judge(OK_RUN, "shutdown")
+    assert reasons == ["interrupted (shutdown)"]
+    assert status_of(reasons, "shutdown") == "interrupted"
+    assert status_of(["x"], "finished") == "failed"
+    # A block ends the crawl with its own reason, not as an interruption.
+    assert judge({**OK_RUN, keys.BLOCKED: True}, "blocked") == [
+        "the site is blocking the harvester (challenge or block page); back off and try later"
+    ]
