@@ -70,6 +70,10 @@ HARVESTER_BLOCK_BACKOFF = 60.0
 HARVESTER_REWALK = True
 #: At most this many re-walks a run; a count that keeps changing after them fails the run.
 HARVESTER_MAX_REWALKS = 3
+#: A walk may send this many times the requests the site's first report calls for (results
+#: pages, plus documents in a details run), plus 20, plus a reading of every page per
+#: allowed re-walk; then it ends unfinished. 0: no budget (only to show what it protects).
+HARVESTER_REQUEST_BUDGET = 1.5
 #: Drop documents listed twice (by identity). Off only to show what it protects against.
 HARVESTER_DEDUPE = True
 # The spider retries pages that were truncated, blocked or not UTF-8 from its callbacks with

@@ -31,10 +31,7 @@ from dataclasses import dataclass, field
 from harvester import stats
 from harvester.identity import KeySet, identity_key
 
-#: Requests allowed per request the site's first report calls for (re-walks, retries of
-#: pages that failed, alias rows) before the walk is cut.
-BUDGET_FACTOR = 1.5
-#: Plus this many, so that a small search may re-walk too.
+#: Plus this many requests, so that a small search may re-walk too.
 BUDGET_SLACK = 20
 
 
@@ -126,6 +123,7 @@ class Walk:
         rewalk: bool = True,
         details: bool = False,
         stop_after_known: int = 0,
+        budget_factor: float = 1.5,
     ) -> None:
         self.listing_url = listing_url
         self.max_pages = max_pages
@@ -133,6 +131,9 @@ class Walk:
         self.rewalk_enabled = rewalk
         self.details = details
         self.stop_after_known = stop_after_known
+        self.budget_factor = budget_factor
+        """Requests allowed per request the site's first report calls for (alias rows,
+        pages asked again); 0: no budget."""
         self.page_size = 10
         self.total: int | None = None
         self.reported: int | None = None
@@ -246,9 +247,11 @@ class Walk:
     # --- the budget --------------------------------------------------------------------------
 
     def _set_budget(self, total: int) -> None:
+        if self.budget_factor <= 0:
+            return
         pages = max(1, math.ceil(total / self.page_size))
         planned = pages + (total if self.details else 0)
-        self.budget = int(planned * BUDGET_FACTOR) + BUDGET_SLACK
+        self.budget = int(planned * self.budget_factor) + BUDGET_SLACK
         if self.rewalk_enabled:
             # Each re-walk may read every page once more.
             self.budget += pages * self.max_rewalks

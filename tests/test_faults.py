@@ -362,3 +362,45 @@ async def test_every_fault_at_once_ends_equal_to_the_truth(details: bool, tmp_pa
     summary = json.loads((tmp_path / "x.summary.json").read_text())
     assert summary["retries"] > 50 and summary["completeness"] == 1.0
     assert summary["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "stalecount@/search?page=1",  # one stale cached page says "of N-1"
+        # and another page whose count alternates N / N+1 between requests
+        "stalecount@/search?page=1,stalecount:mode=alternate@/search?page=2",
+        "endless",  # a pager that always offers one more page
+    ],
+)
+@deferred_f_from_coro_f
+async def test_every_walk_ends(spec: str, replica_with, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with replica_with(spec, documents=30) as rep:
+        # Protection off (re-walks unbounded, no budget): the walk keeps going until the
+        # test's own bound (Scrapy's CLOSESPIDER_PAGECOUNT) stops it.
+        unbounded = {
+            "HARVESTER_MAX_REWALKS": 1000,
+            "HARVESTER_REQUEST_BUDGET": 0,
+            "CLOSESPIDER_PAGECOUNT": 400,
+        }
+        off = await crawl(rep.base_url, settings=unbounded)
+        result = await crawl(rep.base_url, out=tmp_path / "x.jsonl")
+    assert off.stat("downloader/request_count") >= 150
+    assert result.verdict == "failed"
+    assert result.stat("downloader/request_count") < 80
+    reason = next(r for r in result.reasons if r.startswith("the walk did not finish"))
+    if spec.startswith("stalecount"):
+        assert "/search?page=1" in reason, reason
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+@deferred_f_from_coro_f
+async def test_robots_txt_forbidding_the_walk_is_said_as_it_is(
+    replica_with, tmp_path: Path, caplog: Caplog
+) -> None:  # type: ignore[no-untyped-def]
+    with replica_with("robots:disallow=/search") as rep:
+        result = await crawl(rep.base_url)
+    assert result.verdict == "failed"
+    assert result.reasons[0].startswith("robots.txt of the site forbids 1 page(s) the run needs")
+    assert "could not be fetched" not in " ".join(result.reasons)
+    assert "robots.txt of 127.0.0.1" in caplog.text and "forbids /search" in caplog.text

@@ -67,7 +67,8 @@ class ArchiveSpider(PageFailures):
         )
         spider.walk = Walk(
             spider.urls.page, max_pages=spider.args.max_pages, details=spider.args.details,
-            max_rewalks=settings.getint("HARVESTER_MAX_REWALKS"), rewalk=settings.getbool("HARVESTER_REWALK"),
+            max_rewalks=settings.getint("HARVESTER_MAX_REWALKS"),
+            budget_factor=settings.getfloat("HARVESTER_REQUEST_BUDGET"), rewalk=settings.getbool("HARVESTER_REWALK"),
         )  # fmt: skip
         spider.blocks = BlockBackoff(
             settings.getint("HARVESTER_BLOCK_RETRIES"), settings.getfloat("HARVESTER_BLOCK_BACKOFF")
