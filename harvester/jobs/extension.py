@@ -131,7 +131,7 @@ class JobExtension:
         )
 
     def end(self, status: str, reasons: list[str]) -> None:
-        """Close the run: a new baseline when it is ok; resumable when interrupted."""
+        """End the run: a new baseline when it is ok; resumable when interrupted."""
         store = self.store
         try:
             store.commit()
@@ -147,8 +147,17 @@ class JobExtension:
                 store.end_run("ok", {"changes": self.changes.counts(), "documents": count})
             elif status != "interrupted":
                 store.end_run("failed", {"reasons": reasons})
-        finally:
+        except BaseException:
             store.close()
+            raise
+
+    def close(self, summary: dict[str, Any] | None = None) -> None:
+        """Keep the run's summary with the run (a job's history), then release the job."""
+        try:
+            if summary is not None:
+                self.store.keep_summary(summary)
+        finally:
+            self.store.close()
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -355,6 +355,23 @@ class JobStore:
         )
         self.conn.execute("DELETE FROM documents WHERE present=0 AND published_present=0")
 
+    def keep_summary(self, summary: dict[str, Any]) -> None:
+        """The whole run summary (``summary.json``) kept with the run, for the job's history."""
+        self.conn.execute(
+            "UPDATE runs SET summary=? WHERE id=?",
+            (json.dumps(summary, ensure_ascii=False, default=str), self.run_id),
+        )
+        self.commit()
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every run of the job, oldest first: id, started, ended, status, full, and its summary."""
+        rows = self.conn.execute("SELECT id, started, ended, status, full, summary FROM runs ORDER BY id")
+        return [
+            {"run": r[0], "started": r[1], "ended": r[2], "status": r[3], "full": bool(r[4]),
+             "summary": json.loads(r[5]) if r[5] else None}
+            for r in rows
+        ]  # fmt: skip
+
     def end_run(self, status: str, summary: dict[str, Any]) -> None:
         self.conn.execute(
             "UPDATE runs SET status=?, ended=?, summary=? WHERE id=?",

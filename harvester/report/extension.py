@@ -101,7 +101,9 @@ class RunReport:
             files = dict(job.files)
         if published.aside:
             files["kept_aside"] = published.aside
-        self._write_summary(status, reasons, files, job, gate)
+        summary = self._write_summary(status, reasons, files, job, gate)
+        if job is not None:
+            job.close(summary)
 
     def _log_counts(self) -> None:
         stats = self.stats
@@ -134,7 +136,7 @@ class RunReport:
         files: dict[str, Any],
         job: JobExtension | None,
         gate: PublishGate | None,
-    ) -> None:
+    ) -> dict[str, Any]:
         if job is not None:
             path: Path | None = job.summary_path
         else:
@@ -148,10 +150,10 @@ class RunReport:
             corrections=len(self.outcome.corrections) if self.outcome else 0, files=files,
             job=job.summary() if job is not None else None,
         )  # fmt: skip
-        if path is None:
-            return
-        try:
-            write_json(path, summary)
-            self.stats.set_value(keys.SUMMARY_FILE, str(path))
-        except OSError as exc:
-            logger.error("Could not write the run summary %s: %s", path, exc)
+        if path is not None:
+            try:
+                write_json(path, summary)
+                self.stats.set_value(keys.SUMMARY_FILE, str(path))
+            except OSError as exc:
+                logger.error("Could not write the run summary %s: %s", path, exc)
+        return summary
