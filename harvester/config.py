@@ -29,6 +29,7 @@ from harvester.settings import FEEDS as DEFAULT_FEEDS
 #: Numeric settings checked before the crawl: name -> (lowest, highest).
 NUMBERS: dict[str, tuple[float, float]] = {
     "HARVESTER_MIN_COMPLETENESS": (0.0, 1.0),
+    "HARVESTER_PAGE_SIZE": (1.0, 1000.0),
     "HARVESTER_PROGRESS_INTERVAL": (0.0, 86_400.0),
     "HARVESTER_RETRY_AFTER_MAX": (0.0, 86_400.0),
     "HARVESTER_BACKOFF_BASE": (0.0, 3_600.0),

@@ -22,6 +22,9 @@ HARVESTER_CONTACT = "set HARVESTER_CONTACT to your e-mail"
 HARVESTER_CSV_TEXT = False
 #: Relax throttling when the base URL is a loopback host (the replica).
 HARVESTER_LOCAL_FAST = True
+#: Results per page asked of the site (``items_per_page``; it serves 10 when not asked, and
+#: 100 was observed to work). The walk follows whatever size the site actually serves.
+HARVESTER_PAGE_SIZE = 100
 #: Seconds between progress lines in the log.
 HARVESTER_PROGRESS_INTERVAL = 30.0
 

@@ -160,12 +160,13 @@ class Walk:
         if not page.rewalk:
             self.visited.add(page.number)
             self.furthest = max(self.furthest, page.number)
-        if page.total is not None:
-            self._check_count(page, step)
+        # The page size the site serves (it may ignore the one asked for), from "X - Y".
         if page.first is not None and page.number and page.first > 1:
             self.page_size = max(1, (page.first - 1) // page.number)
-        elif page.first is not None and page.last is not None:
-            self.page_size = max(self.page_size, page.last - page.first + 1)
+        elif page.first is not None and page.last is not None and not page.number:
+            self.page_size = page.last - page.first + 1
+        if page.total is not None:
+            self._check_count(page, step)
         for index, place in enumerate(self._places(page)):
             key = identity_key(place.url)
             if key in self._seen:

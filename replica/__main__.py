@@ -78,6 +78,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="write the replica's dataset (what a harvest must produce) as JSON Lines",
     )
     parser.add_argument(
+        "--truth-page-size",
+        type=int,
+        default=10,
+        metavar="N",
+        help="the items_per_page the harvest asks for, for the truth's listing URLs (default 10: none asked)",
+    )
+    parser.add_argument(
         "--dump-only",
         action="store_true",
         help="with --dump-truth: write the file and exit instead of serving",
@@ -91,7 +98,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def dump_truth(archive: Archive, base_url: str, path: Path) -> None:
+def dump_truth(
+    archive: Archive, base_url: str, path: Path, per_page: int = 10, served: int | None = None
+) -> None:
     """Write atomically: a reader never sees a half-written truth file.
 
     The file gets the mode a new file gets (0666 less the umask: 0644 under the usual 022),
@@ -102,7 +111,7 @@ def dump_truth(archive: Archive, base_url: str, path: Path) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle, jsonlines.Writer(handle, compact=True) as writer:
-            writer.write_all(archive.truth(base_url))
+            writer.write_all(archive.truth(base_url, per_page, served))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -130,11 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # With ignoreperpage the site serves its default page whatever the harvest asks.
+    served = 10 if faults.switch("ignoreperpage") is not None else None
     if args.dump_only:
         if not args.dump_truth:
             print("error: --dump-only needs --dump-truth FILE", file=sys.stderr)
             return 2
-        dump_truth(archive, f"http://127.0.0.1:{args.port}", args.dump_truth)
+        dump_truth(archive, f"http://127.0.0.1:{args.port}", args.dump_truth, args.truth_page_size, served)
         fault_log.close()
         return 0
     try:
@@ -149,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     if args.dump_truth:
-        dump_truth(archive, server.base_url, args.dump_truth)
+        dump_truth(archive, server.base_url, args.dump_truth, args.truth_page_size, served)
     print(server.base_url, flush=True)
     staged = f" (+{faults.shift_total} staged by shift)" if faults.shift_total else ""
     logging.info(

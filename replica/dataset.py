@@ -225,12 +225,24 @@ class Archive:
             return doc
         return replace(doc, text=_text_for(doc, self.seed))
 
-    def truth(self, base_url: str) -> Iterator[dict[str, Any]]:
-        """What a whole-archive harvest of this replica must produce, document by document."""
+    def truth(
+        self, base_url: str, per_page: int = PAGE_SIZE, served: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """What a whole-archive harvest of this replica must produce, document by document.
+
+        ``per_page``: the ``items_per_page`` the harvest asks for (its listing URLs carry it
+        unless it is the site's default, 10); ``served``: the rows a page really holds when
+        the site ignores the parameter (the ``ignoreperpage`` fault).
+        """
         base = base_url.rstrip("/")
+        size = served or per_page
         for index, doc in enumerate(self.docs):
             full = self.full(doc)
-            page = index // PAGE_SIZE
+            page = index // size
+            if per_page == PAGE_SIZE:
+                listing_url = f"{base}/search" + (f"?page={page}" if page else "")
+            else:
+                listing_url = f"{base}/search?items_per_page={per_page}" + (f"&page={page}" if page else "")
             yield {
                 "id": doc.slug,
                 "url": f"{base}/document/{doc.slug}",
@@ -239,7 +251,7 @@ class Archive:
                 "date_precision": doc.date_precision,
                 "date_raw": doc.date_raw or None,
                 "summary": "\n\n".join(doc.summary) or None,
-                "listing_url": f"{base}/search" + (f"?page={page}" if page else ""),
+                "listing_url": listing_url,
                 "position": index + 1,
                 "record_id": str(doc.record_id),
                 "node_id": str(doc.nid),

@@ -41,6 +41,7 @@ def running_replica(
     changes: str | None = None,
     fault_log: Path | None = None,
     extra_args: list[str] | None = None,
+    truth_page_size: int = 10,
     startup_timeout: float = 120.0,
 ) -> Iterator[Replica]:
     """Run ``python -m replica --port 0`` until the block ends.
@@ -62,6 +63,8 @@ def running_replica(
         cmd += ["--dump-truth", str(dump_truth)]
     if fault_log is not None:
         cmd += ["--fault-log", str(fault_log)]
+    if truth_page_size != 10:
+        cmd += ["--truth-page-size", str(truth_page_size)]
     cmd += extra_args or []
     log = tempfile.NamedTemporaryFile(prefix="replica-", suffix=".log", delete=False)
     log_path = Path(log.name)

@@ -60,7 +60,8 @@ def run_crawl(
 def replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replica]:
     """The default replica (16,153 documents) with its truth, shared by the crawl tests."""
     truth = tmp_path_factory.mktemp("replica") / "truth.jsonl"
-    with running_replica(dump_truth=truth) as rep:
+    # The truth's listing URLs as a harvest with the default HARVESTER_PAGE_SIZE names them.
+    with running_replica(dump_truth=truth, truth_page_size=100) as rep:
         yield rep
 
 

@@ -50,6 +50,9 @@ def project_settings(
     settings.setmodule("harvester.settings", priority="project")
     settings.set("HARVESTER_BASE_URL", base_url, priority="cmdline")
     settings.set("HARVESTER_PROGRESS_INTERVAL", 0, priority="cmdline")
+    # Pages of 10 (the site's default) unless a test asks for more: the fault tests stage
+    # faults on pages such as /search?page=2 of small archives.
+    settings.set("HARVESTER_PAGE_SIZE", 10, priority="cmdline")
     settings.set("LOG_LEVEL", "INFO", priority="cmdline")
     feeds: dict[str, Any] = {}
     for path in [out] if isinstance(out, Path) else out or []:

@@ -55,8 +55,10 @@ async def test_whole_archive_listing_equals_the_truth(
     replica: Replica, truth: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
     out = tmp_path / "all.jsonl"
-    result = await crawl(replica.base_url, out=out)
+    result = await crawl(replica.base_url, out=out, settings={"HARVESTER_PAGE_SIZE": 100})
     assert result.verdict == "ok", result.reasons
+    # Results pages of 100: 162 pages, and robots.txt.
+    assert result.stat("downloader/request_count") == 163
     items = read_jsonl(out)
     assert len(items) == len(truth) == 16_153
     assert len({i["url"] for i in items}) == 16_153
@@ -121,3 +123,40 @@ def test_the_replica_carries_the_seed_as_it_is() -> None:
     assert facts["query"] == seed["query"] == SEED_QUERY
     assert [r["title"] for r in facts["seed"]] == [r["title"] for r in seed["results"]]
     assert [r["date_raw"] for r in facts["seed"]] == [r["date_raw"] for r in seed["results"]]
+
+
+@deferred_f_from_coro_f
+async def test_pages_of_100_and_a_site_that_ignores_the_size(tmp_path: Path) -> None:
+    for faults, pages in (("", 3), ("ignoreperpage", 30)):
+        truth_path = tmp_path / f"truth-{pages}.jsonl"
+        with running_replica(documents=300, faults=faults, dump_truth=truth_path, truth_page_size=100) as rep:
+            result = await crawl(rep.base_url, settings={"HARVESTER_PAGE_SIZE": 100})
+        truth = {r["url"]: r for r in read_jsonl(truth_path)}
+        assert result.verdict == "ok", result.reasons
+        assert result.stat("harvester/pages/search") == pages
+        assert len(result.items) == 300
+        wrong = [
+            (i["url"], f)
+            for i in result.items
+            for f in (*COMPARED, "position", "listing_url")
+            if i[f] != truth[i["url"]][f]
+        ]
+        assert wrong == []
+
+
+@deferred_f_from_coro_f
+async def test_uploads_mid_walk_with_pages_of_100(tmp_path: Path) -> None:
+    truth_path = tmp_path / "truth.jsonl"
+    spec = "shift:count=30@/search?items_per_page=100&page=3"
+    with running_replica(documents=800, faults=spec, dump_truth=truth_path, truth_page_size=100) as rep:
+        result = await crawl(
+            rep.base_url, "details=true", out=tmp_path / "x.jsonl", settings={"HARVESTER_PAGE_SIZE": 100}
+        )
+    truth = {r["url"]: r for r in read_jsonl(truth_path)}
+    assert result.verdict == "ok", result.reasons
+    assert result.stat("harvester/shifts") == 1
+    items = read_jsonl(tmp_path / "x.jsonl")
+    assert sorted(i["url"] for i in items) == sorted(truth)
+    assert [
+        (i["url"], f) for i in items for f in ("position", "listing_url") if i[f] != truth[i["url"]][f]
+    ] == []

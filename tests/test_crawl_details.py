@@ -64,8 +64,9 @@ async def test_whole_archive_details_equal_the_truth(
     replica: Replica, truth: dict[str, dict[str, Any]], tmp_path: Path, caplog: Caplog
 ) -> None:
     out = tmp_path / "all.jsonl"
-    result = await crawl(replica.base_url, "details=true", out=out)
+    result = await crawl(replica.base_url, "details=true", out=out, settings={"HARVESTER_PAGE_SIZE": 100})
     assert result.verdict == "ok", result.reasons
+    assert result.stat("downloader/request_count") == 16_153 + 162 + 1
     items = read_jsonl(out)
     assert len(items) == len({i["url"] for i in items}) == len(truth) == 16_153
     assert _diff(items, truth, TRUTH_FIELDS) == []

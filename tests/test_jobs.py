@@ -40,8 +40,9 @@ def free_port() -> int:
 
 async def job_crawl(base_url: str, jobs: Path, *args: str) -> Crawl:
     return await crawl(
-        base_url, "job=nightly", "details=true", *args, settings={"HARVESTER_JOBS_DIR": str(jobs)}
-    )
+        base_url, "job=nightly", "details=true", *args,
+        settings={"HARVESTER_JOBS_DIR": str(jobs), "HARVESTER_PAGE_SIZE": 100},
+    )  # fmt: skip
 
 
 def summary(jobs: Path, name: str = "nightly") -> dict[str, Any]:
@@ -89,7 +90,9 @@ async def test_incremental_runs_find_exactly_what_changed(tmp_path: Path) -> Non
     assert read_jsonl(jobs / "nightly" / "changes.jsonl") == []
     # The archive gets 25 uploads, 10 edits and 5 removals (same host and port).
     truth = tmp_path / "truth.jsonl"
-    with running_replica(port=port, documents=DOCUMENTS, changes="25,10,5", dump_truth=truth) as rep:
+    with running_replica(
+        port=port, documents=DOCUMENTS, changes="25,10,5", dump_truth=truth, truth_page_size=100
+    ) as rep:
         third = await job_crawl(rep.base_url, jobs)
     assert third.verdict == "ok", third.reasons
     after = summary(jobs)
@@ -179,7 +182,9 @@ def test_sigkill_three_times_then_uploads_then_the_job_finishes_equal_to_the_tru
     # 25 uploads while the job was down push every document down: the resumed run must
     # put each where it stands now.
     truth = tmp_path / "truth.jsonl"
-    with running_replica(port=port, documents=DOCUMENTS, changes="25,0,0", dump_truth=truth) as rep:
+    with running_replica(
+        port=port, documents=DOCUMENTS, changes="25,0,0", dump_truth=truth, truth_page_size=100
+    ) as rep:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         final = subprocess.run(crawl_cmd(rep.base_url, "-a", "job=nightly", "-a", "details=true", "-s",
                                          f"HARVESTER_JOBS_DIR={jobs}"),

@@ -64,6 +64,7 @@ class ArchiveSpider(PageFailures):
             query=spider.args.query,
             start_url=spider.args.start_url,
             newest_first=bool(spider.args.job),
+            per_page=settings.getint("HARVESTER_PAGE_SIZE"),
         )
         spider.walk = Walk(
             spider.urls.page, max_pages=spider.args.max_pages, details=spider.args.details,
@@ -100,7 +101,8 @@ class ArchiveSpider(PageFailures):
         rows = {canonical_document_url(row.url): row for row in page.rows()}
         next_url = page.next_url
         seen = PageSeen(
-            number=page.page_number, url=response.url, rows=list(rows), total=page.total,
+            # Every results page is named the one way the walk builds it (its listing_url).
+            number=page.page_number, url=self.urls.page(page.page_number), rows=list(rows), total=page.total,
             first=page.count.first if page.count else None, last=page.count.last if page.count else None,
             next_number=page_of(next_url) if next_url else None,
             next_offsite=bool(next_url) and urlsplit(next_url).hostname not in self.allowed_domains,
