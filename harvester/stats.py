@@ -57,6 +57,8 @@ BACKOFF_SECONDS = "harvester/backoff/seconds"
 JOB_REUSED = "harvester/job/reused"
 JOB_ALREADY_DONE = "harvester/job/already_done"
 JOB_RECORDED = "harvester/job/recorded"
+JOB_REFRESH_PLANNED = "harvester/job/refresh_planned"
+JOB_NOT_MODIFIED = "harvester/job/not_modified"
 JOB_DATASET_DOCUMENTS = "harvester/job/dataset_documents"
 JOB_CHANGES = "harvester/job/changes"
 

@@ -7,8 +7,9 @@ through the publish gate only when the run's verdict is ok.
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,15 @@ ROW_META = "harvester_row"
 
 
 class JobExtension:
-    def __init__(self, crawler: Crawler, name: str, store: JobStore, *, stop_after_known: int) -> None:
+    def __init__(
+        self, crawler: Crawler, name: str, store: JobStore, *, stop_after_known: int, refresh_days: float = 0
+    ) -> None:
         self.crawler = crawler
         self.name = name
         self.store = store
         self.stop_after_known = 0 if store.full else stop_after_known
+        self.refresh_days = 0 if store.full else refresh_days
+        self._refreshing: set[str] = set()
         self.fields: list[str] = list(crawler.settings.getlist("FEED_EXPORT_FIELDS"))
         self.csv_options = csv_export_kwargs(crawler.settings)
         self.new_seen = 0
@@ -55,13 +60,20 @@ class JobExtension:
         store = JobStore(Path(settings.get("HARVESTER_JOBS_DIR")) / name)
         store.open()  # JobLockedError: the crawl command says so in one line
         run_args = settings.get("HARVESTER_JOB_ARGS") or "{}"
+        every = settings.getfloat("HARVESTER_JOB_FULL_EVERY_DAYS")
+        # A details job refreshes a share of its documents every night (rolling) instead of
+        # a periodic full run; a listing job walks everything every so many days.
+        rolling = bool(json.loads(run_args).get("details"))
         history = History(store.has_baseline(), store.last_full_run(), store.last_ok_args())
         why_full = full_run_reason(
             history, run_args=run_args, asked=settings.getbool("HARVESTER_JOB_FULL"),
-            every_days=settings.getfloat("HARVESTER_JOB_FULL_EVERY_DAYS"), now=datetime.now(UTC),
+            every_days=0 if rolling else every, now=datetime.now(UTC),
         )  # fmt: skip
         run_id = store.begin_run(run_args, why_full is not None)
-        ext = cls(crawler, name, store, stop_after_known=settings.getint("HARVESTER_JOB_STOP_AFTER_KNOWN"))
+        ext = cls(
+            crawler, name, store, stop_after_known=settings.getint("HARVESTER_JOB_STOP_AFTER_KNOWN"),
+            refresh_days=every if rolling else 0,
+        )  # fmt: skip
         logger.info(
             "Job %s: %s run %s (%s)", name, "resuming" if store.resumed else "starting", run_id,
             f"full: {why_full}" if store.full else "incremental",
@@ -78,6 +90,35 @@ class JobExtension:
 
     # --- during the run ---------------------------------------------------------------------
 
+    def refresh_due(self) -> list[dict[str, Any]]:
+        """The rolling refresh: the records of the documents to fetch again this run (see
+        :func:`refresh_plan`)."""
+        if not self.refresh_days:
+            return []
+        records = self.store.oldest_fetched(*refresh_plan(
+            self.store.published_count(), self.refresh_days, self.store.last_ok_end(), datetime.now(UTC)
+        ))  # fmt: skip
+        self._refreshing = {str(r["url"]) for r in records}
+        if records:
+            self.crawler.stats.set_value(stats.JOB_REFRESH_PLANNED, len(records))
+            logger.info("Job %s: refreshing the %s documents fetched longest ago", self.name, len(records))
+        return records
+
+    def conditional_headers(self, url: str) -> dict[str, str]:
+        """``If-None-Match`` / ``If-Modified-Since`` from the validators the page last came with."""
+        etag, modified = self.store.validators(url)
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if modified:
+            headers["If-Modified-Since"] = modified
+        return headers
+
+    def not_modified(self, url: str) -> None:
+        """The site answered 304: the document is unchanged, and counts as fetched."""
+        self.store.not_modified(url, self._pending.pop(url, None))
+        self.crawler.stats.inc_value(stats.JOB_NOT_MODIFIED)
+
     def harvest(self, url: str, title: str | None, date_raw: str | None, summary: str | None,
                 position: int, listing_url: str) -> bool:  # fmt: skip
         """The spider's one question: harvest this row (``True``), or keep what the job has."""
@@ -86,6 +127,11 @@ class JobExtension:
         if known is None or not known.published_present:
             self.new_seen += 1
         decision = row_decision(known, listing_fp, run_id=self.store.run_id, full=self.store.full)
+        if decision is not Row.DONE and url in self._refreshing:
+            # Already being fetched by the rolling refresh: where it stands now is kept.
+            self._pending[url] = listing_fp
+            self.store.reuse(url, position, listing_url)
+            return False
         if decision is Row.HARVEST:
             self._pending[url] = listing_fp
             return True
@@ -103,11 +149,17 @@ class JobExtension:
     def item_scraped(self, item: Any, response: Response | None = None) -> None:
         values = fields_of(item)
         record = {name: values.get(name) for name in self.fields}
+        url = str(record["url"])
         row: str | None = response.meta.get(ROW_META) if response is not None else None
-        listing_fp = self._pending.pop(str(record["url"]), None) or (
-            self._pending.pop(row, None) if row else None
-        )
-        self.store.record(record, listing_fp)
+        listing_fp = self._pending.pop(url, None) or (self._pending.pop(row, None) if row else None)
+        if url in self._refreshing:
+            # The walk may have seen it since the refresh began: keep where it stands now.
+            record["position"], record["listing_url"] = self.store.place_of(url)
+        etag = modified = None
+        if response is not None and row is not None:  # a document page
+            etag = _header(response, b"ETag")
+            modified = _header(response, b"Last-Modified")
+        self.store.record(record, listing_fp, etag, modified)
         self.crawler.stats.inc_value(stats.JOB_RECORDED)
 
     def walk_finished(self, outcome: WalkOutcome) -> None:
@@ -171,3 +223,33 @@ class JobExtension:
     @property
     def summary_path(self) -> Path:
         return self.store.directory / "summary.json"
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+def refresh_plan(documents: int, days: float, last_end: str | None, now: datetime) -> tuple[int, str]:
+    """How many of the documents fetched longest ago a run fetches again, and the time before
+    which a fetch is too old whatever the count (a document is re-checked every ``days``).
+
+    The share follows the time since the last complete run, so a nightly run fetches about
+    ``documents / days`` again, and a run straight after another almost none.
+
+    >>> now = datetime(2026, 12, 2, 2, 30, tzinfo=UTC)
+    >>> refresh_plan(16_153, 7, "2026-12-01T02:30:00Z", now)
+    (2308, '2026-11-25T02:30:00Z')
+    >>> refresh_plan(16_153, 7, "2026-12-02T02:29:00Z", now)[0]
+    2
+    >>> refresh_plan(100, 7, "2026-11-01T00:00:00Z", now)[0]
+    100
+    """
+    cutoff = (now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if last_end is None:
+        return documents, cutoff
+    elapsed = (
+        now - datetime.strptime(last_end, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    ).total_seconds() / 86_400
+    share = min(max(elapsed, 0.0), days) / days
+    return min(documents, round(documents * share)), cutoff

@@ -52,7 +52,10 @@ CREATE TABLE IF NOT EXISTS documents (
     present INTEGER NOT NULL DEFAULT 1,
     published_present INTEGER NOT NULL DEFAULT 0,
     published_fp TEXT,
-    published_hashes TEXT
+    published_hashes TEXT,
+    fetched_run INTEGER,
+    etag TEXT,
+    last_modified TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
@@ -174,6 +177,11 @@ class JobStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        # States written before the rolling refresh and conditional requests lack these.
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(documents)")}
+        for column, kind in (("fetched_run", "INTEGER"), ("etag", "TEXT"), ("last_modified", "TEXT")):
+            if column not in columns:
+                self.db.execute(f"ALTER TABLE documents ADD COLUMN {column} {kind}")
         self.db.commit()
 
     def close(self) -> None:
@@ -239,22 +247,75 @@ class JobStore:
             return None
         return Known(listing_fp=row[0], done_run=row[1], published_present=bool(row[2]))
 
-    def record(self, record: dict[str, Any], listing_fp: str | None) -> None:
-        """Store a harvested record (it has reached the job's output)."""
+    def record(
+        self,
+        record: dict[str, Any],
+        listing_fp: str | None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> None:
+        """Store a harvested record (it has reached the job's output), with the validators
+        its page was served with (for conditional requests next time)."""
         fp, hashes = fingerprint(record)
         now = utc_now()
         self.conn.execute(
             """INSERT INTO documents (url, record, fingerprint, field_hashes, listing_fp, first_seen,
-                                      last_seen, seen_run, done_run, present)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                                      last_seen, seen_run, done_run, present, fetched_run, etag, last_modified)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
                ON CONFLICT(url) DO UPDATE SET record=excluded.record, fingerprint=excluded.fingerprint,
-                   field_hashes=excluded.field_hashes, listing_fp=excluded.listing_fp,
+                   field_hashes=excluded.field_hashes, listing_fp=COALESCE(excluded.listing_fp, listing_fp),
                    last_seen=excluded.last_seen, seen_run=excluded.seen_run,
-                   done_run=excluded.done_run, present=1""",
+                   done_run=excluded.done_run, present=1, fetched_run=excluded.fetched_run,
+                   etag=excluded.etag, last_modified=excluded.last_modified""",
             (record["url"], json.dumps(record, ensure_ascii=False), fp, json.dumps(hashes),
-             listing_fp, now, now, self.run_id, self.run_id),
+             listing_fp, now, now, self.run_id, self.run_id, self.run_id, etag, last_modified),
         )  # fmt: skip
         self._maybe_commit()
+
+    def not_modified(self, url: str, listing_fp: str | None) -> None:
+        """The site answered 304 for a document: its record stands, fetched by this run."""
+        self.conn.execute(
+            """UPDATE documents SET last_seen=?, seen_run=?, done_run=?, present=1, fetched_run=?,
+                   listing_fp=COALESCE(?, listing_fp) WHERE url=?""",
+            (utc_now(), self.run_id, self.run_id, self.run_id, listing_fp, url),
+        )
+        self._maybe_commit()
+
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        """``(ETag, Last-Modified)`` the document's page was last served with."""
+        row = self.conn.execute("SELECT etag, last_modified FROM documents WHERE url=?", (url,)).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def oldest_fetched(self, limit: int, older_than: str | None = None) -> list[dict[str, Any]]:
+        """The published documents to fetch again (the rolling refresh), oldest fetch first:
+        the ``limit`` fetched longest ago, and every one last fetched by a run that started
+        before ``older_than`` (UTC ``YYYY-MM-DDTHH:MM:SSZ``)."""
+        rows = self.conn.execute(
+            """SELECT d.record, r.started FROM documents d LEFT JOIN runs r ON r.id = d.fetched_run
+               WHERE d.present=1 AND d.published_present=1 AND (d.done_run IS NULL OR d.done_run<>?)
+               ORDER BY d.fetched_run IS NOT NULL, d.fetched_run, d.url""",
+            (self.run_id,),
+        )
+        out = []
+        for index, (record, started) in enumerate(rows):
+            aged = older_than is not None and (started is None or started < older_than)
+            if index >= limit and not aged:
+                break
+            out.append(json.loads(record))
+        return out
+
+    def last_ok_end(self) -> str | None:
+        """When the last complete run ended."""
+        row = self.conn.execute("SELECT MAX(ended) FROM runs WHERE status='ok'").fetchone()
+        return row[0] if row else None
+
+    def place_of(self, url: str) -> tuple[Any, Any]:
+        """``(position, listing_url)`` of a document as the state has it now."""
+        row = self.conn.execute(
+            "SELECT json_extract(record, '$.position'), json_extract(record, '$.listing_url') FROM documents WHERE url=?",
+            (url,),
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
 
     def reuse(self, url: str, position: int | None, listing_url: str | None) -> None:
         """A known document seen again (unchanged, or already harvested by this run before it

@@ -21,7 +21,7 @@ from harvester.args import ArchiveArgs, parse_args
 from harvester.config import configure
 from harvester.exceptions import LayoutChanged, PageError
 from harvester.identity import canonical_document_url, document_id, is_numeric_document_path
-from harvester.items import DocumentItem
+from harvester.items import LISTING_FIELDS, DocumentItem
 from harvester.jobs.extension import ROW_META, JobExtension
 from harvester.pages.document import DocumentPage
 from harvester.pages.search import ResultRow, SearchPage, page_of
@@ -85,6 +85,12 @@ class ArchiveSpider(PageFailures):
                 logger.info("Results not sorted newest upload first: no early stop")
         self.crawler.stats.set_value(stats.ARGS, self.args.model_dump_json())
         yield self._results(self.urls.first)
+        if self.job is not None and self.args.details:
+            for record in self.job.refresh_due():
+                listing: dict[str, Any] = {name: record.get(name) for name in LISTING_FIELDS}
+                item = DocumentItem(**listing)
+                item.harvested_at = utc_now()
+                yield self._document(item.url, item, resolve_only=False)
 
     def _results(self, url: str, *, rewalk: bool = False) -> scrapy.Request:
         return scrapy.Request(url, callback=self.parse_search, errback=self.on_error, cb_kwargs={"rewalk": rewalk},
@@ -169,17 +175,31 @@ class ArchiveSpider(PageFailures):
         if alias:
             self.crawler.stats.inc_value(stats.ALIAS_LINKS)
         if self.args.details or alias:
-            yield scrapy.Request(row.url, callback=self.parse_document, errback=self.on_error, dont_filter=True,
-                                 cb_kwargs={"item": item, "resolve_only": not self.args.details},
-                                 meta={ROW_META: url})  # fmt: skip
+            yield self._document(row.url, item, resolve_only=not self.args.details, row=url)
         else:
             yield item
+
+    def _document(
+        self, url: str, item: DocumentItem, *, resolve_only: bool, row: str | None = None
+    ) -> scrapy.Request:
+        """A document page's request; in a job, conditional on what the page last came with."""
+        key = row or item.url
+        headers = self.job.conditional_headers(key) if self.job is not None and not resolve_only else {}
+        return scrapy.Request(
+            url, callback=self.parse_document, errback=self.on_error, dont_filter=True, headers=headers,
+            cb_kwargs={"item": item, "resolve_only": resolve_only},
+            meta={ROW_META: key, "handle_httpstatus_list": [304]},
+        )  # fmt: skip
 
     # --- document pages ---------------------------------------------------------------------------
 
     def parse_document(
         self, response: Response, item: DocumentItem, resolve_only: bool = False
     ) -> Iterator[Any]:
+        if response.status == 304 and self.job is not None:
+            # Not modified since the job last fetched it: the record stands.
+            self.job.not_modified(response.meta[ROW_META])
+            return
         page, instead = self._read(response, DocumentPage)
         if page is None:
             yield from instead
