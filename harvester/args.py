@@ -47,6 +47,9 @@ class ArchiveArgs(BaseModel):
     full: bool = Field(
         False, description="With job: walk every page and refetch every document (no early stop, no reuse)."
     )
+    plan: bool = Field(
+        False, description="Fetch one results page (and robots.txt), print the run's plan, exit; no output."
+    )
 
     @field_validator("start_url")
     @classmethod
@@ -60,7 +63,7 @@ class ArchiveArgs(BaseModel):
             raise ValueError(f"must be a results page (/search?...), not {parts.path!r}")
         return value
 
-    @field_validator("details", "full", mode="before")
+    @field_validator("details", "full", "plan", mode="before")
     @classmethod
     def _true_or_false(cls, value: Any) -> Any:
         # pydantic would also take yes/no/on/off/1/0: a scheduled job's typo must not pass.
@@ -87,6 +90,7 @@ _FIXES = {
     "details": "Give true or false",
     "job": "Give a name of letters, digits, '.', '_' or '-' (at most 64), e.g. nightly",
     "full": "Give true or false",
+    "plan": "Give true or false",
     "start_url": "Give a results URL such as https://digitalarchive.wilsoncenter.org/search?search_api_fulltext=Korea",
 }
 

@@ -83,6 +83,11 @@ def configure(settings: Settings, args: ArchiveArgs) -> RunConfig:
             for key in DEFAULT_FEEDS:
                 if key in feeds:
                     del feeds[key]
+    if args.plan:
+        # A plan writes nothing: no feeds, no summary, and a job's state is only read.
+        settings.set("FEEDS", {}, priority="cmdline")
+        settings.set("HARVESTER_SUMMARY_FILE", "", priority="cmdline")
+        return RunConfig(base_url=base, host=host)
     if args.job:
         settings.set("HARVESTER_JOB", args.job, priority="spider")
         settings.set("HARVESTER_JOB_FULL", args.full, priority="spider")

@@ -35,6 +35,8 @@ PAGINATION_LOOPS = "harvester/pagination/loops"
 PAGINATION_OFFSITE = "harvester/pagination/offsite"
 WALK_UNFINISHED = "harvester/walk/unfinished"
 REQUEST_BUDGET = "harvester/walk/request_budget"
+PLAN_REQUESTS = "harvester/plan/requests"
+PLAN_SECONDS = "harvester/plan/seconds"
 
 # --- rows and documents -----------------------------------------------------------------------
 ROWS_OFFSITE = "harvester/rows/offsite"

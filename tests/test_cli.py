@@ -145,3 +145,22 @@ def test_sigterm_changes_no_published_file(tmp_path: Path) -> None:
     assert process.returncode == 1
     assert out.read_bytes() == before
     assert "interrupted" in stderr.strip().splitlines()[-1]
+
+
+def test_a_plan_prints_the_plan_and_exits_zero(tmp_path: Path) -> None:
+    out = tmp_path / "x.jsonl"
+    with running_replica(documents=250) as rep:
+        result = run_crawl(
+            rep.base_url,
+            out,
+            "plan=true",
+            "details=true",
+            settings={"DOWNLOAD_DELAY": "3", "HARVESTER_LOCAL_FAST": "False"},
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == (
+        "Plan: the site reports 250 documents on 3 pages of 100; this run: ~254 requests "
+        "(3 results pages, 250 document pages, robots.txt), ~13 min at 3.0 s/request"
+    )
+    assert last_line(result).endswith("Run OK")
+    assert not out.exists() and list(tmp_path.iterdir()) == []

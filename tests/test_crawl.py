@@ -160,3 +160,26 @@ async def test_uploads_mid_walk_with_pages_of_100(tmp_path: Path) -> None:
     assert [
         (i["url"], f) for i in items for f in ("position", "listing_url") if i[f] != truth[i["url"]][f]
     ] == []
+
+
+@deferred_f_from_coro_f
+async def test_the_plan_is_logged_and_holds(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with running_replica(documents=250) as rep:
+        result = await crawl(rep.base_url, "details=true", settings={"HARVESTER_PAGE_SIZE": 100})
+    assert result.verdict == "ok", result.reasons
+    # 3 results pages of 100, 250 document pages, robots.txt: what was planned was done.
+    assert result.stat("harvester/plan/requests") == 254 == result.stat("downloader/request_count")
+    assert "Plan: the site reports 250 documents on 3 pages of 100; this run: ~254 requests" in caplog.text
+
+
+@deferred_f_from_coro_f
+async def test_a_plan_run_reads_one_page_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "x.jsonl"
+    with running_replica(documents=250) as rep:
+        result = await crawl(
+            rep.base_url, "plan=true", "details=true", out=out, settings={"HARVESTER_PAGE_SIZE": 100}
+        )
+    assert result.verdict == "ok", result.reasons
+    assert result.stat("downloader/request_count") == 2  # robots.txt and the first results page
+    assert result.items == []
+    assert list(tmp_path.iterdir()) == []

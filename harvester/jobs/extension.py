@@ -90,6 +90,11 @@ class JobExtension:
 
     # --- during the run ---------------------------------------------------------------------
 
+    @property
+    def full(self) -> bool:
+        """This run walks everything and fetches every document again."""
+        return self.store.full
+
     def refresh_due(self) -> list[dict[str, Any]]:
         """The rolling refresh: the records of the documents to fetch again this run (see
         :func:`refresh_plan`)."""

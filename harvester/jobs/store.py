@@ -17,6 +17,7 @@ so a consumer never sees a partial file. A run killed at any moment leaves a run
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -93,6 +94,18 @@ def fingerprint(record: dict[str, Any]) -> tuple[str, dict[str, str]]:
 def listing_fingerprint(url: str, title: str | None, date_raw: str | None, summary: str | None) -> str:
     """Fingerprint of a result row as displayed: unchanged row, unchanged listing."""
     return _hash([url, title, date_raw, summary])
+
+
+def peek(directory: Path) -> tuple[int, str | None] | None:
+    """``(published documents, when the last complete run ended)`` of a job, read without
+    its lock (for a plan); ``None`` for a job that has no state yet."""
+    path = directory / "state.sqlite"
+    if not path.exists():
+        return None
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
+        count = db.execute("SELECT COUNT(*) FROM documents WHERE published_present=1").fetchone()[0]
+        ended = db.execute("SELECT MAX(ended) FROM runs WHERE status='ok'").fetchone()[0]
+    return int(count), ended
 
 
 class JobLock:

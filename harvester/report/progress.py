@@ -12,27 +12,30 @@ from scrapy.statscollectors import StatsCollector
 from twisted.internet import task
 
 from harvester import stats as keys
+from harvester.plan import duration
 
 logger = logging.getLogger(__name__)
 
 
 def progress_line(
-    *, pages: int, expected: int | None, items: int, reported: int | None, elapsed: float
-) -> str:
-    """One progress line.
+    *, requests: int, planned: int | None, pages: int, expected: int | None, items: int, reported: int | None,
+    elapsed: float,
+) -> str:  # fmt: skip
+    """One progress line: done and planned, the pace, and what is left at that pace.
 
-    >>> progress_line(pages=3, expected=10, items=30, reported=100, elapsed=10.0)
-    'Progress: results pages 3 of 10, 30 documents of 100 reported, 3.0 documents/s, about 23 s left'
-    >>> progress_line(pages=0, expected=None, items=0, reported=None, elapsed=1.0)
-    'Progress: results pages 0 of ?, 0 documents of ? reported, 0.0 documents/s'
+    >>> progress_line(requests=300, planned=1200, pages=3, expected=10, items=290, reported=1000, elapsed=100.0)
+    'Progress: 300 of ~1,200 requests, results pages 3 of 10, 290 documents of 1000 reported, 3.0 requests/s, about 5 min left'
+    >>> progress_line(requests=0, planned=None, pages=0, expected=None, items=0, reported=None, elapsed=1.0)
+    'Progress: 0 requests, results pages 0 of ?, 0 documents of ? reported, 0.0 requests/s'
     """
-    rate = items / max(elapsed, 1e-9)
+    rate = requests / max(elapsed, 1e-9)
     eta = ""
-    if reported and rate > 0 and items < reported:
-        eta = f", about {int((reported - items) / rate)} s left"
+    if planned and rate > 0 and requests < planned:
+        eta = f", about {duration((planned - requests) / rate)} left"
+    done = f"{requests:,} of ~{planned:,} requests" if planned else f"{requests:,} requests"
     return (
-        f"Progress: results pages {pages} of {expected if expected is not None else '?'}, "
-        f"{items} documents of {reported if reported is not None else '?'} reported, {rate:.1f} documents/s{eta}"
+        f"Progress: {done}, results pages {pages} of {expected if expected is not None else '?'}, "
+        f"{items} documents of {reported if reported is not None else '?'} reported, {rate:.1f} requests/s{eta}"
     )
 
 
@@ -65,8 +68,9 @@ class Progress:
         logger.info(
             "%s",
             progress_line(
-                pages=get(keys.PAGES_SEARCH, 0), expected=get(keys.PAGES_EXPECTED), items=get(keys.ITEM_SCRAPED, 0),
-                reported=get(keys.REPORTED_TOTAL), elapsed=time.monotonic() - self.started,
+                requests=get(keys.REQUEST_COUNT, 0), planned=get(keys.PLAN_REQUESTS), pages=get(keys.PAGES_SEARCH, 0),
+                expected=get(keys.PAGES_EXPECTED), items=get(keys.ITEM_SCRAPED, 0), reported=get(keys.REPORTED_TOTAL),
+                elapsed=time.monotonic() - self.started,
             ),
         )  # fmt: skip
 

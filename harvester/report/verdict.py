@@ -30,6 +30,12 @@ def judge(
     >>> judge({"item_scraped_count": 9, "harvester/reported_total": 11}, "finished")
     ['incomplete: 9 unique documents of 11 reported (81.82% < 100%)']
     """
+    if finish_reason == "plan":  # -a plan=true: one results page read, the plan printed
+        return (
+            []
+            if stats.get(keys.REPORTED_TOTAL) is not None
+            else ["no results page could be read for the plan"]
+        )
     reasons = []
     if stats.get(keys.BLOCKED):
         reasons.append("the site is blocking the harvester (challenge or block page); back off and try later")

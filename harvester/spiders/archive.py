@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 
 from harvester import signals, stats
@@ -22,9 +25,11 @@ from harvester.config import configure
 from harvester.exceptions import LayoutChanged, PageError
 from harvester.identity import canonical_document_url, document_id, is_numeric_document_path
 from harvester.items import LISTING_FIELDS, DocumentItem
-from harvester.jobs.extension import ROW_META, JobExtension
+from harvester.jobs.extension import ROW_META, JobExtension, refresh_plan
+from harvester.jobs.store import peek
 from harvester.pages.document import DocumentPage
 from harvester.pages.search import ResultRow, SearchPage, page_of
+from harvester.plan import plan_for
 from harvester.search_urls import SearchUrls
 from harvester.spiders.failures import BlockBackoff, PageFailures
 from harvester.text import utc_now
@@ -123,6 +128,7 @@ class ArchiveSpider(PageFailures):
                 logger.info("The site reports %s documents for %s", self.walk.reported, response.url)
                 if page.last_page is not None:
                     self.crawler.stats.set_value(stats.PAGES_EXPECTED, page.last_page + 1)
+                self._plan(self.walk.reported)
         if step.repeated and not rewalk:
             # Listed again (the previous page's last row at the top): harvested once, counted.
             self.crawler.stats.inc_value(stats.DUPLICATES_DROPPED, len(step.repeated))
@@ -153,6 +159,30 @@ class ArchiveSpider(PageFailures):
                 next_url if next_url and page_of(next_url) == nxt.page and not seen.next_offsite else None
             )
             yield self._results(follow or self.urls.page(nxt.page))
+
+    def _plan(self, reported: int) -> None:
+        """Log the run's plan once the site has reported its count; a plan run stops there."""
+        settings = self.crawler.settings
+        incremental = None
+        if self.job is not None and not self.job.full:
+            incremental = self.crawler.stats.get_value(stats.JOB_REFRESH_PLANNED, 0)
+        elif self.args.plan and self.args.job and not self.args.full:
+            state = peek(Path(settings.get("HARVESTER_JOBS_DIR")) / self.args.job)
+            if state is not None and self.args.details:
+                days = settings.getfloat("HARVESTER_JOB_FULL_EVERY_DAYS")
+                incremental = refresh_plan(state[0], days, state[1], datetime.now(UTC))[0] if days else 0
+            elif state is not None:
+                incremental = 0
+        plan = plan_for(
+            reported, self.walk.page_size, details=self.args.details, delay=settings.getfloat("DOWNLOAD_DELAY"),
+            max_pages=self.args.max_pages, incremental_documents=incremental,
+        )  # fmt: skip
+        self.crawler.stats.set_value(stats.PLAN_REQUESTS, plan.requests)
+        self.crawler.stats.set_value(stats.PLAN_SECONDS, plan.seconds)
+        logger.info("%s", plan.line())
+        if self.args.plan:
+            print(plan.line(), flush=True)
+            raise CloseSpider("plan")
 
     def _row(self, row: ResultRow, url: str, position: int, listing_url: str) -> Iterator[Any]:
         """One new result row: harvest it, or leave it to the job when it is known and unchanged."""
