@@ -12,6 +12,8 @@ One invocation starts the replica (``replica.process.running_replica``, with
   whole-page ``parsel.Selector`` with naive selectors, in this process, on replica pages;
 - ``dates``: ``harvester.dates.normalize_date`` throughput against ``datetime.strptime``;
 - ``memory``: the harvester's peak RSS at the archive's size and at ten times that size;
+- ``requests``: requests per kind of run (listing, first harvest, nights of a job) and the
+  hours they take at 3 s/request on the real site, against how the harvester did them before;
 - ``profile`` (only when asked): one harvester details crawl under ``py-spy``, with the
   samples split between the framework and our code.
 
@@ -44,11 +46,12 @@ from benchmarks.dates import bench_dates, dates_report
 from benchmarks.memory import memory_report, memory_runs
 from benchmarks.parsing import bench_parsing, parsing_report
 from benchmarks.profile import bench_profile, profile_report
+from benchmarks.requests import bench_requests, requests_report
 from replica.dataset import DEFAULT_SIZE
 from replica.process import running_replica
 
-SUITES = ("listing", "details", "parsing", "dates", "memory", "profile")
-DEFAULT_SUITES = ("listing", "details", "parsing", "dates", "memory")
+SUITES = ("listing", "details", "parsing", "dates", "memory", "requests", "profile")
+DEFAULT_SUITES = ("listing", "details", "parsing", "dates", "memory", "requests")
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -145,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         needs_replica = {"listing", "details", "parsing", "memory", "profile"} & set(args.suites)
         if needs_replica:
             ok &= run_with_replica(args, workdir, results, report, raw)
+        if "requests" in args.suites:
+            pairs = bench_requests(args.documents, workdir)
+            raw["requests"] = [[asdict(now), asdict(before) if before else None] for now, before in pairs]
+            report.append(requests_report(pairs, args.documents))
     if "dates" in args.suites:
         log(f"dates: {args.dates:,} strings, {args.repeat} rounds")
         dates = bench_dates(args.dates, args.repeat)
@@ -183,7 +190,7 @@ def run_with_replica(
     ok = True
     truth_path = workdir / "truth.jsonl"
     log(f"starting the replica ({args.documents:,} documents, with its truth)")
-    with running_replica(documents=args.documents, dump_truth=truth_path) as replica:
+    with running_replica(documents=args.documents, dump_truth=truth_path, truth_page_size=100) as replica:
         truth = load_truth(truth_path)
         log(f"replica at {replica.base_url}, truth {len(truth):,} records")
         crawls = CrawlRun(replica, truth, workdir, timeout=args.timeout, settings=args.set)

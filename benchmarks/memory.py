@@ -25,7 +25,9 @@ def memory_runs(args: argparse.Namespace, workdir: Path, big: int, results: list
         for f in (FIELD_ORDER if args.memory_details else LISTING_FIELDS)
         if f not in ("query", "harvested_at")
     ]
-    with running_replica(documents=big, dump_truth=truth_path, startup_timeout=1800) as replica:
+    with running_replica(
+        documents=big, dump_truth=truth_path, startup_timeout=1800, truth_page_size=100
+    ) as replica:
         truth = load_truth(truth_path, fields)
         truth_path.unlink()
         crawls = CrawlRun(replica, truth, workdir, timeout=args.timeout, settings=args.set)

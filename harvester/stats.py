@@ -61,6 +61,7 @@ JOB_ALREADY_DONE = "harvester/job/already_done"
 JOB_RECORDED = "harvester/job/recorded"
 JOB_REFRESH_PLANNED = "harvester/job/refresh_planned"
 JOB_NOT_MODIFIED = "harvester/job/not_modified"
+JOB_REFRESH_GONE = "harvester/job/refresh_gone"
 JOB_DATASET_DOCUMENTS = "harvester/job/dataset_documents"
 JOB_CHANGES = "harvester/job/changes"
 

@@ -25,7 +25,7 @@ from harvester.items import fields_of
 from harvester.jobs.extension import JobExtension
 from harvester.publish import Published, PublishGate
 from harvester.report.summary import build_summary, summary_path
-from harvester.report.verdict import FAILED, OK, judge, status_of
+from harvester.report.verdict import FAILED, OK, judge, kept_by_job, status_of
 from harvester.walk import WalkOutcome
 
 logger = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class RunReport:
     def _log_counts(self) -> None:
         stats = self.stats
         reported = stats.get_value(keys.REPORTED_TOTAL)
-        kept = stats.get_value(keys.JOB_REUSED, 0) + stats.get_value(keys.JOB_ALREADY_DONE, 0)
+        kept = kept_by_job(stats.get_stats())
         documents = self.items + kept
         if reported:
             stats.set_value(keys.COMPLETENESS, round(documents / reported, 6))

@@ -62,9 +62,7 @@ def judge(
     feed_failures = sum(v for k, v in stats.items() if k.startswith(keys.FEED_FAILED_PREFIX))
     if feed_failures or stats.get(keys.OUTPUT_ERRORS, 0):
         reasons.append("an output file could not be written (see the errors above)")
-    exported = (
-        stats.get(keys.ITEM_SCRAPED, 0) + stats.get(keys.JOB_REUSED, 0) + stats.get(keys.JOB_ALREADY_DONE, 0)
-    )
+    exported = stats.get(keys.ITEM_SCRAPED, 0) + kept_by_job(stats)
     reported = stats.get(keys.REPORTED_TOTAL)
     if exported == 0:
         reasons.append(
@@ -78,6 +76,16 @@ def judge(
     if finish_reason not in ("finished", "blocked"):
         reasons.append(f"interrupted ({finish_reason})")
     return reasons
+
+
+def kept_by_job(stats: Mapping[str, Any]) -> int:
+    """Documents a job kept from its state this run: unchanged rows, rows already done
+    before a resume, and pages the site said were not modified (304)."""
+    return int(
+        stats.get(keys.JOB_REUSED, 0)
+        + stats.get(keys.JOB_ALREADY_DONE, 0)
+        + stats.get(keys.JOB_NOT_MODIFIED, 0)
+    )
 
 
 def status_of(reasons: list[str], finish_reason: str) -> str:

@@ -95,7 +95,7 @@ class ArchiveSpider(PageFailures):
                 listing: dict[str, Any] = {name: record.get(name) for name in LISTING_FIELDS}
                 item = DocumentItem(**listing)
                 item.harvested_at = utc_now()
-                yield self._document(item.url, item, resolve_only=False)
+                yield self._document(item.url, item, resolve_only=False, refresh=True)
 
     def _results(self, url: str, *, rewalk: bool = False) -> scrapy.Request:
         return scrapy.Request(url, callback=self.parse_search, errback=self.on_error, cb_kwargs={"rewalk": rewalk},
@@ -210,7 +210,13 @@ class ArchiveSpider(PageFailures):
             yield item
 
     def _document(
-        self, url: str, item: DocumentItem, *, resolve_only: bool, row: str | None = None
+        self,
+        url: str,
+        item: DocumentItem,
+        *,
+        resolve_only: bool,
+        row: str | None = None,
+        refresh: bool = False,
     ) -> scrapy.Request:
         """A document page's request; in a job, conditional on what the page last came with."""
         key = row or item.url
@@ -218,7 +224,8 @@ class ArchiveSpider(PageFailures):
         return scrapy.Request(
             url, callback=self.parse_document, errback=self.on_error, dont_filter=True, headers=headers,
             cb_kwargs={"item": item, "resolve_only": resolve_only},
-            meta={ROW_META: key, "handle_httpstatus_list": [304]},
+            # A document the rolling refresh asks for again may be gone from the archive.
+            meta={ROW_META: key, "handle_httpstatus_list": [304, 404, 410] if refresh else [304]},
         )  # fmt: skip
 
     # --- document pages ---------------------------------------------------------------------------
@@ -229,6 +236,11 @@ class ArchiveSpider(PageFailures):
         if response.status == 304 and self.job is not None:
             # Not modified since the job last fetched it: the record stands.
             self.job.not_modified(response.meta[ROW_META])
+            return
+        if response.status in (404, 410) and self.job is not None:
+            # Refreshed, and gone: a walk of every page declares the removal.
+            self.crawler.stats.inc_value(stats.JOB_REFRESH_GONE)
+            logger.info("%s is gone from the archive (HTTP %s)", response.url, response.status)
             return
         page, instead = self._read(response, DocumentPage)
         if page is None:
