@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings, Settings
+from scrapy.utils.conf import closest_scrapy_cfg
 
 from harvester.args import ArchiveArgs
 from harvester.exceptions import ArgumentError
@@ -25,6 +26,7 @@ from harvester.exporters import csv_export_kwargs
 from harvester.files import OutputPathError, resolve_output
 from harvester.items import FIELD_ORDER, LISTING_FIELDS
 from harvester.settings import FEEDS as DEFAULT_FEEDS
+from harvester.settings import HARVESTER_JOBS_DIR as DEFAULT_JOBS_DIR
 
 #: Numeric settings checked before the crawl: name -> (lowest, highest).
 NUMBERS: dict[str, tuple[float, float]] = {
@@ -88,6 +90,7 @@ def configure(settings: Settings, args: ArchiveArgs) -> RunConfig:
         settings.set("FEEDS", {}, priority="cmdline")
         settings.set("HARVESTER_SUMMARY_FILE", "", priority="cmdline")
         return RunConfig(base_url=base, host=host)
+    _defaults_in_project(settings)
     if args.job:
         settings.set("HARVESTER_JOB", args.job, priority="spider")
         settings.set("HARVESTER_JOB_FULL", args.full, priority="spider")
@@ -96,6 +99,24 @@ def configure(settings: Settings, args: ArchiveArgs) -> RunConfig:
     else:
         _check_feeds(settings)
     return RunConfig(base_url=base, host=host)
+
+
+def project_root() -> Path:
+    """The folder of the project's ``scrapy.cfg`` (Scrapy finds it upwards from here)."""
+    found = closest_scrapy_cfg()
+    return Path(found).parent if found else Path.cwd()
+
+
+def _defaults_in_project(settings: Settings) -> None:
+    """The default ``output/`` is the project's, wherever the command runs (``-o``/``-O``
+    paths stay relative to where you are)."""
+    root = project_root()
+    feeds = settings.getdict("FEEDS")
+    if any(key in feeds for key in DEFAULT_FEEDS):
+        moved = {str(root / key) if key in DEFAULT_FEEDS else key: options for key, options in feeds.items()}
+        settings.set("FEEDS", moved, priority=settings.getpriority("FEEDS") or "project")
+    if settings.get("HARVESTER_JOBS_DIR") == DEFAULT_JOBS_DIR:
+        settings.set("HARVESTER_JOBS_DIR", str(root / DEFAULT_JOBS_DIR), priority="spider")
 
 
 def _base_url(settings: Settings, args: ArchiveArgs) -> str:

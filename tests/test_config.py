@@ -88,3 +88,21 @@ def test_an_exported_base_url_that_differs_is_refused(
         HARVESTER_BASE_URL="http://127.0.0.1:8000", FEEDS={str(tmp_path / "x.jsonl"): {"format": "jsonlines"}}
     )
     assert configure(same, parse_args({})).host == "127.0.0.1"
+
+
+def test_the_default_output_is_the_projects_wherever_the_command_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "scrapy.cfg").write_text("[settings]\ndefault = harvester.settings\n")
+    inside = tmp_path / "harvester"
+    inside.mkdir()
+    monkeypatch.chdir(inside)
+    s = settings()
+    configure(s, parse_args({}))
+    assert sorted(s.getdict("FEEDS")) == [
+        str(tmp_path / "output" / "%(name)s.csv"),
+        str(tmp_path / "output" / "%(name)s.jsonl"),
+    ]
+    job = settings()
+    configure(job, parse_args({"job": "nightly"}))
+    assert job.get("HARVESTER_JOBS_DIR") == str(tmp_path / "output" / "jobs")
