@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from scrapy.utils.defer import deferred_f_from_coro_f
 
-from harvester.jobs.store import JobLock
+from harvester.jobs.lock import JobLock
 from replica.process import running_replica
 from tests.conftest import ROOT, read_jsonl, run_crawl
 from tests.crawling import Crawl, crawl

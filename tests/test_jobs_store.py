@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from harvester.files import write_atomically
-from harvester.jobs.store import JobLock, JobLockedError, JobStore, fingerprint
+from harvester.jobs.fingerprints import fingerprint
+from harvester.jobs.lock import JobLock, JobLockedError
+from harvester.jobs.store import JobStore
 
 
 def rec(url: str, title: str, position: int, **extra: object) -> dict[str, object]:
@@ -113,7 +115,7 @@ def test_second_run_of_a_job_is_refused_while_the_first_holds_the_lock(tmp_path:
 
 def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path: Path) -> None:
     code = (
-        "import sys, time; from pathlib import Path; from harvester.jobs.store import JobLock;"
+        "import sys, time; from pathlib import Path; from harvester.jobs.lock import JobLock;"
         f"lock = JobLock(Path({str(tmp_path / 'lock')!r})); lock.acquire(); print('locked', flush=True); time.sleep(60)"
     )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -123,6 +125,7 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path: Path) -> None:
         JobLock(tmp_path / "lock").acquire()
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=10)
+    holder.stdout.close()
     # ...and once it is dead, the next run takes it over although the file says its pid.
     assert str(holder.pid) in (tmp_path / "lock").read_text()
     lock = JobLock(tmp_path / "lock")

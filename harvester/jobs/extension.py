@@ -22,8 +22,9 @@ from harvester import signals, stats
 from harvester.exporters import csv_export_kwargs
 from harvester.items import fields_of
 from harvester.jobs.files import write_job_files
+from harvester.jobs.fingerprints import listing_fingerprint
 from harvester.jobs.policy import History, Row, full_run_reason, row_decision
-from harvester.jobs.store import JobStore, RunChanges, listing_fingerprint
+from harvester.jobs.store import JobStore, RunChanges
 from harvester.publish import PublishGate
 from harvester.walk import WalkOutcome
 

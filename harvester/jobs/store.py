@@ -18,8 +18,6 @@ so a consumer never sees a partial file. A run killed at any moment leaves a run
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -28,16 +26,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from harvester.exceptions import HarvesterError
 from harvester.files import PARTIAL_SUFFIX
+from harvester.jobs.fingerprints import fingerprint
+from harvester.jobs.lock import JobLock
 from harvester.text import utc_now
 
 logger = logging.getLogger(__name__)
-
-#: Fields that describe the run, not the document: left out of fingerprints.
-RUN_FIELDS = frozenset({"query", "listing_url", "position", "harvested_at"})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -71,31 +67,6 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
-class JobLockedError(HarvesterError):
-    """Another run of the same job holds its lock."""
-
-
-def _hash(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
-
-
-def content_of(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k not in RUN_FIELDS}
-
-
-def fingerprint(record: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    """The content fingerprint of a record and one short hash per content field."""
-    content = content_of(record)
-    hashes = {k: _hash(v) for k, v in sorted(content.items())}
-    return _hash(hashes), hashes
-
-
-def listing_fingerprint(url: str, title: str | None, date_raw: str | None, summary: str | None) -> str:
-    """Fingerprint of a result row as displayed: unchanged row, unchanged listing."""
-    return _hash([url, title, date_raw, summary])
-
-
 def peek(directory: Path) -> tuple[int, str | None] | None:
     """``(published documents, when the last complete run ended)`` of a job, read without
     its lock (for a plan); ``None`` for a job that has no state yet."""
@@ -106,43 +77,6 @@ def peek(directory: Path) -> tuple[int, str | None] | None:
         count = db.execute("SELECT COUNT(*) FROM documents WHERE published_present=1").fetchone()[0]
         ended = db.execute("SELECT MAX(ended) FROM runs WHERE status='ok'").fetchone()[0]
     return int(count), ended
-
-
-class JobLock:
-    """An exclusive ``flock`` on ``<job dir>/lock``: released by the kernel when the process dies.
-
-    So a lock left by a killed run is never stale: the next run simply takes it. The file
-    holds the holder's PID, for the message when two runs overlap.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._handle: IO[str] | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
-            raise JobLockedError(
-                f"job is already running (pid {holder}, lock {self.path}); wait for it to finish, "
-                "or stop it, before starting another run of the same job"
-            ) from exc
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        self._handle = handle
-
-    def release(self) -> None:
-        if self._handle is not None:
-            fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
 
 
 @dataclass

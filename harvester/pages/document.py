@@ -17,7 +17,6 @@ class or a label.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable
 from dataclasses import replace
@@ -32,6 +31,7 @@ from harvester.identity import canonical_document_url, document_id
 from harvester.items import DocumentItem
 from harvester.pages import absolute_url, has_class, xpath
 from harvester.pages.fields import field, field_names
+from harvester.pages.links import acceptable_canonical, head_links
 from harvester.pages.markup import lines, paragraphs, visible_text
 from harvester.pages.raw import parse_region, read_raw
 from harvester.text import collapse
@@ -118,13 +118,6 @@ _HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 #: is the document's own word, the listing row its abstract. Every other field is set as read.
 PAGE_OVER_LISTING = frozenset({"title", "date_raw", "summary"})
 
-# --- head links (regexes over the raw <head>, no DOM) --------------------------------------
-
-#: A ``<link>`` tag of ``<head>``, and the attributes of one tag.
-_LINK_TAG_RE = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
-_ATTR_RE = re.compile(r"""([A-Za-z_:][-\w:.]*)\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+)""")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
 
 def _key(text: str | None) -> str:
     """A heading or label reduced for comparison: collapsed, case-folded, no final colon."""
@@ -136,62 +129,9 @@ def _dedupe(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def _unquote(value: str) -> str:
-    """An attribute value without its surrounding quotes."""
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        return value[1:-1]
-    return value
-
-
 def _is_pdf(url: str) -> bool:
     """Does the URL's path end in ``.pdf``?"""
     return urlsplit(url).path.lower().endswith(".pdf")
-
-
-def _head_links(head: str) -> dict[str, str]:
-    """The first ``href`` of each ``rel`` among the ``<link>`` tags of *head*, as written
-    (entities decoded, stripped; empty ones skipped)."""
-    found: dict[str, str] = {}
-    for tag in _LINK_TAG_RE.finditer(head):
-        attrs = {
-            name.lower(): html.unescape(_unquote(value)) for name, value in _ATTR_RE.findall(tag.group())
-        }
-        href = attrs.get("href", "").strip()
-        if href:
-            for rel in attrs.get("rel", "").lower().split():
-                found.setdefault(rel, href)
-    return found
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    """Scheme, host and port (default ports filled in), lower case; raises ValueError."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
-
-
-def acceptable_canonical(page_url: str, href: str) -> str | None:
-    """The absolute canonical URL that *href* names, when a document page may claim it.
-
-    The canonical link is input like the rest of the page: it becomes the record's ``url``
-    and ``id``. Only a link to the page's own scheme, host and port with a ``/document/<slug>``
-    path is taken; anything else gives ``None``.
-
-    >>> page = "https://digitalarchive.wilsoncenter.org/document/116659"
-    >>> acceptable_canonical(page, "/document/50th-anniversary-october-revolution-dprk")
-    'https://digitalarchive.wilsoncenter.org/document/50th-anniversary-october-revolution-dprk'
-    >>> [acceptable_canonical(page, h) for h in ("https://evil.example/document/x",
-    ...     "javascript:alert(1)", "/search?x", "http://digitalarchive.wilsoncenter.org/document/x")]
-    [None, None, None, None]
-    """
-    url = absolute_url(page_url, href)
-    try:
-        if url is None or not (origin := _origin(url))[1] or origin != _origin(page_url):
-            return None
-    except ValueError:  # a port that is no number or out of range
-        return None
-    slug = document_id(canonical_document_url(url))
-    return url if slug is not None and slug not in (".", "..") else None
 
 
 class DocumentPage:
@@ -229,7 +169,7 @@ class DocumentPage:
         if not tabs:
             raise LayoutChanged(url, LANDMARK_TABS)
         self._tabs: Any = tabs[0]
-        links = _head_links(raw.head)
+        links = head_links(raw.head)
         self._shortlink = absolute_url(url, links["shortlink"]) if "shortlink" in links else None
         href = links.get("canonical")
         canonical = acceptable_canonical(url, href) if href is not None else None
