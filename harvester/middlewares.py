@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
@@ -34,6 +35,7 @@ from scrapy.utils.asyncio import is_asyncio_available
 from harvester.stats import (
     BACKOFF_COUNT,
     BACKOFF_SECONDS,
+    PAGES_REDIRECTED_OFFSITE,
     RETRY_AFTER_CAPPED,
     RETRY_AFTER_COUNT,
     RETRY_AFTER_SECONDS,
@@ -191,3 +193,38 @@ class PoliteRetryMiddleware(RetryMiddleware):
         else:
             stats.inc_value(BACKOFF_COUNT)
             _add_seconds(stats, BACKOFF_SECONDS, seconds)
+
+
+class OffsiteRedirects:
+    """Says so when the site redirects a page to another host.
+
+    Scrapy follows the redirect, then its offsite filter drops the new request with only a
+    DEBUG line: the run would end as "nothing harvested" without a word about why. This
+    middleware sits just before Scrapy's redirects (it sees the 3xx first), names the page
+    and where it was sent, and counts it (``harvester/pages/redirected_offsite``), which
+    fails the run.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> OffsiteRedirects:
+        return cls(crawler)
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
+        location = response.headers.get(b"Location")
+        if not 300 <= response.status < 400 or not location:
+            return response
+        target = urljoin(request.url, location.decode("latin-1"))
+        site = urlsplit(str(self.crawler.settings.get("HARVESTER_BASE_URL"))).hostname
+        if urlsplit(target).hostname != site:
+            self.crawler.stats.inc_value(PAGES_REDIRECTED_OFFSITE)
+            logger.error(
+                "The site redirected %s to another host (%s): not followed, requests never leave "
+                "HARVESTER_BASE_URL. If the site moved, set HARVESTER_BASE_URL to its new address",
+                request.url, target,
+            )  # fmt: skip
+        return response

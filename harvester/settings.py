@@ -87,6 +87,8 @@ HTTPERROR_ALLOWED_CODES = [403]
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "harvester.middlewares.PoliteRetryMiddleware": 550,
+    # Just before Scrapy's redirects (600) on the way back: it sees a 3xx first.
+    "harvester.middlewares.OffsiteRedirects": 610,
 }
 # A real document page is 60-90 KB as served; the longest translations run to a few hundred
 # KB. 32 MiB holds any real page with a wide margin; a page over it fails the run (never a

@@ -404,3 +404,36 @@ async def test_robots_txt_forbidding_the_walk_is_said_as_it_is(
     assert result.reasons[0].startswith("robots.txt of the site forbids 1 page(s) the run needs")
     assert "could not be fetched" not in " ".join(result.reasons)
     assert "robots.txt of 127.0.0.1" in caplog.text and "forbids /search" in caplog.text
+
+
+@deferred_f_from_coro_f
+async def test_a_redirect_to_another_host_is_named(tmp_path: Path, caplog: Caplog) -> None:
+    import http.server
+    import threading
+
+    class Moved(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/robots.txt":
+                self.send_response(404)
+                self.end_headers()
+                return
+            self.send_response(301)
+            self.send_header("Location", "http://moved.example" + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Moved)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = await crawl(f"http://127.0.0.1:{server.server_address[1]}", settings={"RETRY_TIMES": 0})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.verdict == "failed"
+    assert result.reasons[0] == "the site redirected 1 page(s) to another host (see the errors above)"
+    assert "to another host (http://moved.example/search" in caplog.text
+    assert "moved.example" not in "".join(line for line in caplog.text.splitlines() if "Crawled (" in line)

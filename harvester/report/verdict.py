@@ -48,6 +48,9 @@ def judge(
             f"robots.txt of the site forbids {robots} page(s) the run needs (see the error above); "
             "harvest another path, or ask the site's operators"
         )
+    offsite = stats.get(keys.PAGES_REDIRECTED_OFFSITE, 0)
+    if offsite:
+        reasons.append(f"the site redirected {offsite} page(s) to another host (see the errors above)")
     failed = stats.get(keys.PAGES_FAILED, 0)
     if failed:
         reasons.append(f"{failed} page(s) could not be fetched or read after retries")
