@@ -113,11 +113,11 @@ def test_an_output_named_like_the_summary_is_refused(tmp_path: Path) -> None:
 
 def test_a_failed_run_says_where_its_records_went(tmp_path: Path) -> None:
     out = tmp_path / "x.jsonl"
-    with running_replica(documents=60) as rep:
+    with running_replica(documents=250) as rep:
         good = run_crawl(rep.base_url, out)
     assert good.returncode == 0, good.stderr[-2000:]
     before = out.read_bytes()
-    with running_replica(documents=60, faults="500@0.3") as rep:
+    with running_replica(documents=250, faults="500@/search?items_per_page=100&page=1") as rep:
         failed = run_crawl(rep.base_url, out, settings={"RETRY_TIMES": "0"})
     assert failed.returncode == 1
     assert out.read_bytes() == before
