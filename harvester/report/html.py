@@ -138,8 +138,10 @@ def _tiles(items: Sequence[tuple[str, str, str]]) -> str:
     ) + "</div>"  # fmt: skip
 
 
-def _pair(key: str, title: str, chart: Callable[[], str] | None, numbers: str, note: str = "") -> str:
-    """A chart with its numbers in a table beside it."""
+def _pair(
+    key: str, title: str, chart: Callable[[], str] | None, numbers: str, note: str = "", *, wide: bool = False
+) -> str:
+    """A chart with its numbers in a table beside it (``wide``: a wide table, below it)."""
     if chart is None:
         plot = ""
     elif not charts.available():
@@ -152,7 +154,7 @@ def _pair(key: str, title: str, chart: Callable[[], str] | None, numbers: str, n
             plot = f'<p class="nochart">Chart not drawn: {escape(str(exc))}</p>'
     note_html = f"<p class=note>{note}</p>" if note else ""
     return (
-        f'<figure class="pair" id="chart-{key}" data-chart="{key}">'
+        f'<figure class="pair{" wide" if wide else ""}" id="chart-{key}" data-chart="{key}">'
         f"<figcaption><h3>{escape(title)}</h3>{note_html}</figcaption>"
         f'<div class="plot">{plot}</div><div class="numbers">{numbers}</div></figure>'
     )
@@ -199,7 +201,11 @@ def _verdict(data: ReportData) -> str:
     completeness = s.get("completeness")
     tiles = [
         ("documents", f"{_num(found)} <small>of {_num(reported)} reported</small>", ""),
-        ("completeness", _pct(completeness), "good" if completeness == 1 else "warn" if completeness else ""),
+        (
+            "completeness",
+            _pct(completeness),
+            "" if completeness is None else "good" if completeness >= 1 else "bad",
+        ),
         ("duration", duration(s.get("duration_s")), ""),
         ("requests", _num(s.get("requests")), ""),
     ]
@@ -427,7 +433,7 @@ def _job(data: ReportData) -> str:
     for run in runs:
         changes = run["changes"] or {}
         rows.append((
-            Markup(f"run {run['run']}"), Markup(escape(str(run["started"] or ""))),
+            Markup(f"run {run['run']}"), Markup(escape(str(run["started"] or "").replace("T", " ").rstrip("Z"))),
             Markup("full" if run["full"] else "incremental"),
             Markup(f'<span class="status {escape(str(run["status"]))}">{escape(str(run["status"]))}</span>'),
             changes.get("added"), changes.get("changed"), changes.get("removed"), run["requests"],
@@ -441,6 +447,7 @@ def _job(data: ReportData) -> str:
                                      "requests", "duration", "why"], rows, numeric_from=4)
             if runs else "<p>No run recorded.</p>",
             "Added, changed and removed: documents, since the run before (log scale).",
+            wide=True,
         )
     )  # fmt: skip
     total = data.changes_total
@@ -499,6 +506,8 @@ td .status{font-size:.8rem;padding:0 .35rem}
 .facts dt{color:var(--muted)}.facts dd{margin:0;overflow-wrap:anywhere}
 figure.pair{display:grid;grid-template-columns:minmax(0,3fr) minmax(15rem,2fr);gap:.4rem 1.2rem;align-items:start;margin:0;padding:.9rem 0;border-top:1px solid var(--line)}
 figure.pair figcaption{grid-column:1/-1}
+figure.pair.wide{grid-template-columns:minmax(0,1fr)}figure.pair.wide .plot{max-width:760px}
+figure.pair.wide .numbers{max-height:none}
 .note{color:var(--muted);font-size:.88rem;margin:.15rem 0}
 .plot svg{display:block;width:100%;height:auto}
 .numbers{max-height:24rem;overflow:auto;border:1px solid var(--line);border-radius:4px}
