@@ -5,8 +5,11 @@ its history; self-contained (nothing fetched); never a reason for a run to fail.
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
+import subprocess
+import sys
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,6 +18,7 @@ from typing import Any
 import pytest
 from scrapy.utils.defer import deferred_f_from_coro_f
 
+from harvester.items import LISTING_FIELDS
 from harvester.jobs.store import read_history
 from harvester.report import charts
 from harvester.report import extension as report_extension
@@ -22,7 +26,7 @@ from harvester.report.__main__ import main as report_main
 from harvester.report.dataset import DatasetProfile
 from harvester.report.html import ReportData, render
 from replica.process import running_replica
-from tests.conftest import read_jsonl
+from tests.conftest import ROOT, read_jsonl
 from tests.crawling import crawl
 
 SEED_QUERY = "Korean Workers' Party"
@@ -122,6 +126,16 @@ def test_the_profile_counts_years_by_precision_coverage_and_facets() -> None:
 SAMPLE_SUMMARY = {"status": "ok", "reasons": [], "responses_by_status": {"200": 14, "404": 1},
                   "retries_by_reason": {"twisted.internet.error.TimeoutError": 2},
                   "pages_per_minute": {"bucket_s": 1, "series": [60.0, 120.0, 30.0]}}  # fmt: skip
+
+
+def test_a_listing_runs_page_shows_the_listing_fields_only() -> None:
+    listing = [{k: v for k, v in r.items() if k in LISTING_FIELDS} for r in sample_records()]
+    profile = DatasetProfile().extend(listing)
+    assert not profile.details
+    assert [name for name, _ in profile.fields()] == list(LISTING_FIELDS)
+    page = Page(render(ReportData(summary=SAMPLE_SUMMARY, profile=profile)))
+    assert {"years", "coverage"} <= set(page.figures)
+    assert not any(key.startswith("top-") or key == "text-length" for key in page.figures)
 
 
 def test_the_page_is_whole_and_fetches_nothing() -> None:
@@ -249,8 +263,30 @@ async def test_a_jobs_report_shows_its_history_and_the_last_change_set(tmp_path:
     assert report_main([str(folder), "-o", str(tmp_path / "job.html")]) == 0
     rebuilt = (tmp_path / "job.html").read_text(encoding="utf-8")
     assert rebuilt.count("<th scope=row>run ") == 3
+    # A fourth run finds nothing at the address: its report leads with why, the history has
+    # it, and the dataset and change set shown are the last complete run's.
+    failed = await crawl(f"http://127.0.0.1:{port}", *args, settings={**settings, "RETRY_TIMES": 0})
+    assert failed.verdict == "failed"
+    html = report.read_text(encoding="utf-8")
+    assert html.index('<div class="why"') < html.index('id="dataset"')
+    assert all(f"<li>{escape(r)}</li>" in html for r in failed.reasons)
+    assert '<td><span class="status failed">failed</span></td>' in html
+    assert html.count("<th scope=row>run ") == 4
+    assert "as the last complete run left it" in html
+    assert "The last change set (run 3): 10 documents" in html
 
 
 def test_the_command_says_what_is_wrong(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert report_main([str(tmp_path / "missing.jsonl")]) == 1
     assert "missing.jsonl does not exist" in capsys.readouterr().err
+
+
+def test_the_benchmark_measures_the_report(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--only", "report", "--documents", "60", "--repeat", "1"],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Report of the details dataset (60 documents" in result.stdout
+    assert re.search(r"build time: [\d.]+ s, target <= 5 s: MET", result.stdout), result.stdout
+    assert re.search(r"size: [\d,]+ bytes, target <= 3,000,000: MET", result.stdout), result.stdout

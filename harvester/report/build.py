@@ -122,7 +122,8 @@ def job_report(directory: Path, summary: dict[str, Any] | None = None) -> Report
     ]
     return ReportData(
         summary=summary, profile=profile, dataset=str(dataset) if profile else None, dataset_note=note,
-        history=history, changes=changes, changes_total=total, titles=titles, sources=sources,
+        history=history, changes=changes, changes_total=total, changes_published=changes_file.is_file(),
+        titles=titles, sources=sources,
     )  # fmt: skip
 
 

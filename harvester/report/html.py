@@ -43,6 +43,8 @@ class ReportData:
     #: The first :data:`MAX_CHANGES` entries of the job's last change set, and how many it has.
     changes: list[dict[str, Any]] = field(default_factory=list)
     changes_total: int = 0
+    #: Whether the job has published a change set (``changes.jsonl``) at all.
+    changes_published: bool = False
     #: url -> title, to name the documents of the change set.
     titles: dict[str, str] = field(default_factory=dict)
     built: str = ""
@@ -475,9 +477,8 @@ def _job(data: ReportData) -> str:
             + "</div>"
         )  # fmt: skip
     else:
-        parts.append(
-            '<div class="changes" id="changes"><h3>The last change set</h3><p>Empty: nothing changed.</p></div>'
-        )
+        said = "Empty: nothing changed." if data.changes_published else "No change set published yet."
+        parts.append(f'<div class="changes" id="changes"><h3>The last change set</h3><p>{said}</p></div>')
     parts.append("</section>")
     return "".join(parts)
 
