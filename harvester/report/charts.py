@@ -140,6 +140,7 @@ def years_chart(key: str, years: Sequence[tuple[int, dict[str, int]]], undated: 
             ticks.append(float(spot))
             labels.append("undated")
         ax.set_xticks(ticks, labels)
+        ax.set_ylim(0, max([*bottom, undated, 1]) * 1.08)
         ax.grid(axis="x", visible=False)
         ax.set_ylabel("documents")
         _thousands(ax)
