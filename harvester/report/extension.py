@@ -187,6 +187,7 @@ class RunReport:
         self, summary: dict[str, Any], job: JobExtension | None, gate: PublishGate | None
     ) -> None:
         """The HTML report beside the run's files. Never changes the verdict: a failure is logged."""
+        started = time.perf_counter()
         try:
             if job is not None:
                 path: Path | None = job.summary_path.with_name("report.html")
@@ -198,7 +199,6 @@ class RunReport:
                 data = self._single_run_data(summary)
             if path is None:
                 return
-            started = time.perf_counter()
             size = write_report(path, data)
             self.stats.set_value(keys.REPORT_FILE, str(path))
             logger.info("Report: %s (%s bytes, %.1f s)", path, f"{size:,}", time.perf_counter() - started)
