@@ -14,6 +14,7 @@ One invocation starts the replica (``replica.process.running_replica``, with
 - ``memory``: the harvester's peak RSS at the archive's size and at ten times that size;
 - ``requests``: requests per kind of run (listing, first harvest, nights of a job) and the
   hours they take at 3 s/request on the real site, against how the harvester did them before;
+- ``report``: building the HTML run report of the details dataset (seconds and bytes);
 - ``profile`` (only when asked): one harvester details crawl under ``py-spy``, with the
   samples split between the framework and our code.
 
@@ -24,7 +25,8 @@ The script exits 1 when a crawl fails or an output is not what the truth says, n
 because of a timing: benchmarks are measurements, not tests.
 
 One module per suite: :mod:`benchmarks.crawls` (listing, details), :mod:`benchmarks.parsing`,
-:mod:`benchmarks.dates`, :mod:`benchmarks.memory`, :mod:`benchmarks.profile`; what they share
+:mod:`benchmarks.dates`, :mod:`benchmarks.memory`, :mod:`benchmarks.report`,
+:mod:`benchmarks.profile`; what they share
 is in :mod:`benchmarks.common`.
 """
 
@@ -46,12 +48,13 @@ from benchmarks.dates import bench_dates, dates_report
 from benchmarks.memory import memory_report, memory_runs
 from benchmarks.parsing import bench_parsing, parsing_report
 from benchmarks.profile import bench_profile, profile_report
+from benchmarks.report import bench_report, report_report
 from benchmarks.requests import bench_requests, requests_report
 from replica.dataset import DEFAULT_SIZE
 from replica.process import running_replica
 
-SUITES = ("listing", "details", "parsing", "dates", "memory", "requests", "profile")
-DEFAULT_SUITES = ("listing", "details", "parsing", "dates", "memory", "requests")
+SUITES = ("listing", "details", "parsing", "dates", "memory", "requests", "report", "profile")
+DEFAULT_SUITES = ("listing", "details", "parsing", "dates", "memory", "requests", "report")
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -145,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[CrawlResult] = []
     with tempfile.TemporaryDirectory(prefix="harvester-bench-") as tmp:
         workdir = Path(tmp)
-        needs_replica = {"listing", "details", "parsing", "memory", "profile"} & set(args.suites)
+        needs_replica = {"listing", "details", "parsing", "memory", "report", "profile"} & set(args.suites)
         if needs_replica:
             ok &= run_with_replica(args, workdir, results, report, raw)
         if "requests" in args.suites:
@@ -211,6 +214,11 @@ def run_with_replica(
             parsing = bench_parsing(replica, truth, args.pages, args.repeat)
             raw["parsing"] = asdict(parsing)
             report.append(parsing_report(parsing, results, args.repeat))
+        if "report" in args.suites:
+            built = bench_report(crawls, workdir, args.repeat, args.timeout)
+            raw["report"] = asdict(built)
+            report.append(report_report(built, args.repeat))
+            ok &= built.ok
         if "profile" in args.suites:
             profile = bench_profile(crawls, workdir, args.profile_out)
             raw["profile"] = profile

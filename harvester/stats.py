@@ -70,6 +70,7 @@ JOB_CHANGES = "harvester/job/changes"
 OUTPUT_ERRORS = "harvester/output/errors"
 OUTPUT_KEPT_ASIDE = "harvester/output/kept_aside"
 SUMMARY_FILE = "harvester/output/summary"
+REPORT_FILE = "harvester/output/report"
 VERDICT = "harvester/verdict"
 VERDICT_REASONS = "harvester/verdict_reasons"
 

@@ -2,7 +2,8 @@
 
 ``python -m replica.demo [--whole-archive] [--listing-only]``: by default the seed search
 (``Korean Workers' Party``, 11 documents) with full document records; ``--whole-archive``
-harvests all 16,153 documents of the replica. Exits with the crawl's status.
+harvests all 16,153 documents of the replica. Ends by printing the path of the run's HTML
+report (``output/archive.report.html``). Exits with the crawl's status.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from replica.process import running_replica
@@ -28,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         "--listing-only", action="store_true", help="do not follow results to their document pages"
     )
     args = parser.parse_args(argv)
+    started = time.time()
     with running_replica() as replica:
         print(f"replica running at {replica.base_url}", flush=True)
         cmd = [
@@ -48,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         path = ROOT / "output" / name
         if path.exists():
             print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size:,} bytes)")
+    # Last: the run's report (written on a failed run too), to open in a browser, offline.
+    report = ROOT / "output" / "archive.report.html"
+    if report.exists() and report.stat().st_mtime >= started:
+        print(f"report: {report.relative_to(ROOT)} (open {report.as_uri()})")
     return status
 
 

@@ -373,12 +373,7 @@ class JobStore:
 
     def history(self) -> list[dict[str, Any]]:
         """Every run of the job, oldest first: id, started, ended, status, full, and its summary."""
-        rows = self.conn.execute("SELECT id, started, ended, status, full, summary FROM runs ORDER BY id")
-        return [
-            {"run": r[0], "started": r[1], "ended": r[2], "status": r[3], "full": bool(r[4]),
-             "summary": json.loads(r[5]) if r[5] else None}
-            for r in rows
-        ]  # fmt: skip
+        return _runs(self.conn)
 
     def end_run(self, status: str, summary: dict[str, Any]) -> None:
         self.conn.execute(
@@ -386,3 +381,26 @@ class JobStore:
             (status, utc_now(), json.dumps(summary, ensure_ascii=False), self.run_id),
         )
         self.commit()
+
+
+def _runs(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    rows = db.execute("SELECT id, started, ended, status, full, summary FROM runs ORDER BY id")
+    return [
+        {"run": r[0], "started": r[1], "ended": r[2], "status": r[3], "full": bool(r[4]),
+         "summary": json.loads(r[5]) if r[5] else None}
+        for r in rows
+    ]  # fmt: skip
+
+
+def read_history(directory: Path) -> list[dict[str, Any]]:
+    """A job's runs, oldest first, as :meth:`JobStore.history` gives them, read without the
+    job's lock and without writing: for the report, also while a run is going. Empty when
+    the job has no state yet."""
+    path = directory / "state.sqlite"
+    if not path.is_file():
+        return []
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return _runs(db)
+    finally:
+        db.close()

@@ -3,14 +3,20 @@
 Runs on ``engine_stopped``, after every ``spider_closed`` handler (the feed storages have
 staged their files, the job has committed its state): per-field coverage, the harvested-vs-
 reported line, the verdict (:func:`harvester.report.verdict.judge`), the publish gate, the
-job's end, and the summary. The ``crawl`` command turns the verdict into the exit status
-and the last log line.
+job's end, the summary, and the HTML report (:mod:`harvester.report.build`; a report that
+cannot be built is logged and leaves the verdict as it is). The ``crawl`` command turns the
+verdict into the exit status and the last log line.
+
+While the crawl runs it counts responses over time (:class:`.pace.PaceSeries`, pages per
+minute) and profiles the records (:class:`.dataset.DatasetProfile`), both in memory that
+does not grow with the run.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +30,10 @@ from harvester.files import write_json
 from harvester.items import fields_of
 from harvester.jobs.extension import JobExtension
 from harvester.publish import Published, PublishGate
+from harvester.report.build import job_report, report_path, write_report
+from harvester.report.dataset import DatasetProfile
+from harvester.report.html import ReportData
+from harvester.report.pace import PaceSeries
 from harvester.report.summary import build_summary, summary_path
 from harvester.report.verdict import FAILED, OK, judge, kept_by_job, status_of
 from harvester.walk import WalkOutcome
@@ -45,21 +55,34 @@ class RunReport:
         self.outcome: WalkOutcome | None = None
         self.finish_reason = "finished"
         self.spider_name = "archive"
+        self.pace = PaceSeries(time.monotonic())
+        self.profile = DatasetProfile()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunReport:
         ext = cls(crawler)
         crawler.signals.connect(ext.item_scraped, signal=scrapy_signals.item_scraped)
+        crawler.signals.connect(ext.spider_opened, signal=scrapy_signals.spider_opened)
+        crawler.signals.connect(ext.response_received, signal=scrapy_signals.response_received)
         crawler.signals.connect(ext.walk_finished, signal=signals.walk_finished)
         crawler.signals.connect(ext.spider_closed, signal=scrapy_signals.spider_closed)
         crawler.signals.connect(ext.engine_stopped, signal=scrapy_signals.engine_stopped)
         return ext
 
+    def spider_opened(self) -> None:
+        self.pace.reset(time.monotonic())
+
+    def response_received(self) -> None:
+        self.pace.add(time.monotonic())
+
     def item_scraped(self, item: Any) -> None:
         self.items += 1
-        for name, value in fields_of(item).items():
+        values = fields_of(item)
+        for name, value in values.items():
             if _present(value):
                 self.coverage[name] = self.coverage.get(name, 0) + 1
+        # The fields the run exports (a listing run's items also carry empty details fields).
+        self.profile.add({name: values.get(name) for name in self.fields} if self.fields else values)
 
     def walk_finished(self, outcome: WalkOutcome) -> None:
         self.outcome = outcome
@@ -104,6 +127,7 @@ class RunReport:
         summary = self._write_summary(status, reasons, files, job, gate)
         if job is not None:
             job.close(summary)
+        self._write_report(summary, job, gate)
 
     def _log_counts(self) -> None:
         stats = self.stats
@@ -149,6 +173,7 @@ class RunReport:
             base_url=self.crawler.settings.get("HARVESTER_BASE_URL"), items=self.items,
             corrections=len(self.outcome.corrections) if self.outcome else 0, files=files,
             job=job.summary() if job is not None else None,
+            pages_per_minute=self.pace.summary(time.monotonic()),
         )  # fmt: skip
         if path is not None:
             try:
@@ -157,3 +182,40 @@ class RunReport:
             except OSError as exc:
                 logger.error("Could not write the run summary %s: %s", path, exc)
         return summary
+
+    def _write_report(
+        self, summary: dict[str, Any], job: JobExtension | None, gate: PublishGate | None
+    ) -> None:
+        """The HTML report beside the run's files. Never changes the verdict: a failure is logged."""
+        started = time.perf_counter()
+        try:
+            if job is not None:
+                path: Path | None = job.summary_path.with_name("report.html")
+                data = job_report(job.summary_path.parent, summary)
+            else:
+                first = gate.staged[0].final if gate is not None and gate.staged else None
+                summary_file = self.stats.get_value(keys.SUMMARY_FILE)
+                path = report_path(first, Path(summary_file) if summary_file else None)
+                data = self._single_run_data(summary)
+            if path is None:
+                return
+            size = write_report(path, data)
+            self.stats.set_value(keys.REPORT_FILE, str(path))
+            logger.info("Report: %s (%s bytes, %.1f s)", path, f"{size:,}", time.perf_counter() - started)
+        except Exception as exc:  # the report must never fail the run
+            logger.error("Could not write the run report: %s", exc, exc_info=True)
+
+    def _single_run_data(self, summary: dict[str, Any]) -> ReportData:
+        files = summary.get("files") or {}
+        aside = [f for f in files.get("kept_aside") or [] if str(f).endswith(".jsonl")]
+        if summary.get("status") == "ok":
+            dataset = files.get("jsonl") or next(iter(files.values()), None)
+            note = None
+        else:
+            dataset = aside[0] if aside else None
+            note = "The records this run harvested before it stopped (kept aside, not published)."
+        summary_file = self.stats.get_value(keys.SUMMARY_FILE)
+        return ReportData(
+            summary=summary, profile=self.profile, dataset=str(dataset) if dataset else None,
+            dataset_note=note, sources=[str(summary_file)] if summary_file else [],
+        )  # fmt: skip

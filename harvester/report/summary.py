@@ -26,6 +26,7 @@ def build_summary(
     corrections: int,
     files: dict[str, Any],
     job: dict[str, Any] | None,
+    pages_per_minute: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     get = stats.get
     start = get("start_time")
@@ -92,6 +93,8 @@ def build_summary(
             "canonical_rejected": get(keys.CANONICAL_REJECTED, 0),
         },
         "retries_exhausted": get(keys.RETRY_MAX_REACHED, 0),
+        # {"bucket_s": B, "series": [pages per minute in each B-second step of the run]}
+        "pages_per_minute": pages_per_minute,
         "files": files,
         "changes": job.get("changes"),
     }

@@ -1,0 +1,186 @@
+"""Where a run's HTML report goes, what goes into it, and writing it.
+
+A single run's report lies beside its first output (``output/archive.jsonl`` ->
+``output/archive.report.html``), a job's in its folder (``output/jobs/<job>/report.html``).
+At the end of a run the report is built from the summary and the records the run saw; the
+same report is rebuilt later from the files alone by ``python -m harvester.report PATH``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from harvester import __version__
+from harvester.files import write_atomically
+from harvester.jobs.store import read_history
+from harvester.report.dataset import DatasetProfile
+from harvester.report.html import MAX_CHANGES, ReportData, render
+
+logger = logging.getLogger(__name__)
+
+REPORT_SUFFIX = ".report.html"
+SUMMARY_SUFFIX = ".summary.json"
+JOB_REPORT = "report.html"
+
+
+def stem(path: Path) -> str:
+    """A dataset's name without any suffix: ``archive.failed.jsonl`` -> ``archive``.
+
+    >>> stem(Path("out/korea.failed.jsonl")), stem(Path("archive.summary.json"))
+    ('korea', 'archive')
+    """
+    return path.name.split(".")[0]
+
+
+def report_path(first_output: Path | None, summary: Path | None) -> Path | None:
+    """A single run's report: beside its first output, else beside its summary.
+
+    >>> report_path(Path("output/archive.jsonl"), None)
+    PosixPath('output/archive.report.html')
+    >>> report_path(None, Path("out/x.summary.json"))
+    PosixPath('out/x.report.html')
+    >>> report_path(None, None) is None
+    True
+    """
+    anchor = first_output or summary
+    if anchor is None:
+        return None
+    return anchor.with_name(stem(anchor) + REPORT_SUFFIX)
+
+
+def write_report(path: Path, data: ReportData) -> int:
+    """Write the page atomically; return its size in bytes."""
+    data.built = data.built or datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    data.version = __version__
+    page = render(data).encode("utf-8")
+
+    def write(handle: IO[bytes]) -> None:
+        handle.write(page)
+
+    write_atomically(path, write)
+    return len(page)
+
+
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _load_json(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+# --- a job ------------------------------------------------------------------------------------
+
+
+def job_report(directory: Path, summary: dict[str, Any] | None = None) -> ReportData:
+    """A job's report from its folder: the last run's summary, its history (read-only), the
+    published dataset and the last change set."""
+    summary_file = directory / "summary.json"
+    history = read_history(directory)
+    if summary is None:
+        summary = _load_json(summary_file)
+    if summary is None and history:
+        summary = history[-1].get("summary")
+    summary = dict(summary or {"job": directory.name, "status": "unknown"})
+    changes: list[dict[str, Any]] = []
+    total = 0
+    changes_file = directory / "changes.jsonl"
+    if changes_file.is_file():
+        for entry in iter_jsonl(changes_file):
+            total += 1
+            if len(changes) < MAX_CHANGES:
+                changes.append(entry)
+    wanted = {str(c.get("url")) for c in changes}
+    titles: dict[str, str] = {}
+    dataset = directory / "archive.jsonl"
+    profile = None
+    note = None
+    if dataset.is_file():
+        profile = DatasetProfile()
+        for record in iter_jsonl(dataset):
+            profile.add(record)
+            if record.get("url") in wanted and record.get("title"):
+                titles[str(record["url"])] = str(record["title"])
+        if summary.get("status") != "ok":
+            note = "The job's published dataset, as the last complete run left it: this run changed nothing."
+    elif summary.get("status") != "ok":
+        note = "The job has published no dataset yet."
+    sources = [
+        str(p) for p in (summary_file, directory / "state.sqlite", changes_file, dataset) if p.exists()
+    ]
+    return ReportData(
+        summary=summary, profile=profile, dataset=str(dataset) if profile else None, dataset_note=note,
+        history=history, changes=changes, changes_total=total, changes_published=changes_file.is_file(),
+        titles=titles, sources=sources,
+    )  # fmt: skip
+
+
+# --- a single run -------------------------------------------------------------------------------
+
+
+def _dataset_of(summary: dict[str, Any], summary_file: Path) -> Path | None:
+    """The JSON Lines file a summary names: the published one, else the one kept aside."""
+    files = summary.get("files") or {}
+    named = [files["jsonl"]] if files.get("jsonl") else []
+    named += [f for f in files.get("kept_aside") or [] if str(f).endswith(".jsonl")]
+    for name in named:
+        for candidate in (Path(name), summary_file.parent / Path(name).name):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def rebuild(path: Path) -> tuple[Path, ReportData]:
+    """Where the report of ``path`` goes and what it shows. ``path``: a job's folder, a
+    dataset (``.jsonl``, also a failed run's ``.failed.jsonl``) or a run summary."""
+    if path.is_dir():
+        return path / JOB_REPORT, job_report(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} does not exist; give a dataset (.jsonl), a run summary or a job folder"
+        )
+    if (path.parent / "state.sqlite").is_file():
+        return rebuild(path.parent)  # a file of a job's folder: the job's report
+    if path.name.endswith(SUMMARY_SUFFIX):
+        summary_file, dataset = path, None
+    else:
+        summary_file, dataset = path.with_name(stem(path) + SUMMARY_SUFFIX), path
+    summary = _load_json(summary_file)
+    if dataset is None and summary is not None:
+        dataset = _dataset_of(summary, summary_file)
+    note = None
+    if summary is None:
+        note = f"No run summary beside it ({summary_file.name}): the report covers the dataset only."
+        summary = {"status": "unknown", "reasons": []}
+    elif dataset is not None and dataset.name not in {Path(str(f)).name for f in _named_files(summary)}:
+        note = (
+            f"The run summary beside it ({summary_file.name}) is of a later run that did not "
+            f"write {dataset.name}: the verdict and the run's figures are that run's."
+        )
+    profile = None
+    if dataset is not None and dataset.suffix == ".jsonl":
+        profile = DatasetProfile().extend(iter_jsonl(dataset))
+    elif dataset is not None:
+        note = f"{dataset.name} is not JSON Lines: the report covers the run only."
+        dataset = None
+    sources = [str(p) for p in (summary_file, dataset) if p is not None and p.exists()]
+    data = ReportData(summary=summary, profile=profile, dataset=str(dataset) if dataset else None,
+                      dataset_note=note, sources=sources)  # fmt: skip
+    return (path.with_name(stem(path) + REPORT_SUFFIX), data)
+
+
+def _named_files(summary: dict[str, Any]) -> list[Any]:
+    files = summary.get("files") or {}
+    return [v for k, v in files.items() if k != "kept_aside"] + list(files.get("kept_aside") or [])

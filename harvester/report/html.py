@@ -1,0 +1,564 @@
+"""The report as one self-contained HTML page: the verdict first, then the dataset, the run,
+and a job's history. Inline CSS and inline SVG charts (:mod:`.charts`), no script, and a
+Content-Security-Policy that forbids every fetch, so the page opens from ``file://`` with
+no network and no server. Every chart has its numbers in a table beside it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from html import escape
+from typing import Any
+
+from harvester.report import charts
+from harvester.report.dataset import FACETS, PRECISIONS, TEXT_BINS, DatasetProfile, histogram
+
+logger = logging.getLogger(__name__)
+
+#: Rows of the last change set listed in the page; the rest are in ``changes.jsonl``.
+MAX_CHANGES = 500
+FACET_TITLES = {
+    "languages": "Languages",
+    "places": "Places",
+    "topics": "Topics",
+    "authors": "Authors",
+    "original_archive": "Original archives",
+}
+
+
+@dataclass
+class ReportData:
+    """Everything the page shows."""
+
+    summary: dict[str, Any]
+    profile: DatasetProfile | None = None
+    #: Where the dataset's records were read (a path), or what they were.
+    dataset: str | None = None
+    dataset_note: str | None = None
+    #: A job's runs, oldest first (:func:`harvester.jobs.store.read_history`).
+    history: list[dict[str, Any]] | None = None
+    #: The first :data:`MAX_CHANGES` entries of the job's last change set, and how many it has.
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    changes_total: int = 0
+    #: Whether the job has published a change set (``changes.jsonl``) at all.
+    changes_published: bool = False
+    #: url -> title, to name the documents of the change set.
+    titles: dict[str, str] = field(default_factory=dict)
+    built: str = ""
+    version: str = ""
+    sources: list[str] = field(default_factory=list)
+
+
+# --- small pieces ------------------------------------------------------------------------------
+
+
+def _num(value: Any) -> str:
+    """A number as a reader wants it.
+
+    >>> _num(16153), _num(0.5), _num(2.25), _num(None)
+    ('16,153', '0.5', '2.25', '–')
+    """
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".") if value % 1 else f"{value:,.0f}"
+    return escape(str(value))
+
+
+def duration(seconds: float | None) -> str:
+    """
+    >>> duration(0.84), duration(78.6), duration(3725)
+    ('0.8 s', '1 min 19 s', '1 h 02 min')
+    """
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {round(seconds % 60):d} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+
+def _text(value: Any) -> str:
+    """A value as the command line would give it (``true``, not ``True``)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _since(seconds: float, step: float) -> str:
+    """A time since the run started, as precise as the step.
+
+    >>> _since(0.03, 0.01), _since(1.2, 0.2), _since(80, 10)
+    ('0.03 s', '1.2 s', '1 min 20 s')
+    """
+    if step >= 1:
+        return duration(seconds) if seconds >= 60 else f"{seconds:.0f} s"
+    return f"{seconds:.{2 if step < 0.1 else 1}f} s"
+
+
+def _pct(share: float | None) -> str:
+    return "–" if share is None else f"{100 * share:.1f}%"
+
+
+def table(
+    caption: str, headers: Sequence[str], rows: Sequence[Sequence[Any]], *, numeric_from: int = 1
+) -> str:
+    """A table; columns from ``numeric_from`` on are right-aligned numbers (pre-formatted
+    strings are kept as they are)."""
+    head = "".join(f'<th scope="col"{" class=n" if i >= numeric_from else ""}>{escape(h)}</th>'
+                   for i, h in enumerate(headers))  # fmt: skip
+    body = []
+    for row in rows:
+        cells = []
+        for i, cell in enumerate(row):
+            text = cell if isinstance(cell, Markup) else _num(cell)
+            tag = "th scope=row" if i == 0 else "td"
+            cls = " class=n" if i >= numeric_from else ""
+            cells.append(f"<{tag}{cls}>{text}</{tag.split()[0]}>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f"<table><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+class Markup(str):
+    """HTML that a table cell keeps as it is."""
+
+
+def _tiles(items: Sequence[tuple[str, str, str]]) -> str:
+    """``(label, value HTML, class)`` tiles."""
+    return '<div class="tiles">' + "".join(
+        f'<div class="tile {cls}"><span class="label">{escape(label)}</span><span class="value">{value}</span></div>'
+        for label, value, cls in items
+    ) + "</div>"  # fmt: skip
+
+
+def _pair(
+    key: str, title: str, chart: Callable[[], str] | None, numbers: str, note: str = "", *, wide: bool = False
+) -> str:
+    """A chart with its numbers in a table beside it (``wide``: a wide table, below it)."""
+    if chart is None:
+        plot = ""
+    elif not charts.available():
+        plot = f'<p class="nochart">Chart not drawn: install the plotting extra (<code>{charts.INSTALL_HINT}</code>).</p>'
+    else:
+        try:
+            plot = chart()
+        except Exception as exc:  # one chart failing leaves the rest of the report
+            logger.error("Report chart %r could not be drawn: %s", key, exc, exc_info=True)
+            plot = f'<p class="nochart">Chart not drawn: {escape(str(exc))}</p>'
+    note_html = f"<p class=note>{note}</p>" if note else ""
+    return (
+        f'<figure class="pair{" wide" if wide else ""}" id="chart-{key}" data-chart="{key}">'
+        f"<figcaption><h3>{escape(title)}</h3>{note_html}</figcaption>"
+        f'<div class="plot">{plot}</div><div class="numbers">{numbers}</div></figure>'
+    )
+
+
+# --- the sections ------------------------------------------------------------------------------
+
+
+def _headline(summary: dict[str, Any]) -> str:
+    if summary.get("job"):
+        return f"job {summary['job']}, run {summary.get('run')}"
+    arguments = summary.get("arguments") or {}
+    if arguments.get("query"):
+        return f"search “{arguments['query']}”"
+    if arguments.get("start_url"):
+        return f"results of {arguments['start_url']}"
+    return "the whole archive" if arguments else "a run"
+
+
+def _verdict(data: ReportData) -> str:
+    s = data.summary
+    status = str(s.get("status") or "unknown")
+    reasons = s.get("reasons") or []
+    parts = ['<section id="verdict" aria-labelledby="verdict-h">']
+    parts.append(
+        f'<h2 id="verdict-h">Verdict: <span class="status {escape(status)}">{escape(status.upper())}</span></h2>'
+    )
+    if reasons:
+        parts.append(
+            '<div class="why" role="alert"><h3>Why the run did not do its job</h3><ul>'
+            + "".join(f"<li>{escape(str(r))}</li>" for r in reasons)
+            + "</ul></div>"
+        )
+        aside = (s.get("files") or {}).get("kept_aside")
+        if aside:
+            parts.append(
+                "<p>No published file was changed. The run's records were kept aside in "
+                + ", ".join(f"<code>{escape(str(p))}</code>" for p in aside)
+                + ".</p>"
+            )
+    docs = s.get("documents") or {}
+    found = (docs.get("harvested") or 0) + (docs.get("kept_unchanged") or 0) + (docs.get("already_done") or 0)
+    reported = s.get("reported_total")
+    completeness = s.get("completeness")
+    tiles = [
+        ("documents", f"{_num(found)} <small>of {_num(reported)} reported</small>", ""),
+        (
+            "completeness",
+            _pct(completeness),
+            "" if completeness is None else "good" if completeness >= 1 else "bad",
+        ),
+        ("duration", duration(s.get("duration_s")), ""),
+        ("requests", _num(s.get("requests")), ""),
+    ]
+    if s.get("job"):
+        tiles.append(("dataset", f"{_num(docs.get('dataset'))} <small>documents</small>", ""))
+        tiles.append(("fetched this run", f"{_num(docs.get('harvested'))} <small>documents</small>", ""))
+    parts.append(_tiles(tiles))
+    arguments = s.get("arguments") or {}
+    facts = [
+        ("started", s.get("started")),
+        ("ended", s.get("ended")),
+        ("mode", s.get("mode")),
+        ("stopped by", s.get("stopped_by")),
+        ("site", s.get("base_url")),
+    ] + [(f"-a {k}", v) for k, v in arguments.items() if v not in (None, "", False)]
+    parts.append(
+        '<dl class="facts">'
+        + "".join(f"<dt>{escape(k)}</dt><dd>{escape(_text(v))}</dd>" for k, v in facts if v not in (None, ""))
+        + "</dl>"
+    )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _dataset(data: ReportData) -> str:
+    profile = data.profile
+    parts = ['<section id="dataset" aria-labelledby="dataset-h"><h2 id="dataset-h">The dataset</h2>']
+    if data.dataset:
+        parts.append(f"<p>Read from <code>{escape(data.dataset)}</code>.</p>")
+    if data.dataset_note:
+        parts.append(f"<p class=note>{escape(data.dataset_note)}</p>")
+    if profile is None or not profile.records:
+        parts.append("<p>No records: the run harvested no document.</p></section>")
+        return "".join(parts)
+    parts.append(f"<p><strong>{_num(profile.records)}</strong> records.</p>")
+
+    years = profile.years()
+    year_rows = [(str(year), *(counts[p] for p in PRECISIONS), sum(counts.values()))
+                 for year, counts in years if sum(counts.values())]  # fmt: skip
+    if profile.undated:
+        year_rows.append((Markup("undated"), "", "", "", profile.undated))
+    dated = sum(sum(counts.values()) for _, counts in years)
+    parts.append(
+        _pair(
+            "years", "Documents per year, by date precision",
+            lambda: charts.years_chart("years", years, profile.undated),
+            table("Documents per year", ["year", *PRECISIONS, "all"], year_rows),
+            f"{_num(dated)} dated (the precision is what the archive states), {_num(profile.undated)} undated.",
+        )
+    )  # fmt: skip
+
+    coverage = profile.coverage()
+    parts.append(
+        _pair(
+            "coverage", "Field coverage: the share of records that have each field",
+            lambda: charts.hbar_chart(
+                "coverage", [c[0] for c in coverage], [c[3] for c in coverage], percent=True,
+                colors=[charts.KIND_COLORS[c[1]] for c in coverage],
+                legend={k: v for k, v in charts.KIND_COLORS.items() if any(c[1] == k for c in coverage)},
+                label="Field coverage",
+            ),
+            table("Field coverage", ["field", "from", "records", "share"],
+                  [(c[0], Markup(c[1]), c[2], Markup(_pct(c[3]))) for c in coverage], numeric_from=2),
+            "Listing fields come from the results pages; details fields from each document's page"
+            + ("." if profile.details else " (not in this dataset: the run did not follow the results)."),
+        )
+    )  # fmt: skip
+
+    if profile.details:
+        for facet in FACETS:
+            top = profile.top(facet)
+            title = FACET_TITLES[facet]
+            distinct = len(profile.facets[facet])
+            numbers = table(
+                f"{title}: most frequent", [facet, "records"], [(Markup(escape(v)), n) for v, n in top]
+            )
+            parts.append(
+                _pair(
+                    f"top-{facet}", f"{title}: the {len(top)} most frequent",
+                    partial(charts.hbar_chart, f"top-{facet}", [v for v, _ in top], [n for _, n in top],
+                            label=f"{title}: most frequent") if top else None,
+                    numbers if top else "<p>None in the dataset.</p>",
+                    f"{_num(distinct)} distinct; a document may have several.",
+                )
+            )  # fmt: skip
+        texts = len(profile.text_lengths)
+        bins = histogram(profile.text_lengths, max(5, min(TEXT_BINS, round(2 * texts ** (1 / 3)))))
+        stats = profile.text_summary()
+        rows: list[tuple[Any, ...]] = [(Markup(f"{low:,}–{high - 1:,}"), n) for low, high, n in bins]
+        if profile.no_text:
+            rows.insert(0, (Markup("no text"), profile.no_text))
+        note = (
+            f"{_num(stats['texts'])} texts; median {_num(stats['median'])} characters, "
+            f"shortest {_num(stats['shortest'])}, longest {_num(stats['longest'])}; "
+            f"{_num(profile.no_text)} records without text."
+            if stats else "No record has a text."
+        )  # fmt: skip
+        parts.append(
+            _pair(
+                "text-length", "Length of the text (characters)",
+                (lambda: charts.histogram_chart("text-length", bins, label="Distribution of text length",
+                                                xlabel="characters of text"))
+                if bins else None,
+                table("Text length", ["characters", "documents"], rows),
+                note,
+            )
+        )  # fmt: skip
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _run(data: ReportData) -> str:
+    s = data.summary
+    parts = ['<section id="run" aria-labelledby="run-h"><h2 id="run-h">The run</h2>']
+    pages = s.get("pages") or {}
+    skipped = s.get("skipped") or {}
+    waits = s.get("waits") or {}
+
+    def bad(n: Any) -> str:
+        return "bad" if n else ""
+
+    parts.append(
+        _tiles([
+            ("results pages", f"{_num(pages.get('search'))} <small>of {_num(pages.get('search_expected'))}</small>", ""),
+            ("document pages", _num(pages.get("document")), ""),
+            ("pages failed", _num(pages.get("failed", 0)), bad(pages.get("failed"))),
+            ("pages blocked", _num(pages.get("blocked", 0)), bad(pages.get("blocked"))),
+            ("pages oversize", _num(skipped.get("oversize_pages", 0)), bad(skipped.get("oversize_pages"))),
+            ("retries", _num(s.get("retries", 0)), ""),
+            ("Retry-After waits", f"{_num(waits.get('retry_after', 0))} <small>{duration(waits.get('retry_after_seconds') or 0)}</small>", ""),
+            ("back-off waits", f"{_num(waits.get('backoff', 0))} <small>{duration(waits.get('backoff_seconds') or 0)}</small>", ""),
+        ])
+    )  # fmt: skip
+
+    statuses = sorted((s.get("responses_by_status") or {}).items())
+    status_colors = [charts.VERDICT_COLORS["ok"] if k.startswith(("2", "3")) else charts.VERDICT_COLORS["failed"]
+                     for k, _ in statuses]  # fmt: skip
+    parts.append(
+        _pair(
+            "statuses", "Responses by HTTP status",
+            (lambda: charts.hbar_chart("statuses", [k for k, _ in statuses], [v for _, v in statuses],
+                                       colors=status_colors, label="Responses by status"))
+            if statuses else None,
+            table("Responses by status", ["status", "responses"], statuses) if statuses else "<p>No responses.</p>",
+        )
+    )  # fmt: skip
+
+    retries = sorted((s.get("retries_by_reason") or {}).items(), key=lambda kv: -kv[1])
+    parts.append(
+        _pair(
+            "retries", "Retries by reason",
+            (lambda: charts.hbar_chart("retries", [k for k, _ in retries], [v for _, v in retries],
+                                       label="Retries by reason"))
+            if retries else None,
+            table("Retries by reason", ["reason", "retries"], retries) if retries else "<p>No retries.</p>",
+            f"{_num(s.get('retries_exhausted', 0))} request(s) gave up after the last retry.",
+        )
+    )  # fmt: skip
+
+    wait_rows = [
+        (Markup("Retry-After (429/503)"), waits.get("retry_after", 0), Markup(duration(waits.get("retry_after_seconds") or 0))),
+        (Markup("back-off without Retry-After"), waits.get("backoff", 0), Markup(duration(waits.get("backoff_seconds") or 0))),
+    ]  # fmt: skip
+    trouble = [
+        (Markup("failed after retries"), pages.get("failed", 0)),
+        (Markup("blocked (challenge or block page)"), pages.get("blocked", 0)),
+        (Markup("over the size limit"), skipped.get("oversize_pages", 0)),
+        (Markup("incomplete, asked again"), pages.get("incomplete_retried", 0)),
+        (Markup("not UTF-8"), skipped.get("invalid_utf8_pages", 0)),
+        (Markup("rows linking off the site"), skipped.get("offsite_rows", 0)),
+        (Markup("canonical links rejected"), skipped.get("canonical_rejected", 0)),
+    ]
+    parts.append(
+        '<div class="two">'
+        + table("Waits imposed by the site", ["wait", "times", "total"], wait_rows)
+        + table("Pages that went wrong", ["pages", "count"], trouble)
+        + "</div>"
+    )
+
+    pace = s.get("pages_per_minute") or {}
+    series = pace.get("series") or []
+    bucket = float(pace.get("bucket_s") or 60)
+    pace_rows = [(Markup(_since(i * bucket, bucket)), Markup(f"{v:,.1f}")) for i, v in enumerate(series)]
+    parts.append(
+        _pair(
+            "pace", "Pages per minute over the run",
+            (lambda: charts.pace_chart("pace", bucket, series)) if series else None,
+            table("Pages per minute", ["from", "pages/min"], pace_rows) if series
+            else "<p>No time series in this summary.</p>",
+            f"Responses received, in steps of {bucket:g} s." if series else "",
+        )
+    )  # fmt: skip
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def history_runs(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A job's runs as the history chart and table read them."""
+    runs = []
+    for row in history:
+        summary = row.get("summary") or {}
+        runs.append(
+            {
+                "run": row.get("run"),
+                "started": row.get("started"),
+                "full": row.get("full"),
+                "status": summary.get("status") or row.get("status"),
+                "changes": summary.get("changes"),
+                "requests": summary.get("requests"),
+                "duration_s": summary.get("duration_s"),
+                "documents": (summary.get("documents") or {}).get("dataset"),
+                "reasons": summary.get("reasons") or [],
+            }
+        )
+    return runs
+
+
+def _job(data: ReportData) -> str:
+    s = data.summary
+    parts = [
+        f'<section id="job" aria-labelledby="job-h"><h2 id="job-h">The job {escape(str(s.get("job")))}</h2>'
+    ]
+    runs = history_runs(data.history or [])
+    rows = []
+    for run in runs:
+        changes = run["changes"] or {}
+        rows.append((
+            Markup(f"run {run['run']}"), Markup(escape(str(run["started"] or "").replace("T", " ").rstrip("Z"))),
+            Markup("full" if run["full"] else "incremental"),
+            Markup(f'<span class="status {escape(str(run["status"]))}">{escape(str(run["status"]))}</span>'),
+            changes.get("added"), changes.get("changed"), changes.get("removed"), run["requests"],
+            Markup(duration(run["duration_s"])), Markup(escape("; ".join(run["reasons"]))),
+        ))  # fmt: skip
+    parts.append(
+        _pair(
+            "history", f"History: {len(runs)} run{'s' if len(runs) != 1 else ''}",
+            (lambda: charts.history_chart("history", runs)) if runs else None,
+            table("The job's runs", ["run", "started", "mode", "verdict", "added", "changed", "removed",
+                                     "requests", "duration", "why"], rows, numeric_from=4)
+            if runs else "<p>No run recorded.</p>",
+            "Added, changed and removed: documents, since the run before (log scale).",
+            wide=True,
+        )
+    )  # fmt: skip
+    total = data.changes_total
+    if data.changes:
+        changes_run = data.changes[0].get("run")
+        change_rows = []
+        for entry in data.changes:
+            url = str(entry.get("url") or "")
+            name = escape(str(entry.get("id") or url))
+            title = data.titles.get(url)
+            link = Markup(
+                f'<a href="{escape(url, quote=True)}">{name}</a>'
+                + (f"<br><small>{escape(title)}</small>" if title else "")
+            )
+            change_rows.append((Markup(escape(str(entry.get("change")))), link, Markup(escape(", ".join(entry.get("fields") or [])))))  # fmt: skip
+        more = (
+            f" The first {len(data.changes):,} of {total:,} are listed; all are in <code>changes.jsonl</code>."
+            if total > len(data.changes)
+            else ""
+        )
+        parts.append(
+            f'<div class="changes" id="changes"><h3>The last change set (run {escape(str(changes_run))}): {total:,} documents</h3>'
+            f"<p class=note>What the last complete run found added, changed or removed since the one before.{more}</p>"
+            + table("The last change set", ["change", "document", "changed fields"], change_rows, numeric_from=99)
+            + "</div>"
+        )  # fmt: skip
+    else:
+        said = "Empty: nothing changed." if data.changes_published else "No change set published yet."
+        parts.append(f'<div class="changes" id="changes"><h3>The last change set</h3><p>{said}</p></div>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+_CSS = """
+:root{color-scheme:light;--ink:#1d232a;--muted:#5b6570;--line:#d9dee3;--ok:#2e7d32;--bad:#c62828;--warn:#ef8f00}
+*{box-sizing:border-box}
+body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI","DejaVu Sans","Liberation Sans",sans-serif;color:var(--ink);background:#f6f7f9}
+main{max-width:1180px;margin:0 auto;padding:1.2rem 1.4rem 3rem}
+header h1{font-size:1.45rem;margin:.2rem 0}
+header p{margin:.1rem 0;color:var(--muted)}
+nav{margin:.6rem 0 0;font-size:.92rem}nav a{margin-right:1rem}
+section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:1rem 1.2rem;margin:1.1rem 0}
+h2{font-size:1.2rem;margin:.1rem 0 .8rem}h3{font-size:1rem;margin:.2rem 0}
+.status{display:inline-block;padding:.05rem .55rem;border-radius:4px;color:#fff;background:#757575;font-weight:700;letter-spacing:.03em}
+.status.ok{background:var(--ok)}.status.failed{background:var(--bad)}.status.interrupted{background:var(--warn)}
+td .status{font-size:.8rem;padding:0 .35rem}
+.why{border-left:5px solid var(--bad);background:#fdecea;padding:.6rem 1rem;margin:.4rem 0 1rem;border-radius:4px}
+.why ul{margin:.3rem 0 0;padding-left:1.2rem}
+.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(10.5rem,1fr));gap:.6rem;margin:.6rem 0}
+.tile{border:1px solid var(--line);border-radius:6px;padding:.45rem .7rem;background:#fbfcfd}
+.tile .label{display:block;font-size:.78rem;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
+.tile .value{font-size:1.3rem;font-weight:600}.tile small{font-size:.8rem;font-weight:400;color:var(--muted)}
+.tile.good .value{color:var(--ok)}.tile.warn .value{color:var(--warn)}.tile.bad .value{color:var(--bad)}
+.facts{display:grid;grid-template-columns:max-content 1fr;gap:.1rem 1rem;font-size:.9rem;margin:.6rem 0 0}
+.facts dt{color:var(--muted)}.facts dd{margin:0;overflow-wrap:anywhere}
+figure.pair{display:grid;grid-template-columns:minmax(0,3fr) minmax(15rem,2fr);gap:.4rem 1.2rem;align-items:start;margin:0;padding:.9rem 0;border-top:1px solid var(--line)}
+figure.pair figcaption{grid-column:1/-1}
+figure.pair.wide{grid-template-columns:minmax(0,1fr)}figure.pair.wide .plot{max-width:760px}
+figure.pair.wide .numbers{max-height:none}
+.note{color:var(--muted);font-size:.88rem;margin:.15rem 0}
+.plot svg{display:block;width:100%;height:auto}
+.numbers{max-height:24rem;overflow:auto;border:1px solid var(--line);border-radius:4px}
+.nochart{color:var(--muted);font-style:italic;border:1px dashed var(--line);padding:1rem;border-radius:4px}
+table{border-collapse:collapse;width:100%;font-size:.85rem;font-variant-numeric:tabular-nums}
+caption{text-align:left;font-weight:600;padding:.35rem .5rem;color:var(--muted);font-size:.8rem}
+th,td{padding:.18rem .5rem;border-bottom:1px solid #eef0f2;text-align:left;vertical-align:top}
+thead th{position:sticky;top:0;background:#f1f3f5}
+.n{text-align:right}
+.two{display:grid;grid-template-columns:1fr 1fr;gap:1.2rem;padding:.9rem 0;border-top:1px solid var(--line);align-items:start}
+tbody th{font-weight:500}
+.two table{border:1px solid var(--line)}
+.changes .numbers,.changes table{max-height:none}
+code{font-size:.88em;background:#f1f3f5;padding:0 .25rem;border-radius:3px;overflow-wrap:anywhere}
+footer{color:var(--muted);font-size:.82rem;margin-top:1.4rem}
+@media (max-width:760px){figure.pair,.two{grid-template-columns:1fr}}
+"""
+
+
+def render(data: ReportData) -> str:
+    """The whole page."""
+    s = data.summary
+    status = str(s.get("status") or "unknown")
+    headline = _headline(s)
+    title = f"{status.upper()}: harvest of {headline}"
+    sections = [_verdict(data), _dataset(data), _run(data)]
+    nav = ['<a href="#verdict">Verdict</a>', '<a href="#dataset">Dataset</a>', '<a href="#run">Run</a>']
+    if s.get("job"):
+        sections.append(_job(data))
+        nav.append('<a href="#job">Job history</a>')
+    notice = ""
+    if not charts.available():
+        notice = (
+            '<p class="nochart" id="no-charts">The charts are not drawn: matplotlib is not installed. '
+            f"Install the plotting extra (<code>{charts.INSTALL_HINT}</code>), then rebuild this page with "
+            "<code>python -m harvester.report PATH</code>. Every number is in the tables.</p>"
+        )
+    sources = ", ".join(f"<code>{escape(p)}</code>" for p in data.sources)
+    return (
+        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width,initial-scale=1'>"
+        # Nothing may be fetched: the page is whole, and opens offline from file://.
+        "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body><main>"
+        f"<header><p>harvester report</p><h1>Harvest of {escape(headline)}</h1>"
+        f"<nav>{''.join(nav)}</nav></header>{notice}"
+        + "".join(sections)
+        + f"<footer>Built {escape(data.built)} by harvester {escape(data.version)}"
+        + (f" from {sources}" if sources else "")
+        + ". Self-contained: no script, nothing fetched. Rebuild it with "
+        "<code>python -m harvester.report PATH</code> (a dataset, a run summary or a job folder).</footer>"
+        "</main></body></html>\n"
+    )
