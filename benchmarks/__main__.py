@@ -127,6 +127,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.pages = args.pages or (50 if args.quick else 200)
     args.explicit = set(args.only or ())
     args.suites = [s for s in SUITES if s in (args.only or DEFAULT_SUITES)]
+    if args.quick and not args.only:
+        # The requests suite is a series of whole harvests (~6 minutes): only when asked.
+        args.suites.remove("requests")
     return args
 
 

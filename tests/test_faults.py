@@ -327,14 +327,22 @@ async def test_malformed_dates_and_empty_titles_are_kept_raw_and_counted(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("details", [False, True])
+@pytest.mark.parametrize(
+    ("details", "per_page"),
+    # A details run with the default pages of 100; a listing run by pages of 10, so that it
+    # reads enough pages for every kind of fault to fire.
+    [(True, 100), (False, 10)],
+)
 @deferred_f_from_coro_f
-async def test_every_fault_at_once_ends_equal_to_the_truth(details: bool, tmp_path: Path) -> None:
+async def test_every_fault_at_once_ends_equal_to_the_truth(
+    details: bool, per_page: int, tmp_path: Path
+) -> None:
+    shift_page = "/search?items_per_page=100&page=4" if per_page == 100 else "/search?page=40"
     spec = ",".join([
         "500@0.025", "503@0.025",
         "429:retry-after=1@0.01", "429:retry-after=date:1@0.01",
         "truncate@0.02", "slow:seconds=2@0.02", "drop@0.02",
-        "shift:count=20@/search?page=40",
+        f"shift:count=20@{shift_page}",
     ])  # fmt: skip
     settings = {
         "DOWNLOAD_TIMEOUT": 1,
@@ -343,11 +351,11 @@ async def test_every_fault_at_once_ends_equal_to_the_truth(details: bool, tmp_pa
         "HARVESTER_RETRY_AFTER_MAX": 0.2,
         "HARVESTER_BACKOFF_BASE": 0.05,
         "HARVESTER_BACKOFF_MAX": 1,
+        "HARVESTER_PAGE_SIZE": per_page,
     }
-    # Enough requests that every kind fires (a listing run reads a tenth as many pages).
     documents = 2_000 if details else 6_000
     with running_replica(documents=documents, faults=spec, dump_truth=tmp_path / "truth.jsonl",
-                         fault_log=tmp_path / "faults.jsonl") as rep:  # fmt: skip
+                         fault_log=tmp_path / "faults.jsonl", truth_page_size=per_page) as rep:  # fmt: skip
         args = ("details=true",) if details else ()
         result = await crawl(rep.base_url, *args, out=tmp_path / "x.jsonl", settings=settings)
         truth = truth_of(rep)
