@@ -316,7 +316,7 @@ async def nights(
 
 @deferred_f_from_coro_f
 async def test_a_rolling_refresh_finds_deep_edits_within_seven_nights(tmp_path: Path) -> None:
-    port, documents = free_port(), 1_400
+    port, documents = free_port(), 700
     quota = -(-documents // 7)
     with running_replica(port=port, documents=documents) as rep:
         for name in ("off", "on"):

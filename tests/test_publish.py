@@ -163,5 +163,6 @@ async def test_scrapys_uri_parameters_name_the_output(tmp_path: Path) -> None:
         result = await crawl(rep.base_url, out=tmp_path / "out-%(time)s.jsonl")
     assert result.verdict == "ok", result.reasons
     written = sorted(p.name for p in tmp_path.iterdir())
-    assert len(written) == 2 and written[0].startswith("out-") and written[0].endswith(".jsonl")
-    assert written[1] == written[0].split(".")[0] + ".summary.json"
+    stem = written[0].split(".")[0]
+    assert stem.startswith("out-20") and "%(" not in stem
+    assert written == [f"{stem}.jsonl", f"{stem}.report.html", f"{stem}.summary.json"]
