@@ -41,16 +41,11 @@ from harvester.walk import WalkOutcome
 logger = logging.getLogger(__name__)
 
 
-def _present(value: Any) -> bool:
-    return value not in (None, "", [], ())
-
-
 class RunReport:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
         self.fields: list[str] = list(crawler.settings.getlist("FEED_EXPORT_FIELDS"))
-        self.coverage: dict[str, int] = {}
         self.items = 0
         self.outcome: WalkOutcome | None = None
         self.finish_reason = "finished"
@@ -78,9 +73,6 @@ class RunReport:
     def item_scraped(self, item: Any) -> None:
         self.items += 1
         values = fields_of(item)
-        for name, value in values.items():
-            if _present(value):
-                self.coverage[name] = self.coverage.get(name, 0) + 1
         # The fields the run exports (a listing run's items also carry empty details fields).
         self.profile.add({name: values.get(name) for name in self.fields} if self.fields else values)
 
@@ -147,8 +139,9 @@ class RunReport:
         )  # fmt: skip
         if self.items:
             shares = []
-            for name in self.fields or list(self.coverage):
-                share = self.coverage.get(name, 0) / self.items
+            present = self.profile.present  # what has each field, counted once per record
+            for name in self.fields or list(present):
+                share = present.get(name, 0) / self.items
                 stats.set_value(keys.coverage(name), round(share, 6))
                 shares.append(f"{name} {100 * share:.1f}%")
             logger.info("Field coverage: %s", ", ".join(shares))
