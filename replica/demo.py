@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         path = ROOT / "output" / name
         if path.exists():
             print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size:,} bytes)")
+    print(
+        f"the records' url and listing_url point to the replica at {replica.base_url}, which stopped "
+        "with the demo: those links are dead now (a harvest of the real site links to it)"
+    )
     # Last: the run's report (written on a failed run too), to open in a browser, offline.
     report = ROOT / "output" / "archive.report.html"
     if report.exists() and report.stat().st_mtime >= started:
