@@ -26,7 +26,7 @@ from benchmarks.common import (
     verdict,
 )
 from harvester.items import FIELD_ORDER, LISTING_FIELDS
-from replica.process import Replica
+from replica.process import Replica, crawl_command
 
 BASELINE_MODULE = Path(__file__).resolve().with_name("baseline_spider.py")
 SPIDERS = ("baseline", "harvester")
@@ -101,19 +101,9 @@ class CrawlRun:
         details = mode == "details"
         base = self.replica.base_url
         if spider == "harvester":
-            cmd = [
-                sys.executable,
-                "-m",
-                "scrapy",
-                "crawl",
-                "archive",
-                "-s",
-                f"HARVESTER_BASE_URL={base}",
-                "-O",
-                str(out.with_suffix(".jsonl")),
-                "-O",
-                str(out.with_suffix(".csv")),
-            ]
+            cmd = crawl_command(
+                base, "-O", str(out.with_suffix(".jsonl")), "-O", str(out.with_suffix(".csv"))
+            )
             if details:
                 cmd += ["-a", "details=true"]
             for setting in self.settings:

@@ -21,12 +21,11 @@ import os
 import socket
 import sqlite3
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.common import ROOT, log
-from replica.process import running_replica
+from replica.process import crawl_command, running_replica
 
 REAL_DELAY = 3.0
 SHIFT = "strftime('%Y-%m-%dT%H:%M:%SZ', {0}, '-1 day')"
@@ -50,8 +49,9 @@ def _port() -> int:
 
 
 def _crawl(base: str, jobs: Path, out: Path, *args: str, settings: tuple[str, ...] = ()) -> dict[str, object]:
-    cmd = [sys.executable, "-m", "scrapy", "crawl", "archive", "-s", f"HARVESTER_BASE_URL={base}",
-           "-s", "HARVESTER_PROGRESS_INTERVAL=0", "-s", f"HARVESTER_JOBS_DIR={jobs}", "-O", str(out)]  # fmt: skip
+    cmd = crawl_command(
+        base, "-s", "HARVESTER_PROGRESS_INTERVAL=0", "-s", f"HARVESTER_JOBS_DIR={jobs}", "-O", str(out)
+    )
     for arg in args:
         cmd += ["-a", arg]
     for setting in settings:

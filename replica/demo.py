@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from replica.process import running_replica
+from replica.process import crawl_command, running_replica
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_QUERY = "Korean Workers' Party"
@@ -33,15 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     with running_replica() as replica:
         print(f"replica running at {replica.base_url}", flush=True)
-        cmd = [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "crawl",
-            "archive",
-            "-s",
-            f"HARVESTER_BASE_URL={replica.base_url}",
-        ]
+        cmd = crawl_command(replica.base_url)
         if not args.whole_archive:
             cmd += ["-a", f"query={SEED_QUERY}"]
         if not args.listing_only:

@@ -96,3 +96,18 @@ def running_replica(
         if process.stdout is not None:
             process.stdout.close()
         log.close()
+
+
+def crawl_command(base_url: str, *extra: str) -> list[str]:
+    """``python -m scrapy crawl archive`` against ``base_url``, with ``extra`` arguments: the
+    harvester's CLI as the tests, the demo and the benchmarks run it (from the repository root)."""
+    return [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "crawl",
+        "archive",
+        "-s",
+        f"HARVESTER_BASE_URL={base_url}",
+        *extra,
+    ]

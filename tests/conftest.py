@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from replica.process import Replica, running_replica
+from replica.process import Replica, crawl_command, running_replica
 from tests.shared import require_shared
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,19 +34,7 @@ def run_crawl(
     base_url: str, out: Path, *args: str, settings: dict[str, str] | None = None, timeout: float = 1200
 ) -> subprocess.CompletedProcess[str]:
     """Run the real ``scrapy crawl archive`` CLI against ``base_url``, exporting to ``out``."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "scrapy",
-        "crawl",
-        "archive",
-        "-s",
-        f"HARVESTER_BASE_URL={base_url}",
-        "-s",
-        "HARVESTER_PROGRESS_INTERVAL=0",
-        "-O",
-        str(out),
-    ]
+    cmd = crawl_command(base_url, "-s", "HARVESTER_PROGRESS_INTERVAL=0", "-O", str(out))
     for name, value in (settings or {}).items():
         cmd += ["-s", f"{name}={value}"]
     for arg in args:

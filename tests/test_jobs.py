@@ -14,7 +14,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from scrapy.utils.defer import deferred_f_from_coro_f
 
 from harvester.jobs.lock import JobLock
-from replica.process import running_replica
+from replica.process import crawl_command, running_replica
 from tests.conftest import ROOT, read_jsonl, run_crawl
 from tests.crawling import Crawl, crawl
 
@@ -106,8 +105,7 @@ async def test_incremental_runs_find_exactly_what_changed(tmp_path: Path) -> Non
 
 
 def crawl_cmd(base_url: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "scrapy", "crawl", "archive", "-s", f"HARVESTER_BASE_URL={base_url}",
-            "-s", "HARVESTER_PROGRESS_INTERVAL=0", *extra]  # fmt: skip
+    return crawl_command(base_url, "-s", "HARVESTER_PROGRESS_INTERVAL=0", *extra)
 
 
 def kill_when(cmd: list[str], ready: Callable[[], bool], *, timeout: float = 300) -> None:
