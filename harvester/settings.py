@@ -127,6 +127,11 @@ FEEDS = {
     "output/%(name)s.csv": {"format": "csv", "overwrite": True},
 }
 
+# Scrapy starts CONCURRENT_ITEMS asyncio tasks for every callback's output (its scraper's
+# _parallel_asyncio); our pipelines are synchronous, so 100 buys nothing and costs: 10 took a
+# details crawl from 4.52 to 3.54 ms CPU a document (BENCHMARKS.md).
+CONCURRENT_ITEMS = 10
+
 # Scrapy re-reads a callback's source (inspect + ast) on every response to warn about
 # generators that return values; with bound-method callbacks its cache rarely hits. That
 # was ~8% of a crawl's CPU (BENCHMARKS.md); our callbacks return nothing.
