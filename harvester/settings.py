@@ -89,6 +89,9 @@ DOWNLOADER_MIDDLEWARES = {
     "harvester.middlewares.PoliteRetryMiddleware": 550,
     # Just before Scrapy's redirects (600) on the way back: it sees a 3xx first.
     "harvester.middlewares.OffsiteRedirects": 610,
+    # Below the retries (550) and redirects (600): it settles what is left of a job's
+    # document requests after them (304, gone, failing); off unless the run is a job.
+    "harvester.jobs.middleware.JobHttpMiddleware": 540,
 }
 # A real document page is 60-90 KB as served; the longest translations run to a few hundred
 # KB. 32 MiB holds any real page with a wide margin; a page over it fails the run (never a

@@ -59,7 +59,12 @@ JOB_ALREADY_DONE = "harvester/job/already_done"
 JOB_RECORDED = "harvester/job/recorded"
 JOB_REFRESH_PLANNED = "harvester/job/refresh_planned"
 JOB_NOT_MODIFIED = "harvester/job/not_modified"
-JOB_REFRESH_GONE = "harvester/job/refresh_gone"
+JOB_GONE = "harvester/job/gone"
+#: Known documents whose page failed this run: their last good record is kept.
+JOB_STALE = "harvester/job/stale"
+JOB_ROLLING_PAGES = "harvester/job/rolling_pages"
+#: Answers the job did not trust (a 304 it did not ask for, or one a changed row contradicts).
+JOB_UNTRUSTED_304 = "harvester/job/untrusted_304"
 JOB_DATASET_DOCUMENTS = "harvester/job/dataset_documents"
 JOB_CHANGES = "harvester/job/changes"
 

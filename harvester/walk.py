@@ -131,6 +131,7 @@ class Walk:
         self.rewalk_enabled = rewalk
         self.details = details
         self.stop_after_known = stop_after_known
+        self.rolling_pages: frozenset[int] = frozenset()
         self.budget_factor = budget_factor
         """Requests allowed per request the site's first report calls for (alias rows,
         pages asked again); 0: no budget."""

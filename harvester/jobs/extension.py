@@ -1,15 +1,18 @@
 """The one owner of a scheduled job's state during a run, as scrapy-deltafetch's middleware
 owns its store: it alone reads the ``HARVESTER_JOB*`` settings, opens (and locks) the store
-when the crawl is built, records every item on ``item_scraped``, answers the spider's one
-question ("harvest this row, or is it known and unchanged?"), and publishes the job's files
-through the publish gate only when the run's verdict is ok.
+when the crawl is built, records every item on ``item_scraped``, answers the spider's two
+questions (what to do at the start, and "harvest this row, or is it known and unchanged?"),
+settles the job's HTTP answers for :class:`harvester.jobs.middleware.JobHttpMiddleware`
+(validators, 304, gone, failing), and stages the job's files through the publish gate only
+when the run's verdict is ok.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,37 +23,110 @@ from scrapy.http import Response
 
 from harvester import signals, stats
 from harvester.exporters import csv_export_kwargs
+from harvester.identity import document_id, is_numeric_document_path
 from harvester.items import fields_of
 from harvester.jobs.files import write_job_files
 from harvester.jobs.fingerprints import listing_fingerprint
-from harvester.jobs.policy import History, Row, full_run_reason, row_decision
+from harvester.jobs.policy import (
+    History,
+    Row,
+    full_run_reason,
+    next_try,
+    ranks,
+    refresh_plan,
+    refresh_share,
+    rolling_pages,
+    row_decision,
+)
 from harvester.jobs.store import JobStore, RunChanges
 from harvester.publish import PublishGate
 from harvester.walk import WalkOutcome
 
 logger = logging.getLogger(__name__)
 
-#: ``Request.meta`` key: the canonical URL of the result row a document request comes from.
+#: ``Request.meta`` key: the address of the result row a document request comes from (or
+#: the refreshed document's URL).
 ROW_META = "harvester_row"
+#: ``Request.meta`` key: the request is the rolling refresh of a document the job holds.
+REFRESH_META = "harvester_refresh"
+#: ``Request.meta`` key set on a response the job has settled (304, gone, failing): the
+#: spider reads nothing from it.
+SETTLED_META = "harvester_settled"
+#: The rolling walk's place (the rank its next window starts at), kept in the job's meta.
+WALK_CURSOR = "walk_cursor"
+
+
+@dataclass(frozen=True)
+class JobStart:
+    """What a job asks of this run, given once at its start."""
+
+    full: bool = False
+    """This run walks everything and fetches every document again."""
+    refresh: list[dict[str, Any]] = field(default_factory=list)
+    """Records of the documents to fetch again (the rolling refresh), oldest fetch first."""
+    stop_after_known: int = 0
+    """Stop paging after this many known, unchanged rows in a row (0: never)."""
+    published: int = 0
+    """Documents the job has published: with the new rows, what the site should report."""
+    check_count: bool = True
+    """Stop early only when the site's count is what the job expects. A details job with a
+    rolling walk finds removals and additions deep in the results within its refresh period
+    instead of walking every page whenever the count moves."""
+    rolling_pages: list[int] = field(default_factory=list)
+    """Results pages (0-based) to read beyond an early stop tonight: the rolling walk."""
+
+
+@dataclass(frozen=True)
+class RowAnswer:
+    """The job's answer about one result row."""
+
+    url: str | None
+    """Harvest the document at this address (the canonical one when an alias row was resolved
+    before); ``None``: keep what the job has."""
+    new: bool
+    """A document the job has not published."""
+
+
+def needs_resolving(url: str) -> bool:
+    """A row linking by another address than ``/document/<slug>`` (``/node/<nid>``, the legacy
+    ``/document/<record id>``): only its page tells the canonical address, the identity."""
+    return document_id(url) is None or is_numeric_document_path(url)
 
 
 class JobExtension:
     def __init__(
-        self, crawler: Crawler, name: str, store: JobStore, *, stop_after_known: int, refresh_days: float = 0
+        self,
+        crawler: Crawler,
+        name: str,
+        store: JobStore,
+        *,
+        stop_after_known: int,
+        refresh_days: float = 0,
+        details: bool = False,
     ) -> None:
         self.crawler = crawler
         self.name = name
         self.store = store
         self.stop_after_known = 0 if store.full else stop_after_known
-        self.refresh_days = 0 if store.full else refresh_days
-        self._refreshing: set[str] = set()
+        self.refresh_days = refresh_days
+        self.details = details
+        self.page_size = crawler.settings.getint("HARVESTER_PAGE_SIZE") or 10
         self.fields: list[str] = list(crawler.settings.getlist("FEED_EXPORT_FIELDS"))
         self.csv_options = csv_export_kwargs(crawler.settings)
         self.new_seen = 0
         self.outcome: WalkOutcome | None = None
         self.changes: RunChanges | None = None
         self.files: dict[str, str] = {}
+        self._refreshing: set[str] = set()
         self._pending: dict[str, str] = {}
+        """Listing fingerprints of rows being harvested, by document (or row) address."""
+        self._changed: set[str] = set()
+        """Documents whose row this run's walk shows changed: never asked conditionally."""
+        self._fetched: set[str] = set()
+        """Documents whose whole page this run read."""
+        self._next_cursor: int | None = None
+        self.gone: list[str] = []
+        self.failing: list[str] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> JobExtension:
@@ -59,21 +135,23 @@ class JobExtension:
         if not name:
             raise NotConfigured  # not a scheduled run
         store = JobStore(Path(settings.get("HARVESTER_JOBS_DIR")) / name)
-        store.open()  # JobLockedError: the crawl command says so in one line
+        store.open()  # JobLockedError, JobStateError: the crawl command says so in one line
         run_args = settings.get("HARVESTER_JOB_ARGS") or "{}"
         every = settings.getfloat("HARVESTER_JOB_FULL_EVERY_DAYS")
         # A details job refreshes a share of its documents every night (rolling) instead of
         # a periodic full run; a listing job walks everything every so many days.
-        rolling = bool(json.loads(run_args).get("details"))
+        details = bool(json.loads(run_args).get("details"))
         history = History(store.has_baseline(), store.last_full_run(), store.last_ok_args())
         why_full = full_run_reason(
             history, run_args=run_args, asked=settings.getbool("HARVESTER_JOB_FULL"),
-            every_days=0 if rolling else every, now=datetime.now(UTC),
+            every_days=0 if details else every, now=datetime.now(UTC),
         )  # fmt: skip
+        if store.adopted is not None and why_full is not None:
+            why_full = f"{why_full}; its state was rebuilt from the published dataset"
         run_id = store.begin_run(run_args, why_full is not None)
         ext = cls(
             crawler, name, store, stop_after_known=settings.getint("HARVESTER_JOB_STOP_AFTER_KNOWN"),
-            refresh_days=every if rolling else 0,
+            refresh_days=every if details else 0, details=details,
         )  # fmt: skip
         logger.info(
             "Job %s: %s run %s (%s)", name, "resuming" if store.resumed else "starting", run_id,
@@ -89,29 +167,89 @@ class JobExtension:
         if gate is not None:
             gate.on_ok(lambda: self.write_files(gate))
 
-    # --- during the run ---------------------------------------------------------------------
-
     @property
     def full(self) -> bool:
         """This run walks everything and fetches every document again."""
         return self.store.full
 
-    def refresh_due(self) -> list[dict[str, Any]]:
-        """The rolling refresh: the records of the documents to fetch again this run (see
-        :func:`refresh_plan`)."""
-        if not self.refresh_days:
-            return []
-        records = self.store.oldest_fetched(*refresh_plan(
-            self.store.published_count(), self.refresh_days, self.store.last_ok_end(), datetime.now(UTC)
-        ))  # fmt: skip
+    # --- the spider's two questions -----------------------------------------------------------
+
+    def start(self) -> JobStart:
+        """What this run does for the job: the documents to fetch again, when to stop paging,
+        and the results pages of tonight's rolling walk."""
+        store, now = self.store, datetime.now(UTC)
+        published = store.published_count()
+        if self.full or not self.refresh_days:
+            return JobStart(full=self.full, stop_after_known=self.stop_after_known, published=published)
+        last_end = store.last_ok_end()
+        records = store.oldest_fetched(
+            *refresh_plan(published, self.refresh_days, last_end, now), now=now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
         self._refreshing = {str(r["url"]) for r in records}
         if records:
             self.crawler.stats.set_value(stats.JOB_REFRESH_PLANNED, len(records))
             logger.info("Job %s: refreshing the %s documents fetched longest ago", self.name, len(records))
-        return records
+        cursor = int(store.get_meta(WALK_CURSOR) or 1)
+        pages, self._next_cursor = rolling_pages(
+            published, self.page_size, refresh_share(self.refresh_days, last_end, now), cursor
+        )
+        if pages:
+            self.crawler.stats.set_value(stats.JOB_ROLLING_PAGES, len(pages))
+            logger.info(
+                "Job %s: the rolling walk reads results pages %s-%s beyond the known ones tonight",
+                self.name, pages[0] + 1, pages[-1] + 1,
+            )  # fmt: skip
+        return JobStart(
+            refresh=records, stop_after_known=self.stop_after_known, published=published,
+            check_count=False, rolling_pages=pages,
+        )  # fmt: skip
 
-    def conditional_headers(self, url: str) -> dict[str, str]:
-        """``If-None-Match`` / ``If-Modified-Since`` from the validators the page last came with."""
+    def harvest(
+        self,
+        url: str,
+        title: str | None,
+        date_raw: str | None,
+        summary: str | None,
+        position: int,
+        listing_url: str,
+    ) -> RowAnswer:
+        """Harvest this row (at the address answered), or keep what the job has (``None``)."""
+        store = self.store
+        listing_fp = listing_fingerprint(url, title, date_raw, summary)
+        known = store.known(url)
+        new = known is None or not known.published_present
+        if new:
+            self.new_seen += 1
+        if known is None:
+            self._pending[url] = listing_fp
+            return RowAnswer(url, new)
+        target = known.url
+        decision = row_decision(known, listing_fp, run_id=store.run_id, full=store.full)
+        if decision is Row.HARVEST and target in self._fetched:
+            # The whole page was read this run (the rolling refresh): the row joins it.
+            store.reuse(target, position, listing_url)
+            store.conn.execute("UPDATE documents SET listing_fp=? WHERE url=?", (listing_fp, target))
+            return RowAnswer(None, new)
+        if decision is Row.HARVEST:
+            self._pending[target] = listing_fp
+            self._changed.add(target)
+            store.reuse(target, position, listing_url, done=False)  # listed: never a removal
+            return RowAnswer(target, new)
+        store.reuse(target, position, listing_url, done=target not in self._refreshing)
+        if target not in self._refreshing:  # a refreshed document counts by its page's answer
+            self.crawler.stats.inc_value(
+                stats.JOB_REUSED if decision is Row.UNCHANGED else stats.JOB_ALREADY_DONE
+            )
+        return RowAnswer(None, new)
+
+    # --- the job's HTTP answers (JobHttpMiddleware) -----------------------------------------
+
+    def validators(self, key: str) -> dict[str, str]:
+        """``If-None-Match`` / ``If-Modified-Since`` for a document the job holds whose row is
+        not changed this run; nothing otherwise (a changed row is a changed page)."""
+        url = self.store.canonical(key)
+        if url in self._changed or not self.store.holds(url):
+            return {}
         etag, modified = self.store.validators(url)
         headers = {}
         if etag:
@@ -120,52 +258,68 @@ class JobExtension:
             headers["If-Modified-Since"] = modified
         return headers
 
-    def not_modified(self, url: str) -> None:
-        """The site answered 304: the document is unchanged, and counts as fetched."""
-        self.store.not_modified(url, self._pending.pop(url, None))
-        self.crawler.stats.inc_value(stats.JOB_NOT_MODIFIED)
-
-    def harvest(self, url: str, title: str | None, date_raw: str | None, summary: str | None,
-                position: int, listing_url: str) -> bool:  # fmt: skip
-        """The spider's one question: harvest this row (``True``), or keep what the job has."""
-        listing_fp = listing_fingerprint(url, title, date_raw, summary)
-        known = self.store.known(url)
-        if known is None or not known.published_present:
-            self.new_seen += 1
-        decision = row_decision(known, listing_fp, run_id=self.store.run_id, full=self.store.full)
-        if decision is not Row.DONE and url in self._refreshing:
-            # Already being fetched by the rolling refresh: where it stands now is kept.
-            self._pending[url] = listing_fp
-            self.store.reuse(url, position, listing_url)
+    def not_modified(self, key: str) -> bool:
+        """A 304 to a conditional request the job sent: accepted only for a document it holds
+        whose row this run did not show changed. ``False``: not an answer to trust."""
+        url = self.store.canonical(key)
+        if url in self._changed or not self.store.holds(url):
             return False
-        if decision is Row.HARVEST:
-            self._pending[url] = listing_fp
-            return True
-        # Kept: still where it stands now (a resumed run's rows too, after uploads moved them).
-        self.store.reuse(url, position, listing_url)
-        self.crawler.stats.inc_value(
-            stats.JOB_REUSED if decision is Row.UNCHANGED else stats.JOB_ALREADY_DONE
-        )
-        return False
+        self.store.not_modified(url)
+        self.crawler.stats.inc_value(stats.JOB_NOT_MODIFIED)
+        return True
 
-    def expected_total(self) -> int:
-        """How many documents the site should report if nothing else changed."""
-        return self.store.published_count() + self.new_seen
+    def gone_away(self, key: str, why: str) -> bool:
+        """The page of a document the job holds says it is gone (404/410, or a redirect to
+        another document): removed with this run. ``False``: not a document the job holds."""
+        url = self.store.canonical(key)
+        if not self.store.holds(url):
+            return False
+        self.store.gone(url)
+        self.gone.append(url)
+        self.crawler.stats.inc_value(stats.JOB_GONE)
+        logger.info("Job %s: %s is gone from the archive (%s): removed from the dataset", self.name, url, why)
+        return True
+
+    def failed(self, key: str, error: str) -> bool:
+        """The page of a document the job holds failed after retries: its last good record
+        stays, it is named in the summary, and it is tried again on a later night.
+        ``False``: not a document the job holds (the run fails as for any page)."""
+        url = self.store.canonical(key)
+        if not self.store.holds(url):
+            return False
+        attempts = self.store.fail_count(url) + 1
+        when = next_try(attempts, self.refresh_days or 7.0, datetime.now(UTC))
+        self.store.failed(url, error, when)
+        self.failing.append(url)
+        self.crawler.stats.inc_value(stats.JOB_STALE)
+        logger.warning(
+            "Job %s: %s failed (%s), %s run(s) in a row: its last good record stays in the dataset; "
+            "tried again from %s",
+            self.name, url, error, attempts, when,
+        )  # fmt: skip
+        return True
+
+    # --- recording -------------------------------------------------------------------------
 
     def item_scraped(self, item: Any, response: Response | None = None) -> None:
         values = fields_of(item)
         record = {name: values.get(name) for name in self.fields}
         url = str(record["url"])
-        row: str | None = response.meta.get(ROW_META) if response is not None else None
+        meta = response.meta if response is not None else {}
+        row: str | None = meta.get(ROW_META)
         listing_fp = self._pending.pop(url, None) or (self._pending.pop(row, None) if row else None)
-        if url in self._refreshing:
-            # The walk may have seen it since the refresh began: keep where it stands now.
+        refresh = bool(meta.get(REFRESH_META))
+        if refresh:
+            # The walk may have placed it since the refresh began: keep where it stands now.
             record["position"], record["listing_url"] = self.store.place_of(url)
+        if row is not None and row != url and needs_resolving(row):
+            self.store.remember_alias(row, url)
         etag = modified = None
         if response is not None and row is not None:  # a document page
             etag = _header(response, b"ETag")
             modified = _header(response, b"Last-Modified")
-        self.store.record(record, listing_fp, etag, modified)
+        self.store.record(record, listing_fp, etag, modified, listed=not refresh)
+        self._fetched.add(url)
         self.crawler.stats.inc_value(stats.JOB_RECORDED)
 
     def walk_finished(self, outcome: WalkOutcome) -> None:
@@ -180,10 +334,12 @@ class JobExtension:
             removed = store.declare_removals()
             if removed:
                 logger.info("Job %s: %s documents are gone from the archive", self.name, removed)
-        elif outcome is not None and outcome.early_stopped:
-            store.shift_unseen(self.new_seen, outcome.page_size, outcome.listing_url)
         if outcome is not None and outcome.corrections:
             store.apply_corrections(outcome.corrections)
+        if outcome is not None:
+            store.set_places(ranks(store.places(), outcome.page_size, outcome.listing_url))
+        if self._next_cursor is not None:
+            store.set_meta(WALK_CURSOR, str(self._next_cursor))
         self.changes, self.files = write_job_files(
             store, self.fields, self.csv_options["include_text"], gate.stage
         )
@@ -218,12 +374,19 @@ class JobExtension:
             self.store.close()
 
     def summary(self) -> dict[str, Any]:
+        stale = [
+            {"url": s.url, "id": document_id(s.url), "since": s.since, "error": s.error,
+             "attempts": s.attempts, "next_try": s.next_try}
+            for s in self.store.stale()
+        ]  # fmt: skip
         return {
             "job": self.name,
             "run": self.store.run_id,
             "mode": "full" if self.store.full else "incremental",
             "resumed": self.store.resumed,
             "changes": self.changes.counts() if self.changes is not None else None,
+            "stale": stale,
+            "state_rebuilt_from_published": self.store.adopted,
         }
 
     @property
@@ -234,28 +397,3 @@ class JobExtension:
 def _header(response: Response, name: bytes) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
-
-
-def refresh_plan(documents: int, days: float, last_end: str | None, now: datetime) -> tuple[int, str]:
-    """How many of the documents fetched longest ago a run fetches again, and the time before
-    which a fetch is too old whatever the count (a document is re-checked every ``days``).
-
-    The share follows the time since the last complete run, so a nightly run fetches about
-    ``documents / days`` again, and a run straight after another almost none.
-
-    >>> now = datetime(2026, 12, 2, 2, 30, tzinfo=UTC)
-    >>> refresh_plan(16_153, 7, "2026-12-01T02:30:00Z", now)
-    (2308, '2026-11-25T02:30:00Z')
-    >>> refresh_plan(16_153, 7, "2026-12-02T02:29:00Z", now)[0]
-    2
-    >>> refresh_plan(100, 7, "2026-11-01T00:00:00Z", now)[0]
-    100
-    """
-    cutoff = (now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if last_end is None:
-        return documents, cutoff
-    elapsed = (
-        now - datetime.strptime(last_end, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    ).total_seconds() / 86_400
-    share = min(max(elapsed, 0.0), days) / days
-    return min(documents, round(documents * share)), cutoff

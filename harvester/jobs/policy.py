@@ -1,13 +1,25 @@
-"""A job's decisions, as pure functions: a full run or an incremental one, and what to do
-with a result row the job has seen before."""
+"""A job's decisions, as pure functions: a full run or an incremental one, what to do with a
+result row the job has seen before, how much to check again tonight, when to try a failing
+document again, and where each document stands."""
 
 from __future__ import annotations
 
+import bisect
 import enum
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from harvester.jobs.store import Known
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def format_time(when: datetime) -> str:
+    return when.strftime(TIME_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -41,12 +53,23 @@ def full_run_reason(
     if not history.has_baseline:
         return "the job has no complete run yet"
     if every_days > 0 and history.last_full_run:
-        last = datetime.strptime(history.last_full_run, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        if now >= last + timedelta(days=every_days):
+        if now >= parse_time(history.last_full_run) + timedelta(days=every_days):
             return f"the last full run is over {every_days:g} days old (HARVESTER_JOB_FULL_EVERY_DAYS)"
     if history.last_ok_args not in (None, run_args):
         return "the arguments changed since the last run"
     return None
+
+
+@dataclass
+class Known:
+    """What a job holds of the document a result row links to."""
+
+    url: str
+    """The document's canonical URL (a row's alias address resolved)."""
+    listing_fp: str | None
+    """The fingerprint of its row as last harvested from a whole page."""
+    done_run: int | None
+    published_present: bool
 
 
 class Row(enum.Enum):
@@ -57,25 +80,154 @@ class Row(enum.Enum):
     UNCHANGED = "unchanged"
     """Known and its row is unchanged: keep the record from the state."""
     DONE = "done"
-    """Already harvested by this run (resumed after a crash, or listed twice)."""
+    """Already harvested by this run with this very row (resumed after a crash, or listed twice)."""
 
 
 def row_decision(known: Known | None, listing_fp: str, *, run_id: int, full: bool) -> Row:
     """Harvest a row, or keep what the job has.
 
+    A row whose listing differs from the one the record was harvested with is always
+    harvested (even when this run already confirmed the page with a 304: the row
+    contradicts it).
+
     >>> row_decision(None, "fp", run_id=3, full=False)
     <Row.HARVEST: 'harvest'>
-    >>> row_decision(Known("fp", 2, True), "fp", run_id=3, full=False)
+    >>> row_decision(Known("u", "fp", 2, True), "fp", run_id=3, full=False)
     <Row.UNCHANGED: 'unchanged'>
-    >>> row_decision(Known("fp", 2, True), "fp", run_id=3, full=True)
+    >>> row_decision(Known("u", "fp", 2, True), "fp", run_id=3, full=True)
     <Row.HARVEST: 'harvest'>
-    >>> row_decision(Known("old", 3, True), "fp", run_id=3, full=True)
+    >>> row_decision(Known("u", "fp", 3, True), "fp", run_id=3, full=True)
     <Row.DONE: 'done'>
+    >>> row_decision(Known("u", "old", 3, True), "fp", run_id=3, full=False)
+    <Row.HARVEST: 'harvest'>
     """
-    if known is None:
+    if known is None or known.listing_fp != listing_fp:
         return Row.HARVEST
     if known.done_run == run_id:
         return Row.DONE
-    if not full and known.listing_fp == listing_fp:
-        return Row.UNCHANGED
-    return Row.HARVEST
+    return Row.HARVEST if full else Row.UNCHANGED
+
+
+def refresh_share(days: float, last_end: str | None, now: datetime) -> float:
+    """The share of the archive a run checks again: the time since the last complete run
+    over ``days`` (a nightly run: 1/days; a run straight after another: almost none).
+
+    >>> now = datetime(2026, 12, 2, 2, 30, tzinfo=UTC)
+    >>> round(refresh_share(7, "2026-12-01T02:30:00Z", now), 4)
+    0.1429
+    >>> refresh_share(7, None, now)
+    1.0
+    """
+    if last_end is None or days <= 0:
+        return 1.0
+    elapsed = (now - parse_time(last_end)).total_seconds() / 86_400
+    return min(max(elapsed, 0.0), days) / days
+
+
+def refresh_plan(documents: int, days: float, last_end: str | None, now: datetime) -> tuple[int, str]:
+    """How many of the documents fetched longest ago a run fetches again, and the time before
+    which a fetch is too old whatever the count (a document is re-checked every ``days``).
+
+    >>> now = datetime(2026, 12, 2, 2, 30, tzinfo=UTC)
+    >>> refresh_plan(16_153, 7, "2026-12-01T02:30:00Z", now)
+    (2308, '2026-11-25T02:30:00Z')
+    >>> refresh_plan(16_153, 7, "2026-12-02T02:29:00Z", now)[0]
+    2
+    >>> refresh_plan(100, 7, "2026-11-01T00:00:00Z", now)[0]
+    100
+    """
+    cutoff = format_time(now - timedelta(days=days))
+    return min(documents, round(documents * refresh_share(days, last_end, now))), cutoff
+
+
+def rolling_pages(documents: int, page_size: int, share: float, cursor: int) -> tuple[list[int], int]:
+    """The results pages a details job reads beyond its early stop tonight (the rolling walk,
+    so that additions and reappearances deep in the results are found within ``days``
+    nights), and where the next run starts.
+
+    ``cursor`` is the 1-based rank of the first document tonight's window covers; the window
+    starts one page before it (documents move by a few rows a night) and holds ``share`` of
+    the pages plus that one. Past the last page it wraps to the first.
+
+    >>> rolling_pages(1000, 100, 1 / 7, 1)
+    ([0, 1], 201)
+    >>> rolling_pages(1000, 100, 1 / 7, 201)
+    ([1, 2, 3], 401)
+    >>> rolling_pages(1000, 100, 1 / 7, 901)
+    ([0, 8, 9], 1)
+    >>> rolling_pages(1000, 100, 0.0, 1)
+    ([], 1)
+    """
+    pages = max(1, math.ceil(documents / page_size))
+    if share <= 0 or documents <= 0:
+        return [], cursor
+    count = min(pages, math.ceil(pages * share))
+    at = (max(cursor, 1) - 1) // page_size
+    if at >= pages:
+        at = 0
+    window = {page % pages for page in range(max(0, at - 1), at + count)}
+    nxt = (at + count) * page_size + 1
+    return sorted(window), nxt if nxt <= documents else 1
+
+
+def next_try(failures: int, days: float, now: datetime) -> str:
+    """When a known document whose page failed ``failures`` runs in a row is tried again:
+    the next night, then after 2, 4, ... nights, at most ``days`` (the refresh period).
+
+    >>> now = datetime(2026, 12, 2, 2, 30, tzinfo=UTC)
+    >>> next_try(1, 7, now), next_try(3, 7, now), next_try(9, 7, now)
+    ('2026-12-02T22:30:00Z', '2026-12-05T22:30:00Z', '2026-12-08T22:30:00Z')
+    """
+    nights = min(2 ** (max(failures, 1) - 1), max(days, 1.0))
+    # Due a little before the same hour, so that a nightly timer's jitter does not skip a night.
+    return format_time(now + timedelta(days=nights) - timedelta(hours=4))
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a present document stands, as the state has it at the end of a run."""
+
+    url: str
+    position: int | None
+    """Its position now: this run's (when ``listed``), else the one it had."""
+    before: int | None
+    """Its position before this run (``None`` for a document new tonight)."""
+    listed: bool
+    """This run's walk listed it."""
+
+
+def ranks(
+    places: Iterable[Place], page_size: int, page_url: Callable[[int], str]
+) -> dict[str, tuple[int, str]]:
+    """Positions as ranks: every present document gets a unique position 1..N and the
+    results page of that rank.
+
+    Documents this run's walk listed keep the order it read them in. The others (beyond an
+    early stop) move with the nearest listed document above them: a document 5 rows below
+    one that moved from 30 to 33 is placed at 38. Then all are ranked in that order (a
+    document found gone closes its gap; one that came back opens one).
+
+    >>> url = lambda n: f"p{n}"
+    >>> ps = [Place("new", 1, None, True), Place("a", 2, 1, True), Place("b", 2, 2, False),
+    ...       Place("c", 3, 3, False)]
+    >>> ranks(ps, 2, url)
+    {'new': (1, 'p0'), 'a': (2, 'p0'), 'b': (3, 'p1'), 'c': (4, 'p1')}
+    """
+    listed = sorted(
+        (p.before, p.position) for p in places if p.listed and p.before is not None and p.position is not None
+    )
+    olds = [old for old, _ in listed]
+    keyed = []
+    for p in places:
+        if p.position is None:
+            keyed.append((math.inf, 1, p.url))
+            continue
+        if p.listed:
+            keyed.append((float(p.position), 0, p.url))
+            continue
+        at = bisect.bisect_left(olds, p.position) - 1
+        estimate = p.position if at < 0 else listed[at][1] + (p.position - listed[at][0])
+        keyed.append((float(estimate), 1, p.url))
+    keyed.sort()
+    size = max(page_size, 1)
+    return {url: (rank, page_url((rank - 1) // size)) for rank, (_, _, url) in enumerate(keyed, start=1)}

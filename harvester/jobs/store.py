@@ -25,17 +25,28 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from scrapy.settings import BaseSettings
+
+from harvester.exceptions import HarvesterError
 from harvester.files import PARTIAL_SUFFIX
 from harvester.jobs.fingerprints import fingerprint
 from harvester.jobs.lock import JobLock
+from harvester.jobs.policy import Known, Place, refresh_plan
 from harvester.text import utc_now
 
 logger = logging.getLogger(__name__)
 
-_SCHEMA = """
+#: The job's published dataset, from which a lost state is rebuilt.
+PUBLISHED_DATASET = "archive.jsonl"
+
+#: The schema of version 1 (harvester 0.1.0, before ``PRAGMA user_version`` was kept): a
+#: state of that release has these tables, with or without the three columns that
+#: :func:`_migrate_1` adds when they are missing.
+_SCHEMA_1 = """
 CREATE TABLE IF NOT EXISTS documents (
     url TEXT PRIMARY KEY,
     record TEXT NOT NULL,
@@ -49,10 +60,7 @@ CREATE TABLE IF NOT EXISTS documents (
     present INTEGER NOT NULL DEFAULT 1,
     published_present INTEGER NOT NULL DEFAULT 0,
     published_fp TEXT,
-    published_hashes TEXT,
-    fetched_run INTEGER,
-    etag TEXT,
-    last_modified TEXT
+    published_hashes TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
@@ -67,23 +75,90 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
-def peek(directory: Path) -> tuple[int, str | None] | None:
-    """``(published documents, when the last complete run ended)`` of a job, read without
-    its lock (for a plan); ``None`` for a job that has no state yet."""
-    path = directory / "state.sqlite"
+def _columns(db: sqlite3.Connection) -> set[str]:
+    return {row[1] for row in db.execute("PRAGMA table_info(documents)")}
+
+
+def _migrate_1(db: sqlite3.Connection) -> None:
+    """Version 0 (a new file, or harvester 0.1.0): the tables, and the rolling refresh's and
+    conditional requests' columns, which states written before them lack."""
+    db.executescript(_SCHEMA_1)
+    columns = _columns(db)
+    for column, kind in (("fetched_run", "INTEGER"), ("etag", "TEXT"), ("last_modified", "TEXT")):
+        if column not in columns:
+            db.execute(f"ALTER TABLE documents ADD COLUMN {column} {kind}")
+
+
+def _migrate_2(db: sqlite3.Connection) -> None:
+    """Version 2: documents found gone, documents that keep failing (since when, with what,
+    when to try again), where a row stood before this run (positions are ranks), alias
+    addresses resolved once, and the job's own values (the rolling walk's place)."""
+    for column, kind in (
+        ("gone_run", "INTEGER"),
+        ("fail_count", "INTEGER NOT NULL DEFAULT 0"),
+        ("failed_since", "TEXT"),
+        ("last_error", "TEXT"),
+        ("next_try", "TEXT"),
+        ("prev_position", "INTEGER"),
+    ):
+        db.execute(f"ALTER TABLE documents ADD COLUMN {column} {kind}")
+    db.executescript(
+        """
+        CREATE TABLE aliases (alias TEXT PRIMARY KEY, url TEXT NOT NULL);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        """
+    )
+
+
+#: Migrations in order: ``MIGRATIONS[n]`` takes a state from version n to n + 1.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_1, _migrate_2]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class JobStateError(HarvesterError):
+    """The job's state cannot be read or was written by a newer harvester."""
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Bring a state to :data:`SCHEMA_VERSION`, one explicit step at a time, each in one
+    transaction; return the version it had."""
+    found = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if found > SCHEMA_VERSION:
+        raise JobStateError(
+            f"the job's state is of schema version {found}, newer than this harvester's "
+            f"{SCHEMA_VERSION}: run the harvester that wrote it, or a newer one"
+        )
+    for version in range(found, SCHEMA_VERSION):
+        with db:
+            MIGRATIONS[version](db)
+            db.execute(f"PRAGMA user_version={version + 1}")
+    return found
+
+
+def preview(settings: BaseSettings, job: str, *, details: bool) -> int | None:
+    """How many documents a run of ``job`` would fetch again (for ``-a plan=true``, which
+    writes nothing): read without the job's lock; ``None`` for a job that has no state yet."""
+    path = Path(settings.get("HARVESTER_JOBS_DIR")) / job / "state.sqlite"
     if not path.exists():
         return None
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
         count = db.execute("SELECT COUNT(*) FROM documents WHERE published_present=1").fetchone()[0]
         ended = db.execute("SELECT MAX(ended) FROM runs WHERE status='ok'").fetchone()[0]
-    return int(count), ended
+    days = settings.getfloat("HARVESTER_JOB_FULL_EVERY_DAYS")
+    if not details or not days:
+        return 0
+    return refresh_plan(int(count), days, ended, datetime.now(UTC))[0]
 
 
-@dataclass
-class Known:
-    listing_fp: str | None
-    done_run: int | None
-    published_present: bool
+@dataclass(frozen=True)
+class Stale:
+    """A known document whose page keeps failing: its last good record is kept."""
+
+    url: str
+    since: str
+    error: str
+    attempts: int
+    next_try: str | None
 
 
 @dataclass
@@ -109,27 +184,86 @@ class JobStore:
         self.run_id = 0
         self.resumed = False
         self.full = False
+        self.adopted: int | None = None
+        """Documents taken from the published dataset because the state was lost."""
+        self.upgraded_from: int | None = None
         self._pending = 0
         self._last_commit = time.monotonic()
+
+    @property
+    def path(self) -> Path:
+        return self.directory / "state.sqlite"
 
     # --- life cycle --------------------------------------------------------------------
 
     def open(self) -> None:
         self.lock.acquire()
+        try:
+            self._open()
+        except BaseException:
+            if self.db is not None:
+                self.db.close()
+                self.db = None
+            self.lock.release()
+            raise
+
+    def _open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         # Files a killed run was writing: nobody else can be writing them, we hold the lock.
         for stale in self.directory.glob(f".*{PARTIAL_SUFFIX}"):
             stale.unlink(missing_ok=True)
-        self.db = sqlite3.connect(self.directory / "state.sqlite", isolation_level="DEFERRED")
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)
-        # States written before the rolling refresh and conditional requests lack these.
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(documents)")}
-        for column, kind in (("fetched_run", "INTEGER"), ("etag", "TEXT"), ("last_modified", "TEXT")):
-            if column not in columns:
-                self.db.execute(f"ALTER TABLE documents ADD COLUMN {column} {kind}")
-        self.db.commit()
+        lost = not self.path.exists() or self.path.stat().st_size == 0
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level="DEFERRED")
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            found = migrate(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise JobStateError(
+                f"the job's state {self.path} cannot be read ({exc}); move it away and run again: "
+                "the job then starts from its published dataset"
+            ) from exc
+        if 0 < found < SCHEMA_VERSION:
+            self.upgraded_from = found
+            logger.info(
+                "Job state %s upgraded from schema version %s to %s", self.path, found, SCHEMA_VERSION
+            )
+        empty = self.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM runs)").fetchone()[0]
+        if (lost or empty) and (self.directory / PUBLISHED_DATASET).is_file():
+            self.adopted = self._adopt_published(self.directory / PUBLISHED_DATASET)
+
+    def _adopt_published(self, dataset: Path) -> int:
+        """The state is lost but the job's published dataset is there: take it as what the
+        job last published, so that the change set compares against it (never "all added")."""
+        count = 0
+        with self.conn:
+            with dataset.open(encoding="utf-8") as handle:
+                for line in handle:
+                    if not line.strip():
+                        continue
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue  # a line a killed writer never finished: not published
+                    if not isinstance(record, dict) or not record.get("url"):
+                        continue
+                    fp, hashes = fingerprint(record)
+                    now = utc_now()
+                    self.conn.execute(
+                        """INSERT OR IGNORE INTO documents (url, record, fingerprint, field_hashes, first_seen,
+                               last_seen, present, published_present, published_fp, published_hashes)
+                           VALUES (?, ?, ?, ?, ?, ?, 1, 1, ?, ?)""",
+                        (record["url"], json.dumps(record, ensure_ascii=False), fp, json.dumps(hashes),
+                         now, now, fp, json.dumps(hashes)),
+                    )  # fmt: skip
+                    count += 1
+        logger.warning(
+            "Job state %s was missing or empty, but the job's published dataset %s is there: "
+            "starting from its %s documents (this run walks everything and fetches every document again; "
+            "the change set compares against what was published)",
+            self.path, dataset, count,
+        )  # fmt: skip
+        return count
 
     def close(self) -> None:
         if self.db is not None:
@@ -184,15 +318,52 @@ class JobStore:
             self.conn.execute("SELECT COUNT(*) FROM documents WHERE published_present=1").fetchone()[0]
         )
 
+    def last_ok_end(self) -> str | None:
+        """When the last complete run ended."""
+        row = self.conn.execute("SELECT MAX(ended) FROM runs WHERE status='ok'").fetchone()
+        return row[0] if row else None
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )
+
     # --- during the run ----------------------------------------------------------------
 
+    def canonical(self, url: str) -> str:
+        """The canonical URL an alias address (``/node/<nid>``, a legacy id) was resolved to
+        before; the URL itself otherwise."""
+        row = self.conn.execute("SELECT url FROM aliases WHERE alias=?", (url,)).fetchone()
+        return str(row[0]) if row else url
+
+    def remember_alias(self, alias: str, url: str) -> None:
+        self.conn.execute(
+            "INSERT INTO aliases (alias, url) VALUES (?, ?) ON CONFLICT(alias) DO UPDATE SET url=excluded.url",
+            (alias, url),
+        )
+
     def known(self, url: str) -> Known | None:
+        """What the job holds of the document a row links to (by any address resolved before)."""
+        url = self.canonical(url)
         row = self.conn.execute(
-            "SELECT listing_fp, done_run, published_present FROM documents WHERE url=?", (url,)
+            "SELECT listing_fp, done_run, published_present FROM documents WHERE url=? AND present=1",
+            (url,),
         ).fetchone()
         if row is None:
             return None
-        return Known(listing_fp=row[0], done_run=row[1], published_present=bool(row[2]))
+        return Known(url=url, listing_fp=row[0], done_run=row[1], published_present=bool(row[2]))
+
+    def holds(self, url: str) -> bool:
+        """The job has a published record of this document (a known document)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM documents WHERE url=? AND present=1 AND published_present=1", (url,)
+        ).fetchone()
+        return row is not None
 
     def record(
         self,
@@ -200,48 +371,94 @@ class JobStore:
         listing_fp: str | None,
         etag: str | None = None,
         last_modified: str | None = None,
+        *,
+        listed: bool = True,
     ) -> None:
         """Store a harvested record (it has reached the job's output), with the validators
-        its page was served with (for conditional requests next time)."""
+        its page was served with (for conditional requests next time). ``listed``: this
+        run's walk placed it (its position is this run's); else it keeps the place it has."""
         fp, hashes = fingerprint(record)
         now = utc_now()
+        seen = self.run_id if listed else None
         self.conn.execute(
             """INSERT INTO documents (url, record, fingerprint, field_hashes, listing_fp, first_seen,
                                       last_seen, seen_run, done_run, present, fetched_run, etag, last_modified)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
                ON CONFLICT(url) DO UPDATE SET record=excluded.record, fingerprint=excluded.fingerprint,
                    field_hashes=excluded.field_hashes, listing_fp=COALESCE(excluded.listing_fp, listing_fp),
-                   last_seen=excluded.last_seen, seen_run=excluded.seen_run,
-                   done_run=excluded.done_run, present=1, fetched_run=excluded.fetched_run,
-                   etag=excluded.etag, last_modified=excluded.last_modified""",
+                   last_seen=excluded.last_seen,
+                   prev_position=CASE WHEN excluded.seen_run IS NOT NULL AND seen_run IS NOT excluded.seen_run
+                       THEN json_extract(record, '$.position') ELSE prev_position END,
+                   seen_run=COALESCE(excluded.seen_run, seen_run),
+                   done_run=excluded.done_run, present=1, gone_run=NULL, fetched_run=excluded.fetched_run,
+                   etag=excluded.etag, last_modified=excluded.last_modified,
+                   fail_count=0, failed_since=NULL, last_error=NULL, next_try=NULL""",
             (record["url"], json.dumps(record, ensure_ascii=False), fp, json.dumps(hashes),
-             listing_fp, now, now, self.run_id, self.run_id, self.run_id, etag, last_modified),
+             listing_fp, now, now, seen, self.run_id, self.run_id, etag, last_modified),
         )  # fmt: skip
         self._maybe_commit()
 
-    def not_modified(self, url: str, listing_fp: str | None) -> None:
-        """The site answered 304 for a document: its record stands, fetched by this run."""
+    def not_modified(self, url: str) -> None:
+        """The site answered 304 to the job's conditional request: the page is unchanged,
+        and counts as fetched. Nothing else is taken from it (not the listing, not a place)."""
         self.conn.execute(
-            """UPDATE documents SET last_seen=?, seen_run=?, done_run=?, present=1, fetched_run=?,
-                   listing_fp=COALESCE(?, listing_fp) WHERE url=?""",
-            (utc_now(), self.run_id, self.run_id, self.run_id, listing_fp, url),
+            """UPDATE documents SET last_seen=?, done_run=?, present=1, gone_run=NULL, fetched_run=?,
+                   fail_count=0, failed_since=NULL, last_error=NULL, next_try=NULL WHERE url=?""",
+            (utc_now(), self.run_id, self.run_id, url),
         )
         self._maybe_commit()
+
+    def gone(self, url: str) -> None:
+        """The document's page says it is gone (404/410, or it now redirects to another
+        document): it leaves the dataset with this run."""
+        self.conn.execute(
+            "UPDATE documents SET present=0, gone_run=?, done_run=? WHERE url=?",
+            (self.run_id, self.run_id, url),
+        )
+        self._maybe_commit()
+
+    def failed(self, url: str, error: str, next_try: str) -> int:
+        """A known document's page failed again: its last good record stays; it is tried
+        again from ``next_try`` on. Returns how many runs in a row it has failed."""
+        self.conn.execute(
+            """UPDATE documents SET fail_count=fail_count+1, failed_since=COALESCE(failed_since, ?),
+                   last_error=?, next_try=? WHERE url=?""",
+            (utc_now(), error, next_try, url),
+        )
+        self._maybe_commit()
+        row = self.conn.execute("SELECT fail_count FROM documents WHERE url=?", (url,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def fail_count(self, url: str) -> int:
+        row = self.conn.execute("SELECT fail_count FROM documents WHERE url=?", (url,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def stale(self) -> list[Stale]:
+        """Known documents whose page failed on their last try, longest failing first."""
+        rows = self.conn.execute(
+            """SELECT url, failed_since, last_error, fail_count, next_try FROM documents
+               WHERE present=1 AND fail_count>0 ORDER BY failed_since, url"""
+        )
+        return [Stale(r[0], r[1], r[2] or "", int(r[3]), r[4]) for r in rows]
 
     def validators(self, url: str) -> tuple[str | None, str | None]:
         """``(ETag, Last-Modified)`` the document's page was last served with."""
         row = self.conn.execute("SELECT etag, last_modified FROM documents WHERE url=?", (url,)).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
-    def oldest_fetched(self, limit: int, older_than: str | None = None) -> list[dict[str, Any]]:
+    def oldest_fetched(
+        self, limit: int, older_than: str | None = None, now: str | None = None
+    ) -> list[dict[str, Any]]:
         """The published documents to fetch again (the rolling refresh), oldest fetch first:
         the ``limit`` fetched longest ago, and every one last fetched by a run that started
-        before ``older_than`` (UTC ``YYYY-MM-DDTHH:MM:SSZ``)."""
+        before ``older_than`` (UTC ``YYYY-MM-DDTHH:MM:SSZ``). A document that keeps failing
+        waits for its ``next_try``."""
         rows = self.conn.execute(
             """SELECT d.record, r.started FROM documents d LEFT JOIN runs r ON r.id = d.fetched_run
                WHERE d.present=1 AND d.published_present=1 AND (d.done_run IS NULL OR d.done_run<>?)
+                   AND (d.next_try IS NULL OR ? IS NULL OR d.next_try <= ?)
                ORDER BY d.fetched_run IS NOT NULL, d.fetched_run, d.url""",
-            (self.run_id,),
+            (self.run_id, now, now),
         )
         out = []
         for index, (record, started) in enumerate(rows):
@@ -251,11 +468,6 @@ class JobStore:
             out.append(json.loads(record))
         return out
 
-    def last_ok_end(self) -> str | None:
-        """When the last complete run ended."""
-        row = self.conn.execute("SELECT MAX(ended) FROM runs WHERE status='ok'").fetchone()
-        return row[0] if row else None
-
     def place_of(self, url: str) -> tuple[Any, Any]:
         """``(position, listing_url)`` of a document as the state has it now."""
         row = self.conn.execute(
@@ -264,14 +476,17 @@ class JobStore:
         ).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
-    def reuse(self, url: str, position: int | None, listing_url: str | None) -> None:
-        """A known document seen again (unchanged, or already harvested by this run before it
-        was resumed): keep its record, update where it stands now."""
+    def reuse(self, url: str, position: int | None, listing_url: str | None, *, done: bool = True) -> None:
+        """A known document listed by this run's walk: keep its record, note where it stands
+        now (and where it stood before, for the documents the walk does not reach)."""
         self.conn.execute(
-            """UPDATE documents SET last_seen=?, seen_run=?, done_run=?, present=1,
+            """UPDATE documents SET last_seen=?,
+                   prev_position=CASE WHEN seen_run IS NOT ? THEN json_extract(record, '$.position')
+                       ELSE prev_position END,
+                   seen_run=?, done_run=CASE WHEN ? THEN ? ELSE done_run END, present=1,
                    record=json_set(record, '$.position', ?, '$.listing_url', ?)
                WHERE url=?""",
-            (utc_now(), self.run_id, self.run_id, position, listing_url, url),
+            (utc_now(), self.run_id, self.run_id, done, self.run_id, position, listing_url, url),
         )
         self._maybe_commit()
 
@@ -289,30 +504,31 @@ class JobStore:
     # --- the end of a run ------------------------------------------------------------
 
     def declare_removals(self) -> int:
-        """After a complete walk: documents not seen by this run are gone from the archive."""
+        """After a complete walk: documents the walk did not list are gone from the archive."""
         cur = self.conn.execute(
             "UPDATE documents SET present=0 WHERE present=1 AND (seen_run IS NULL OR seen_run<>?)",
             (self.run_id,),
         )
         return cur.rowcount
 
-    def shift_unseen(self, offset: int, page_size: int, page_url: Callable[[int], str]) -> None:
-        """After an early stop: documents below the walked pages moved down by ``offset``."""
-        if not offset:
-            return
+    def places(self) -> list[Place]:
+        """Every present document's place, for :func:`harvester.jobs.policy.ranks`."""
         rows = self.conn.execute(
-            "SELECT url, json_extract(record, '$.position') FROM documents "
-            "WHERE present=1 AND (seen_run IS NULL OR seen_run<>?)",
-            (self.run_id,),
-        ).fetchall()
-        for url, position in rows:
-            if position is None:
-                continue
-            new = int(position) + offset
-            self.conn.execute(
-                "UPDATE documents SET record=json_set(record, '$.position', ?, '$.listing_url', ?) WHERE url=?",
-                (new, page_url((new - 1) // page_size), url),
-            )
+            "SELECT url, json_extract(record, '$.position'), prev_position, seen_run FROM documents WHERE present=1"
+        )
+        return [
+            Place(url, position, prev if seen == self.run_id else position, seen == self.run_id)
+            for url, position, prev, seen in rows
+        ]
+
+    def set_places(self, places: dict[str, tuple[int, str]]) -> None:
+        """Write each document's position and results page (``url -> (position, listing_url)``)."""
+        self.conn.executemany(
+            """UPDATE documents SET record=json_set(record, '$.position', ?, '$.listing_url', ?)
+               WHERE url=? AND (json_extract(record, '$.position') IS NOT ? OR
+                                json_extract(record, '$.listing_url') IS NOT ?)""",
+            ((p, u, url, p, u) for url, (p, u) in places.items()),
+        )
 
     def apply_corrections(self, corrections: dict[str, tuple[int, str]]) -> None:
         """Where documents stand after the results moved during the walk."""
@@ -362,6 +578,7 @@ class JobStore:
             "published_hashes=field_hashes"
         )
         self.conn.execute("DELETE FROM documents WHERE present=0 AND published_present=0")
+        self.conn.execute("DELETE FROM aliases WHERE url NOT IN (SELECT url FROM documents)")
 
     def keep_summary(self, summary: dict[str, Any]) -> None:
         """The whole run summary (``summary.json``) kept with the run, for the job's history."""

@@ -83,11 +83,13 @@ def judge(
 
 def kept_by_job(stats: Mapping[str, Any]) -> int:
     """Documents a job kept from its state this run: unchanged rows, rows already done
-    before a resume, and pages the site said were not modified (304)."""
+    before a resume, pages the site said were not modified (304), and known documents whose
+    page failed (their last good record stays)."""
     return int(
         stats.get(keys.JOB_REUSED, 0)
         + stats.get(keys.JOB_ALREADY_DONE, 0)
         + stats.get(keys.JOB_NOT_MODIFIED, 0)
+        + stats.get(keys.JOB_STALE, 0)
     )
 
 

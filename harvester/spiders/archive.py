@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,10 +21,17 @@ from harvester import signals, stats
 from harvester.args import ArchiveArgs, parse_args
 from harvester.config import configure
 from harvester.exceptions import LayoutChanged, PageError
-from harvester.identity import canonical_document_url, document_id, is_numeric_document_path
+from harvester.identity import canonical_document_url, document_id
 from harvester.items import LISTING_FIELDS, DocumentItem
-from harvester.jobs.extension import ROW_META, JobExtension, refresh_plan
-from harvester.jobs.store import peek
+from harvester.jobs.extension import (
+    REFRESH_META,
+    ROW_META,
+    SETTLED_META,
+    JobExtension,
+    JobStart,
+    needs_resolving,
+)
+from harvester.jobs.store import preview
 from harvester.pages.document import DocumentPage
 from harvester.pages.search import ResultRow, SearchPage, page_of
 from harvester.plan import plan_for
@@ -36,12 +41,6 @@ from harvester.text import utc_now
 from harvester.walk import PageSeen, Walk
 
 logger = logging.getLogger(__name__)
-
-
-def needs_resolving(url: str) -> bool:
-    """A row linking by another address than ``/document/<slug>`` (``/node/<nid>``, the legacy
-    ``/document/<record id>``): only its page tells the canonical address, the identity."""
-    return document_id(url) is None or is_numeric_document_path(url)
 
 
 class ArchiveSpider(PageFailures):
@@ -57,6 +56,8 @@ class ArchiveSpider(PageFailures):
         super().__init__(*args)
         self.args: ArchiveArgs = parse_args(kwargs)
         self.job: JobExtension | None = None
+        self.job_start = JobStart()
+        self.new_rows = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ArchiveSpider:
@@ -84,18 +85,19 @@ class ArchiveSpider(PageFailures):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         self.job = self.crawler.get_extension(JobExtension)
         if self.job is not None:
+            self.job_start = self.job.start()
             if self.urls.sorted_newest_first:
-                self.walk.stop_after_known = self.job.stop_after_known
+                self.walk.stop_after_known = self.job_start.stop_after_known
+                self.walk.rolling_pages = frozenset(self.job_start.rolling_pages)
             else:
                 logger.info("Results not sorted newest upload first: no early stop")
         self.crawler.stats.set_value(stats.ARGS, self.args.model_dump_json())
         yield self._results(self.urls.first)
-        if self.job is not None and self.args.details:
-            for record in self.job.refresh_due():
-                listing: dict[str, Any] = {name: record.get(name) for name in LISTING_FIELDS}
-                item = DocumentItem(**listing)
-                item.harvested_at = utc_now()
-                yield self._document(item.url, item, resolve_only=False, refresh=True)
+        for record in self.job_start.refresh:
+            listing: dict[str, Any] = {name: record.get(name) for name in LISTING_FIELDS}
+            item = DocumentItem(**listing)
+            item.harvested_at = utc_now()
+            yield self._document(item.url, item, resolve_only=False, refresh=True)
 
     def _results(self, url: str, *, rewalk: bool = False) -> scrapy.Request:
         return scrapy.Request(url, callback=self.parse_search, errback=self.on_error, cb_kwargs={"rewalk": rewalk},
@@ -141,7 +143,7 @@ class ArchiveSpider(PageFailures):
             yield from self._row(rows[place.url], place.url, place.position, place.listing_url)
         if rewalk:
             return
-        nxt = self.walk.next(seen, self.job.expected_total() if self.job is not None else None)
+        nxt = self.walk.next(seen, self._expected_total())
         self._report(nxt.counts, nxt.warnings)
         if self.walk.unfinished:
             logger.error("The walk stops: %s", self.walk.unfinished)
@@ -160,19 +162,22 @@ class ArchiveSpider(PageFailures):
             )
             yield self._results(follow or self.urls.page(nxt.page))
 
+    def _expected_total(self) -> int | None:
+        """What the site should report if nothing but the new rows changed (a job's early stop)."""
+        if self.job is None:
+            return None
+        if not self.job_start.check_count:
+            return self.walk.total
+        return self.job_start.published + self.new_rows
+
     def _plan(self, reported: int) -> None:
         """Log the run's plan once the site has reported its count; a plan run stops there."""
         settings = self.crawler.settings
         incremental = None
-        if self.job is not None and not self.job.full:
-            incremental = self.crawler.stats.get_value(stats.JOB_REFRESH_PLANNED, 0)
+        if self.job is not None and not self.job_start.full:
+            incremental = len(self.job_start.refresh)
         elif self.args.plan and self.args.job and not self.args.full:
-            state = peek(Path(settings.get("HARVESTER_JOBS_DIR")) / self.args.job)
-            if state is not None and self.args.details:
-                days = settings.getfloat("HARVESTER_JOB_FULL_EVERY_DAYS")
-                incremental = refresh_plan(state[0], days, state[1], datetime.now(UTC))[0] if days else 0
-            elif state is not None:
-                incremental = 0
+            incremental = preview(settings, self.args.job, details=self.args.details)
         plan = plan_for(
             reported, self.walk.page_size, details=self.args.details, delay=settings.getfloat("DOWNLOAD_DELAY"),
             max_pages=self.args.max_pages, incremental_documents=incremental,
@@ -192,11 +197,15 @@ class ArchiveSpider(PageFailures):
                 "Result %s on %s links to another host (%s): not followed", position, listing_url, row.url
             )
             return
+        fetch = row.url
         if self.job is not None:
-            harvest = self.job.harvest(url, row.title, row.date_raw, row.summary, position, listing_url)
-            self.walk.saw(known=not harvest)
-            if not harvest:
+            answer = self.job.harvest(url, row.title, row.date_raw, row.summary, position, listing_url)
+            self.walk.saw(known=answer.url is None)
+            self.new_rows += answer.new
+            if answer.url is None:
                 return
+            # An alias row resolved on an earlier night: its canonical address, fetched directly.
+            url = fetch = answer.url
         item = DocumentItem(
             id=document_id(url) or url, url=url, title=row.title, date_raw=row.date_raw, summary=row.summary,
             query=self.args.query or None, listing_url=listing_url, position=position, harvested_at=utc_now(),
@@ -205,7 +214,7 @@ class ArchiveSpider(PageFailures):
         if alias:
             self.crawler.stats.inc_value(stats.ALIAS_LINKS)
         if self.args.details or alias:
-            yield self._document(row.url, item, resolve_only=not self.args.details, row=url)
+            yield self._document(fetch, item, resolve_only=not self.args.details, row=url)
         else:
             yield item
 
@@ -218,14 +227,14 @@ class ArchiveSpider(PageFailures):
         row: str | None = None,
         refresh: bool = False,
     ) -> scrapy.Request:
-        """A document page's request; in a job, conditional on what the page last came with."""
-        key = row or item.url
-        headers = self.job.conditional_headers(key) if self.job is not None and not resolve_only else {}
+        """A document page's request. In a job, the job's middleware makes it conditional and
+        settles the answers only the job can judge (:mod:`harvester.jobs.middleware`)."""
+        meta: dict[str, Any] = {ROW_META: row or item.url}
+        if refresh:
+            meta[REFRESH_META] = True
         return scrapy.Request(
-            url, callback=self.parse_document, errback=self.on_error, dont_filter=True, headers=headers,
-            cb_kwargs={"item": item, "resolve_only": resolve_only},
-            # A document the rolling refresh asks for again may be gone from the archive.
-            meta={ROW_META: key, "handle_httpstatus_list": [304, 404, 410] if refresh else [304]},
+            url, callback=self.parse_document, errback=self.on_error, dont_filter=True,
+            cb_kwargs={"item": item, "resolve_only": resolve_only}, meta=meta,
         )  # fmt: skip
 
     # --- document pages ---------------------------------------------------------------------------
@@ -233,15 +242,8 @@ class ArchiveSpider(PageFailures):
     def parse_document(
         self, response: Response, item: DocumentItem, resolve_only: bool = False
     ) -> Iterator[Any]:
-        if response.status == 304 and self.job is not None:
-            # Not modified since the job last fetched it: the record stands.
-            self.job.not_modified(response.meta[ROW_META])
-            return
-        if response.status in (404, 410) and self.job is not None:
-            # Refreshed, and gone: a walk of every page declares the removal.
-            self.crawler.stats.inc_value(stats.JOB_REFRESH_GONE)
-            logger.info("%s is gone from the archive (HTTP %s)", response.url, response.status)
-            return
+        if response.meta.get(SETTLED_META):
+            return  # the job settled it: not modified, gone, or failing with its record kept
         page, instead = self._read(response, DocumentPage)
         if page is None:
             yield from instead
