@@ -65,6 +65,11 @@ HARVESTER_RETRY_AFTER_MAX = 300.0
 #: Back-off on 429/503 without Retry-After: BASE x 2^(n-1) seconds for the n-th in a row, at most MAX.
 HARVESTER_BACKOFF_BASE = 2.0
 HARVESTER_BACKOFF_MAX = 120.0
+#: The breaker: 429/503 answers from a host in a row (a 2xx/3xx ends the streak) may impose
+#: this much waiting in all (seconds); past it the run stops and fails, instead of waiting out
+#: RETRY_TIMES retries of every request (weeks at the real site's pace). 0: no breaker, only to
+#: show what it protects against.
+HARVESTER_RATE_LIMIT_WAIT_MAX = 1800.0
 #: A block or challenge page is retried this many times (waiting BACKOFF, doubling) before the run stops.
 HARVESTER_BLOCK_RETRIES = 2
 HARVESTER_BLOCK_BACKOFF = 60.0

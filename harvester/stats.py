@@ -52,6 +52,15 @@ RETRY_AFTER_SECONDS = "harvester/retry_after/seconds"
 RETRY_AFTER_CAPPED = "harvester/retry_after/capped"
 BACKOFF_COUNT = "harvester/backoff/count"
 BACKOFF_SECONDS = "harvester/backoff/seconds"
+# The longest streak of 429/503 answers from a host (the one that stopped the run, if it
+# did): its answers, the waiting it imposed (s), its statuses ("429", "503", "429/503").
+RATE_LIMIT_ANSWERS = "harvester/rate_limit/answers_in_a_row"
+RATE_LIMIT_SECONDS = "harvester/rate_limit/seconds_in_a_row"
+RATE_LIMIT_STATUSES = "harvester/rate_limit/statuses"
+# True when that streak passed HARVESTER_RATE_LIMIT_WAIT_MAX and stopped the run.
+RATE_LIMIT_STOPPED = "harvester/rate_limit/stopped"
+# Requests dropped when it stopped: held in a pause, in flight, or the one that tripped it.
+RATE_LIMIT_DROPPED = "harvester/rate_limit/dropped"
 
 # --- jobs -------------------------------------------------------------------------------------
 JOB_REUSED = "harvester/job/reused"

@@ -65,6 +65,8 @@ def test_csv_text_reaches_the_csv_feeds_only(tmp_path: Path) -> None:
         ({"HARVESTER_BASE_URL": "ftp://x"}, {}, "HARVESTER_BASE_URL"),
         ({"HARVESTER_MIN_COMPLETENESS": "1.5"}, {}, "HARVESTER_MIN_COMPLETENESS"),
         ({"HARVESTER_MAX_REWALKS": "many"}, {}, "HARVESTER_MAX_REWALKS"),
+        ({"HARVESTER_RATE_LIMIT_WAIT_MAX": "-1"}, {}, "HARVESTER_RATE_LIMIT_WAIT_MAX"),
+        ({"HARVESTER_RATE_LIMIT_WAIT_MAX": "30m"}, {}, "HARVESTER_RATE_LIMIT_WAIT_MAX"),
         ({"HARVESTER_CSV_TEXT": "perhaps"}, {}, "HARVESTER_CSV_TEXT"),
         ({}, {"start_url": "https://example.org/search"}, "start_url"),
     ],

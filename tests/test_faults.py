@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
+import time
 import urllib.request
 from datetime import datetime
 from pathlib import Path
@@ -115,6 +117,55 @@ async def test_retry_after_is_capped(replica_with, tmp_path: Path, caplog: Caplo
     assert result.stat("harvester/retry_after/capped") == 1
     assert "Retry-After: 3600 s, capped at 1 s" in caplog.text
     assert result.stat("harvester/retry_after/seconds") == 1
+
+
+@deferred_f_from_coro_f
+async def test_a_site_that_keeps_rate_limiting_stops_the_run(
+    replica_with, tmp_path: Path, caplog: Caplog
+) -> None:  # type: ignore[no-untyped-def]
+    retry_after, budget, documents, retries = 1, 2.5, 20, 5
+    settings = {"RETRY_TIMES": retries}
+    out = tmp_path / "x.jsonl"
+    with replica_with(f"429:retry-after={retry_after}@1.0/document/", documents=documents) as rep:
+        # Protection off (no breaker): every document is asked RETRY_TIMES + 1 times, and every
+        # wait is made; only the test's small RETRY_TIMES ends it (5 at the real site's 300 s
+        # Retry-After: weeks for the whole archive).
+        started = time.monotonic()
+        off = await crawl(
+            rep.base_url, "details=true", settings={**settings, "HARVESTER_RATE_LIMIT_WAIT_MAX": 0}
+        )
+        off_s = time.monotonic() - started
+        out.write_text("published before\n")
+        caplog.clear()
+        started = time.monotonic()
+        on = await crawl(
+            rep.base_url,
+            "details=true",
+            out=out,
+            settings={**settings, "HARVESTER_RATE_LIMIT_WAIT_MAX": budget},
+        )
+        on_s = time.monotonic() - started
+    assert off.stat("downloader/response_status_count/429") == documents * (retries + 1)
+    assert off.stat("harvester/rate_limit/seconds_in_a_row") > 2 * budget
+    assert off.stat("harvester/rate_limit/stopped", None) is None
+    assert off_s > 2 * budget
+    # Protection on: the run stops once the waiting in a row passes the budget, and fails.
+    assert on.verdict == "failed"
+    shape = r"the site is rate limiting: (\d+) answers 429 in a row; stopped after (\d+\.\d) minutes"
+    found = re.fullmatch(shape, on.reasons[0])
+    assert found, on.reasons
+    assert int(found[1]) == on.stat("harvester/rate_limit/answers_in_a_row") > 1
+    waited = on.stat("harvester/rate_limit/seconds_in_a_row")
+    assert budget - retry_after < waited <= budget and float(found[2]) == round(waited / 60, 1)
+    assert on.stat("harvester/rate_limit/stopped") is True
+    assert (
+        on.stat("downloader/response_status_count/429") < off.stat("downloader/response_status_count/429") / 2
+    )
+    assert on_s < off_s / 2, (on_s, off_s)
+    assert not any(r.startswith("interrupted") for r in on.reasons)
+    assert out.read_text() == "published before\n"  # nothing published
+    assert "The site is rate limiting the harvester" in caplog.text
+    assert "Could not fetch" not in caplog.text  # requests dropped at the stop are not failures
 
 
 @pytest.mark.parametrize(

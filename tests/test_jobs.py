@@ -268,6 +268,29 @@ def test_a_failed_job_run_says_why_on_its_last_line(tmp_path: Path) -> None:
     )
 
 
+@deferred_f_from_coro_f
+async def test_a_job_stopped_at_the_rate_limit_fails_and_the_next_night_does_its_job(tmp_path: Path) -> None:
+    port, jobs, documents = free_port(), tmp_path / "jobs", 20
+    settings = {"HARVESTER_JOBS_DIR": str(jobs), "HARVESTER_RATE_LIMIT_WAIT_MAX": "2.5"}
+    with running_replica(port=port, documents=documents, faults="429:retry-after=1@1.0/document/") as rep:
+        limited = run_crawl(
+            rep.base_url, tmp_path / "x.jsonl", "job=nightly", "details=true", settings=settings
+        )
+    assert limited.returncode == 1, limited.stderr[-2000:]
+    last = limited.stderr.strip().splitlines()[-1]
+    assert (
+        "Run FAILED: the site is rate limiting: " in last and " answers 429 in a row; stopped after " in last
+    )
+    assert "Traceback" not in limited.stderr
+    assert summary(jobs)["status"] == "failed" and not (jobs / "nightly" / "archive.jsonl").exists()
+    # The next night the site answers again: an ordinary run of the job, which does its job.
+    with running_replica(port=port, documents=documents) as rep:
+        night = await job_crawl(rep.base_url, jobs)
+    assert night.verdict == "ok", night.reasons
+    assert summary(jobs)["status"] == "ok" and summary(jobs)["run"] == 2
+    assert len(read_jsonl(jobs / "nightly" / "archive.jsonl")) == documents
+
+
 def test_two_runs_of_one_job_do_not_overlap(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs"
     lock = JobLock(jobs / "nightly" / "lock")

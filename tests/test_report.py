@@ -90,3 +90,16 @@ def test_an_interrupted_run() -> None:
     assert judge({**OK_RUN, keys.BLOCKED: True}, "blocked") == [
         "the site is blocking the harvester (challenge or block page); back off and try later"
     ]
+
+
+def test_a_run_stopped_at_the_rate_limit_fails_first_with_that_reason() -> None:
+    streak = {keys.RATE_LIMIT_ANSWERS: 40, keys.RATE_LIMIT_STATUSES: "503", keys.RATE_LIMIT_SECONDS: 1797.0}
+    # The longest streak is counted in every run; only a stop fails it.
+    assert judge({**OK_RUN, **streak}, "finished") == []
+    stopped = {keys.ITEM_SCRAPED: 12, keys.REPORTED_TOTAL: 30, keys.RATE_LIMIT_STOPPED: True, **streak}
+    reasons = judge(stopped, "rate_limited")
+    assert reasons == [
+        "the site is rate limiting: 40 answers 503 in a row; stopped after 29.9 minutes",
+        "incomplete: 12 unique documents of 30 reported (40.00% < 100%)",
+    ]  # not "interrupted": an ordinary failed run (a job's next run keeps what this one recorded)
+    assert status_of(reasons, "rate_limited") == "failed"

@@ -37,6 +37,8 @@ def judge(
             else ["no results page could be read for the plan"]
         )
     reasons = []
+    if stats.get(keys.RATE_LIMIT_STOPPED):
+        reasons.append(rate_limit_reason(stats))
     if stats.get(keys.BLOCKED):
         reasons.append("the site is blocking the harvester (challenge or block page); back off and try later")
     structure = stats.get(keys.STRUCTURE_ERRORS, 0)
@@ -76,9 +78,23 @@ def judge(
             f"incomplete: {exported} unique documents of {reported} reported "
             f"({100 * exported / reported:.2f}% < {100 * min_completeness:g}%)"
         )
-    if finish_reason not in ("finished", "blocked"):
+    # "blocked", "rate_limited": stopped on purpose, and said so above.
+    if finish_reason not in ("finished", "blocked", "rate_limited"):
         reasons.append(f"interrupted ({finish_reason})")
     return reasons
+
+
+def rate_limit_reason(stats: Mapping[str, Any]) -> str:
+    """Why a run stopped at the rate limit: the streak of answers and the waiting it imposed.
+
+    >>> rate_limit_reason({"harvester/rate_limit/answers_in_a_row": 7,
+    ...     "harvester/rate_limit/statuses": "429", "harvester/rate_limit/seconds_in_a_row": 1800.0})
+    'the site is rate limiting: 7 answers 429 in a row; stopped after 30.0 minutes'
+    """
+    answers = stats.get(keys.RATE_LIMIT_ANSWERS, 0)
+    statuses = stats.get(keys.RATE_LIMIT_STATUSES) or "429/503"
+    minutes = stats.get(keys.RATE_LIMIT_SECONDS, 0.0) / 60
+    return f"the site is rate limiting: {answers} answers {statuses} in a row; stopped after {minutes:.1f} minutes"
 
 
 def kept_by_job(stats: Mapping[str, Any]) -> int:

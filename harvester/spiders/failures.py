@@ -22,6 +22,7 @@ from twisted.python.failure import Failure
 
 from harvester import stats
 from harvester.exceptions import BlockedPage, IncompleteResponse, LayoutChanged, PageError
+from harvester.middlewares import RateLimited
 from harvester.pages.document import DocumentPage
 from harvester.pages.search import SearchPage
 
@@ -112,6 +113,8 @@ class PageFailures(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         kind = "document" if "item" in request.cb_kwargs else "search"
         count = self.crawler.stats.inc_value
+        if failure.check(RateLimited):  # type: ignore[no-untyped-call]
+            return  # the run is stopping at the rate limit: counted and said by the middleware
         if failure.check(DownloadCancelledError):  # type: ignore[no-untyped-call]
             # Over DOWNLOAD_MAXSIZE: a record without its details is never published as complete.
             count(stats.PAGES_OVERSIZE)
