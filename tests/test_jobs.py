@@ -26,6 +26,7 @@ from harvester.jobs.lock import JobLock
 from replica.process import crawl_command, running_replica
 from tests.conftest import ROOT, read_jsonl, run_crawl
 from tests.crawling import Crawl, crawl
+from tests.nights import a_day_passes
 
 CONSUMER_FILES = ("archive.jsonl", "archive.csv", "changes.jsonl", "summary.json")
 DOCUMENTS = 2_000
@@ -313,13 +314,6 @@ def fetched_runs(jobs: Path) -> list[int | None]:
     path = jobs / "nightly" / "state.sqlite"
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
         return [row[0] for row in db.execute("SELECT fetched_run FROM documents WHERE present=1")]
-
-
-def a_day_passes(jobs: Path) -> None:
-    """Move the job's history a day into the past, as if its runs had been a night apart."""
-    shift = "strftime('%Y-%m-%dT%H:%M:%SZ', {0}, '-1 day')"
-    with sqlite3.connect(jobs / "nightly" / "state.sqlite") as db:
-        db.execute(f"UPDATE runs SET started={shift.format('started')}, ended={shift.format('ended')}")
 
 
 async def nights(

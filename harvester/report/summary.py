@@ -99,6 +99,9 @@ def build_summary(
         "pages_per_minute": pages_per_minute,
         "files": files,
         "changes": job.get("changes"),
+        # A job's known documents whose page failed: kept with their last good record.
+        "stale_documents": job.get("stale", []),
+        "state_rebuilt_from_published": job.get("state_rebuilt_from_published"),
     }
 
 
