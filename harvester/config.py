@@ -43,6 +43,7 @@ NUMBERS: dict[str, tuple[float, float]] = {
     "HARVESTER_REQUEST_BUDGET": (0.0, 1000.0),
     "HARVESTER_JOB_STOP_AFTER_KNOWN": (0.0, 1e9),
     "HARVESTER_JOB_FULL_EVERY_DAYS": (0.0, 3_650.0),
+    "HARVESTER_JOB_MAX_FAILING": (0.0, 1e9),
 }
 
 

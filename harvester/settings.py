@@ -43,6 +43,9 @@ HARVESTER_JOBS_DIR = "output/jobs"
 HARVESTER_JOB_STOP_AFTER_KNOWN = 20
 #: Days between full runs of a job (every page, every document refetched). 0: never by age.
 HARVESTER_JOB_FULL_EVERY_DAYS = 7.0
+#: A known document whose page fails keeps its last good record and fails nothing; more than
+#: this many failing in one run fail the run (the site, not a page, is in trouble).
+HARVESTER_JOB_MAX_FAILING = 10
 #: A run whose completeness (unique documents / reported) is below this fails.
 HARVESTER_MIN_COMPLETENESS = 1.0
 
@@ -117,6 +120,9 @@ EXTENSIONS = {
     "harvester.jobs.extension.JobExtension": 200,
     "harvester.report.progress.Progress": 500,
     "harvester.report.extension.RunReport": 510,
+    # The one owner of a run's end: judges, lets the gate publish and the job record, then
+    # the report writes the summary and the HTML (run_ended).
+    "harvester.finish.RunEnd": 520,
 }
 
 # --- output --------------------------------------------------------------------------

@@ -4,6 +4,14 @@
 :class:`harvester.walk.WalkOutcome`: how the walk ended, and where moved rows stand now.
 The publish gate and a job's extension use it to correct positions; the run report to
 judge the run.
+
+``run_ended(verdict, published)``: sent by :class:`harvester.finish.RunEnd` once the run is
+judged, its files published or kept aside, and a job's run recorded: the run report writes
+the summary on it (and returns it; the job keeps it in its history).
+
+``run_closed()``: sent after that, the job's state closed: the run report writes the HTML page.
 """
 
 walk_finished = object()
+run_ended = object()
+run_closed = object()

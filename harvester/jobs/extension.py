@@ -368,7 +368,7 @@ class JobExtension:
     def close(self, summary: dict[str, Any] | None = None) -> None:
         """Keep the run's summary with the run (a job's history), then release the job."""
         try:
-            if summary is not None:
+            if summary is not None and self.store.db is not None:
                 self.store.keep_summary(summary)
         finally:
             self.store.close()

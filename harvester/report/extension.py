@@ -1,11 +1,8 @@
-"""Judge the run when the engine stops, then publish its files or keep them aside.
-
-Runs on ``engine_stopped``, after every ``spider_closed`` handler (the feed storages have
-staged their files, the job has committed its state): per-field coverage, the harvested-vs-
-reported line, the verdict (:func:`harvester.report.verdict.judge`), the publish gate, the
-job's end, the summary, and the HTML report (:mod:`harvester.report.build`; a report that
-cannot be built is logged and leaves the verdict as it is). The ``crawl`` command turns the
-verdict into the exit status and the last log line.
+"""The run report: once the run is judged (``run_ended``, from :class:`harvester.finish.RunEnd`),
+the harvested-vs-reported line, per-field coverage, the summary (JSON), and, once a job has
+recorded the run (``run_closed``), the HTML report (:mod:`harvester.report.build`; a report
+that cannot be built is logged and leaves the verdict as it is). It judges nothing and
+publishes nothing.
 
 While the crawl runs it counts responses over time (:class:`.pace.PaceSeries`, pages per
 minute) and profiles the records (:class:`.dataset.DatasetProfile`), both in memory that
@@ -18,7 +15,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrapy import Spider
 from scrapy import signals as scrapy_signals
@@ -35,8 +32,11 @@ from harvester.report.dataset import DatasetProfile
 from harvester.report.html import ReportData
 from harvester.report.pace import PaceSeries
 from harvester.report.summary import build_summary, summary_path
-from harvester.report.verdict import FAILED, OK, judge, kept_by_job, status_of
+from harvester.report.verdict import kept_by_job
 from harvester.walk import WalkOutcome
+
+if TYPE_CHECKING:
+    from harvester.finish import Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class RunReport:
         self.spider_name = "archive"
         self.pace = PaceSeries(time.monotonic())
         self.profile = DatasetProfile()
+        self.summary: dict[str, Any] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunReport:
@@ -61,7 +62,8 @@ class RunReport:
         crawler.signals.connect(ext.response_received, signal=scrapy_signals.response_received)
         crawler.signals.connect(ext.walk_finished, signal=signals.walk_finished)
         crawler.signals.connect(ext.spider_closed, signal=scrapy_signals.spider_closed)
-        crawler.signals.connect(ext.engine_stopped, signal=scrapy_signals.engine_stopped)
+        crawler.signals.connect(ext.run_ended, signal=signals.run_ended)
+        crawler.signals.connect(ext.run_closed, signal=signals.run_closed)
         return ext
 
     def spider_opened(self) -> None:
@@ -83,43 +85,27 @@ class RunReport:
         self.finish_reason = reason
         self.spider_name = spider.name
 
-    def engine_stopped(self) -> None:
-        stats = self.stats
+    def run_ended(self, verdict: Verdict, published: Published) -> dict[str, Any]:
+        """Write the run's summary; return it (a job keeps it in its history)."""
         self._log_counts()
-        outcome = self.outcome
-        reasons = judge(
-            stats.get_stats(), self.finish_reason,
-            bounded=outcome.bounded if outcome else False,
-            unfinished=outcome.unfinished if outcome else None,
-            min_completeness=self.crawler.settings.getfloat("HARVESTER_MIN_COMPLETENESS"),
-        )  # fmt: skip
-        status = status_of(reasons, self.finish_reason)
-        gate = self.crawler.get_extension(PublishGate)
-        published = gate.finish(status == OK) if gate is not None else Published()
-        if published.errors:
-            for error in published.errors:
-                logger.error("%s", error)
-            reasons.append("; ".join(published.errors))
-            status = FAILED
         job = self.crawler.get_extension(JobExtension)
-        if job is not None:
-            try:
-                job.end(status, reasons)
-            except OSError as exc:
-                reasons.append(f"could not close the job's state: {exc}")
-                status = FAILED
-        stats.set_value(keys.VERDICT, OK if status == OK else FAILED)
-        stats.set_value(keys.VERDICT_REASONS, reasons)
-        stats.set_value(keys.OUTPUT_KEPT_ASIDE, published.aside)
+        gate = self.crawler.get_extension(PublishGate)
         files: dict[str, Any] = {Path(f).suffix.lstrip(".") or f: f for f in published.files}
         if job is not None:
             files = dict(job.files)
         if published.aside:
             files["kept_aside"] = published.aside
-        summary = self._write_summary(status, reasons, files, job, gate)
-        if job is not None:
-            job.close(summary)
-        self._write_report(summary, job, gate)
+        self.summary = self._write_summary(verdict.status, list(verdict.reasons), files, job, gate)
+        return self.summary
+
+    def run_closed(self) -> None:
+        """The job has recorded the run: write the HTML report."""
+        if self.summary is not None:
+            self._write_report(
+                self.summary,
+                self.crawler.get_extension(JobExtension),
+                self.crawler.get_extension(PublishGate),
+            )
 
     def _log_counts(self) -> None:
         stats = self.stats

@@ -17,13 +17,16 @@ def judge(
     bounded: bool = False,
     unfinished: str | None = None,
     min_completeness: float = 1.0,
+    max_failing: int = 10,
 ) -> list[str]:
     """Reasons the run did not do its job; empty when it did.
 
     ``bounded``: the run was meant to stop early (``max_pages``, or a job's incremental run
     that met known documents), so not reaching the reported total is expected.
     ``unfinished``: why the walk could not finish (:class:`harvester.walk.WalkOutcome`).
-    A job's documents count whether harvested now or kept from earlier runs.
+    A job's documents count whether harvested now or kept from earlier runs. A job's known
+    documents whose page failed keep their record and fail nothing, unless more than
+    ``max_failing`` of them failed in one run (the site, not a page, is in trouble).
 
     >>> judge({"item_scraped_count": 11, "harvester/reported_total": 11}, "finished")
     []
@@ -59,6 +62,12 @@ def judge(
     oversize = stats.get(keys.PAGES_OVERSIZE, 0)
     if oversize:
         reasons.append(f"{oversize} page(s) over the size limit (DOWNLOAD_MAXSIZE) were not read")
+    failing = stats.get(keys.JOB_STALE, 0)
+    if failing > max_failing:
+        reasons.append(
+            f"{failing} known documents failed this run, more than HARVESTER_JOB_MAX_FAILING={max_failing}: "
+            "the site may be in trouble; their records are kept and they are tried again next run"
+        )
     errors = stats.get(keys.SPIDER_EXCEPTIONS, 0)
     if errors:
         reasons.append(f"{errors} page(s) raised an error in the harvester (see the tracebacks above)")
