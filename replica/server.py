@@ -623,6 +623,8 @@ class ReplicaHandler(BaseHTTPRequestHandler):
                 detail["retry_after"] = value
             fault_reply = Reply(status, error_page(status), HTML, headers)
             return detail, lambda: self._write(fault_reply)
+        if name == "lie304":
+            return self._lie304(reply, str(params["validators"]))
         if name == "slow":
             seconds = float(params["seconds"])
 
@@ -696,6 +698,31 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         if name == "loop":
             return self._loop(reply, int(params["to"]))
         return None
+
+    def _lie304(self, reply: Reply, mode: str) -> tuple[dict[str, Any], Callable[[], None]]:
+        """``304 Not Modified`` whatever the request asked, with the validators ``mode`` says."""
+        none_match = self.headers.get("If-None-Match")
+        since = self.headers.get("If-Modified-Since")
+        etag = modified = None
+        if mode == "echo":
+            tags = [t.strip() for t in (none_match or "").split(",") if t.strip() not in ("", "*")]
+            etag, modified = (tags[0] if tags else None), since
+        elif mode == "current":
+            own = dict(reply.headers)
+            etag, modified = own.get("ETag"), own.get("Last-Modified")
+        headers = [CACHE_CONTROL]
+        headers += [("ETag", etag)] if etag is not None else []
+        headers += [("Last-Modified", modified)] if modified is not None else []
+        lie = Reply(HTTPStatus.NOT_MODIFIED, b"", None, headers)
+        detail = {
+            "status": 304,
+            "page_status": reply.status,
+            "if_none_match": none_match,
+            "if_modified_since": since,
+            "etag": etag,
+            "last_modified": modified,
+        }
+        return detail, lambda: self._write(lie)
 
     @staticmethod
     def _cut(body: bytes, keep: float) -> int:
