@@ -196,6 +196,10 @@ class _Terms:
     def by_tid(self) -> dict[int, tuple[str, Term]]:
         return {t.tid: (vocab, t) for (vocab, _), t in self._terms.items()}
 
+    def vocabulary(self, vocabulary: str) -> list[Term]:
+        """The terms of ``vocabulary`` registered so far, oldest first."""
+        return [t for (vocab, _), t in self._terms.items() if vocab == vocabulary]
+
 
 @dataclass
 class Archive:
@@ -209,6 +213,16 @@ class Archive:
     by_slug: dict[str, ReplicaDoc] = field(default_factory=dict)
     by_record: dict[int, ReplicaDoc] = field(default_factory=dict)
     by_nid: dict[int, ReplicaDoc] = field(default_factory=dict)
+    night: int = 0
+    """The churn night this archive stands at (``--night``; 0: the base archive)."""
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """That night's events (``--dump-events``), in the order they happened."""
+    gone: dict[str, int] = field(default_factory=dict)
+    """Removed documents (slug -> 404 or 410, what their addresses answer)."""
+    gone_records: dict[int, int] = field(default_factory=dict)
+    """The same by record id (the legacy ``/document/<record id>``)."""
+    gone_nids: dict[int, int] = field(default_factory=dict)
+    """The same by node id (``/node/<nid>``, ``/document/<nid>/download``)."""
 
     def __post_init__(self) -> None:
         self.reindex()
@@ -278,7 +292,11 @@ class Archive:
 
 
 def _text_for(doc: ReplicaDoc, seed: int) -> list[str]:
-    rng = random.Random(seed * 1_000_003 + doc.nid)
+    if doc.text_version:
+        digest = hashlib.sha256(f"text|{seed}|{doc.nid}|{doc.text_version}".encode()).digest()
+        rng = random.Random(int.from_bytes(digest[:8], "big"))
+    else:
+        rng = random.Random(seed * 1_000_003 + doc.nid)
     count = rng.randint(8, 16)
     return [_paragraph(rng, i + 1 if rng.random() < 0.15 else None) for i in range(count)]
 

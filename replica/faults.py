@@ -120,7 +120,8 @@ Archive faults
   line's total grows by N. The N documents exist from the start (``--documents`` plus every
   shift's count; their pages answer 404 while hidden). Several shifts stage several uploads:
   each reveal shows the oldest still-hidden ones. A shift is an event, not a response: it
-  never stops the search for a request fault. ``shift`` needs a PATH, not a rate.
+  never stops the search for a request fault. ``shift`` needs a PATH, not a rate. With
+  ``--night K``, the staged documents are uploads of night K, newer than its churn's.
 - ``baddates@RATE``: that share of the documents (chosen by seed, never the seed search's 11)
   show a malformed date ("Spring 1956", "19566", "February 30, 1956", "c. 1956", "April 31,
   1956": the year is the document's own, or 1956 if it had none) on their result rows and
@@ -189,7 +190,8 @@ Validators (not a fault)
 
 Document pages (``/document/<slug>``, ``/node/<nid>``) carry ``ETag`` (their length and CRC-32:
 any change of the page changes it) and ``Last-Modified`` (noon UTC of the document's upload
-date, or of its ``--changes`` edit, which comes later). A GET whose ``If-None-Match`` names
+date, or of its ``--changes`` edit, or of the churn night of its last edit: see
+:mod:`replica.churn`). A GET whose ``If-None-Match`` names
 the ETag (weak comparison, ``*`` too) or, without ``If-None-Match``, whose ``If-Modified-Since``
 is not before ``Last-Modified``, is answered ``304 Not Modified`` with both headers and no
 body (faults that change a page then have no page to change). ``--no-validators`` sends neither
@@ -211,6 +213,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlencode
 
+from replica.churn import DEFAULT_CHURN, Churn, build_night
 from replica.dataset import (
     Archive,
     Changes,
@@ -667,18 +670,32 @@ class FaultLog:
 
 
 def build_faulty_archive(
-    plan: FaultPlan, size: int, seed: int, changes: Changes | None = None, log: FaultLog | None = None
+    plan: FaultPlan,
+    size: int,
+    seed: int,
+    changes: Changes | None = None,
+    log: FaultLog | None = None,
+    *,
+    night: int = 0,
+    churn: Churn | None = None,
 ) -> Archive:
-    """The archive the plan serves: ``size`` documents, plus every shift's documents (newest),
-    with ``baddates``/``badtitles``/``titles`` applied (logged in ``log``, one line per document).
+    """The archive the plan serves: ``size`` documents (as they stand on ``night`` of
+    ``churn``, see :mod:`replica.churn`), plus every shift's documents (newest), with
+    ``baddates``/``badtitles``/``titles`` applied (logged in ``log``, one line per document).
 
-    Without shifts and archive faults it is exactly :func:`build_archive`'s. Raises
-    ``ValueError`` for an entry whose ``/document/<slug>`` is not in the archive.
+    Without shifts and archive faults it is exactly :func:`build_archive`'s (or
+    :func:`build_night`'s). Raises ``ValueError`` for an entry whose ``/document/<slug>`` is
+    not in the archive, or for ``changes`` with a night after 0 (two ways to change it).
     """
     changes = changes or Changes()
-    if plan.shift_total:
-        changes = replace(changes, added=changes.added + plan.shift_total)
-    archive = build_archive(size, seed, changes)
+    if night:
+        if changes != Changes():
+            raise ValueError("--changes and --night are two ways of changing the archive: give one")
+        archive = build_night(size, seed, night, churn or Churn.parse(DEFAULT_CHURN), plan.shift_total)
+    else:
+        if plan.shift_total:
+            changes = replace(changes, added=changes.added + plan.shift_total)
+        archive = build_archive(size, seed, changes)
     for entry in plan.documents:
         # Each entry draws with its own salt, so two entries of one kind choose independently.
         salt = f"{entry.index}|{entry.text}"
