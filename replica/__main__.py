@@ -11,11 +11,16 @@ import logging
 import os
 import secrets
 import sys
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import jsonlines
 
+from replica import churn as churn_module
 from replica import faults as faults_module
+from replica.churn import DEFAULT_CHURN, MAX_NIGHT, Churn, ChurnSpecError
 from replica.dataset import DEFAULT_SEED, DEFAULT_SIZE, Archive, Changes
 from replica.faults import FaultLog, FaultPlan, FaultSpecError, build_faulty_archive
 from replica.server import ReplicaServer
@@ -26,6 +31,21 @@ def _positive(text: str) -> int:
     if value < 11:
         raise argparse.ArgumentTypeError(f"{value}: must be at least 11 (the seed search)")
     return value
+
+
+def _night(text: str) -> int:
+    if not text.isdigit() or int(text) > MAX_NIGHT:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a whole number from 0 (the base archive) to {MAX_NIGHT}"
+        )
+    return int(text)
+
+
+def _churn(text: str) -> Churn:
+    try:
+        return Churn.parse(text)
+    except ChurnSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _changes(text: str) -> Changes:
@@ -72,6 +92,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the archive after new uploads, edits and removals (deterministic), e.g. 25,10,5",
     )
     parser.add_argument(
+        "--night",
+        type=_night,
+        default=0,
+        metavar="K",
+        help="the archive as it stands on night K of a deterministic churn (default 0: the base "
+        "archive); night K+1 is night K plus that night's events (see --churn, --dump-events)",
+    )
+    parser.add_argument(
+        "--churn",
+        type=_churn,
+        default=Churn.parse(DEFAULT_CHURN),
+        metavar="SPEC",
+        help="each night's events: NAME=N or NAME=N-M (drawn each night), comma-separated, names "
+        "uploads, edits (summary and title or date), deepedits (document page only), removals "
+        "(404 or 410), reappearances (removed earlier, back in place); a name left out is 0, "
+        f"'none' is no churn (default {DEFAULT_CHURN}); the rules: --churn-help",
+    )
+    parser.add_argument("--churn-help", action="store_true", help="print the --churn rules and exit")
+    parser.add_argument(
+        "--dump-events",
+        type=Path,
+        metavar="FILE",
+        help='write the night\'s events as JSON lines ({"night", "event", "slug", "position", ...}; '
+        "none on night 0)",
+    )
+    parser.add_argument(
         "--dump-truth",
         type=Path,
         metavar="FILE",
@@ -87,7 +133,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--dump-only",
         action="store_true",
-        help="with --dump-truth: write the file and exit instead of serving",
+        help="with --dump-truth or --dump-events: write the files and exit instead of serving",
     )
     parser.add_argument(
         "--no-validators",
@@ -101,7 +147,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def dump_truth(
     archive: Archive, base_url: str, path: Path, per_page: int = 10, served: int | None = None
 ) -> None:
-    """Write atomically: a reader never sees a half-written truth file.
+    """Write the truth atomically (see :func:`write_jsonl`)."""
+    write_jsonl(path, archive.truth(base_url, per_page, served))
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Write atomically: a reader never sees a half-written file.
 
     The file gets the mode a new file gets (0666 less the umask: 0644 under the usual 022),
     not the 0600 of a private temporary file.
@@ -111,7 +162,7 @@ def dump_truth(
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle, jsonlines.Writer(handle, compact=True) as writer:
-            writer.write_all(archive.truth(base_url, per_page, served))
+            writer.write_all(rows)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -122,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.faults_help:
         print(faults_module.__doc__)
+        return 0
+    if args.churn_help:
+        print(churn_module.__doc__)
         return 0
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -135,17 +189,34 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     fault_log = FaultLog(args.fault_log)
     try:
-        archive = build_faulty_archive(faults, args.documents, args.seed, args.changes, fault_log)
+        archive = build_faulty_archive(
+            faults, args.documents, args.seed, args.changes, fault_log, night=args.night, churn=args.churn
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.night:
+        kinds = Counter(e["event"] for e in archive.events)
+        logging.info(
+            "night %d of churn %s: %d documents, %d removed; tonight %s",
+            args.night,
+            args.churn,
+            len(archive.docs) - faults.shift_total,
+            len(archive.gone),
+            ", ".join(f"{n} {k}" for k, n in kinds.items()) or "nothing",
+        )
+    if args.dump_events:
+        write_jsonl(args.dump_events, archive.events)
     # With ignoreperpage the site serves its default page whatever the harvest asks.
     served = 10 if faults.switch("ignoreperpage") is not None else None
     if args.dump_only:
-        if not args.dump_truth:
-            print("error: --dump-only needs --dump-truth FILE", file=sys.stderr)
+        if not (args.dump_truth or args.dump_events):
+            print("error: --dump-only needs --dump-truth FILE (or --dump-events FILE)", file=sys.stderr)
             return 2
-        dump_truth(archive, f"http://127.0.0.1:{args.port}", args.dump_truth, args.truth_page_size, served)
+        if args.dump_truth:
+            dump_truth(
+                archive, f"http://127.0.0.1:{args.port}", args.dump_truth, args.truth_page_size, served
+            )
         fault_log.close()
         return 0
     try:

@@ -196,6 +196,10 @@ class _Terms:
     def by_tid(self) -> dict[int, tuple[str, Term]]:
         return {t.tid: (vocab, t) for (vocab, _), t in self._terms.items()}
 
+    def vocabulary(self, vocabulary: str) -> list[Term]:
+        """The terms of ``vocabulary`` registered so far, oldest first."""
+        return [t for (vocab, _), t in self._terms.items() if vocab == vocabulary]
+
 
 @dataclass
 class Archive:
@@ -209,6 +213,16 @@ class Archive:
     by_slug: dict[str, ReplicaDoc] = field(default_factory=dict)
     by_record: dict[int, ReplicaDoc] = field(default_factory=dict)
     by_nid: dict[int, ReplicaDoc] = field(default_factory=dict)
+    night: int = 0
+    """The churn night this archive stands at (``--night``; 0: the base archive)."""
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """That night's events (``--dump-events``), in the order they happened."""
+    gone: dict[str, int] = field(default_factory=dict)
+    """Removed documents (slug -> 404 or 410, what their addresses answer)."""
+    gone_records: dict[int, int] = field(default_factory=dict)
+    """The same by record id (the legacy ``/document/<record id>``)."""
+    gone_nids: dict[int, int] = field(default_factory=dict)
+    """The same by node id (``/node/<nid>``, ``/document/<nid>/download``)."""
 
     def __post_init__(self) -> None:
         self.reindex()
@@ -278,7 +292,11 @@ class Archive:
 
 
 def _text_for(doc: ReplicaDoc, seed: int) -> list[str]:
-    rng = random.Random(seed * 1_000_003 + doc.nid)
+    if doc.text_version:
+        digest = hashlib.sha256(f"text|{seed}|{doc.nid}|{doc.text_version}".encode()).digest()
+        rng = random.Random(int.from_bytes(digest[:8], "big"))
+    else:
+        rng = random.Random(seed * 1_000_003 + doc.nid)
     count = rng.randint(8, 16)
     return [_paragraph(rng, i + 1 if rng.random() < 0.15 else None) for i in range(count)]
 
@@ -354,7 +372,7 @@ def _title(rng: random.Random) -> tuple[str, list[str]]:
     return title, people
 
 
-def _markup(text: str) -> str:
+def markup(text: str) -> str:
     """``text`` as the markup carries it: ``&``, ``<`` and ``>`` escaped."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -367,7 +385,7 @@ def _display_title(rng: random.Random, clean: str) -> str:
     a decomposed accent. (A reader of the real site never sees a double-escaped title: see
     ``../shared/data``; the ``titles:doubleescaped`` fault stages one, shown as it reads.)
     """
-    shown = _markup(clean)
+    shown = markup(clean)
     roll = rng.random()
     if roll < 0.01 and "'" in shown:
         shown = shown.replace("'", "&#039;")
@@ -427,63 +445,166 @@ class Changes:
         return cls(*(int(p) for p in parts))
 
 
-def build_archive(
-    size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED, changes: Changes | None = None
-) -> Archive:
-    """Build the replica's archive of ``size`` documents (at least the 11 of the seed).
+class ArchiveBuilder:
+    """Makes the documents of one seed in a fixed sequence, each from its own seeded draw.
 
-    With ``changes``, the same archive after new uploads (at the top of the upload order),
-    edits (summary, and title or date) and removals, each chosen by a seeded draw.
+    Document ``i`` of the sequence is the seed search's ``i``-th result, then a real record,
+    then a generated document. The first ``size`` are the base archive, given an upload order
+    by a seeded shuffle; documents made later (:meth:`upload`: ``--changes``, churn nights,
+    ``shift``) are newer than all of them, so the base is the same with or without them.
+    Slugs, node ids and record ids are never given twice, even after a removal.
     """
-    changes = changes or Changes()
-    if changes.edited + changes.removed > size - 11:
-        raise ValueError("more edits and removals than documents outside the seed search")
-    base_size = size
-    size = base_size + changes.added
-    facts = _load_facts()
-    if size < len(facts["seed"]):
-        raise ValueError(f"size {size} is smaller than the seed search ({len(facts['seed'])})")
-    rng = random.Random(seed)
-    terms = _Terms()
-    people_names = [p[0] for p in PEOPLE]
-    place_names = [c[0] for c in COUNTRIES] + CITIES
-    used_slugs: set[str] = set()
-    used_nids: set[int] = set()
-    used_records: set[int] = set()
-    for real in facts["real"]:
-        if real.get("node_id"):
-            used_nids.add(int(real["node_id"]))
-        if real.get("record_id"):
-            used_records.add(int(real["record_id"]))
-    next_nid = 60_000
-    next_record = 120_000
 
-    def take_slug(preferred: str | None, title: str) -> str:
+    def __init__(self, size: int, seed: int) -> None:
+        self.seed = seed
+        self.facts = _load_facts()
+        if size < len(self.facts["seed"]):
+            raise ValueError(f"size {size} is smaller than the seed search ({len(self.facts['seed'])})")
+        self.terms = _Terms()
+        self.docs: list[ReplicaDoc] = []
+        """Every document made, in the order made (removals do not take them out)."""
+        self.seed_slugs: list[str] = []
+        self.base_size = size
+        self._people_names = [p[0] for p in PEOPLE]
+        self._place_names = [c[0] for c in COUNTRIES] + CITIES
+        self._titles: list[str] = []
+        self._used_slugs: set[str] = set()
+        self._used_nids: set[int] = set()
+        self._used_records: set[int] = set()
+        for real in self.facts["real"]:
+            if real.get("node_id"):
+                self._used_nids.add(int(real["node_id"]))
+            if real.get("record_id"):
+                self._used_records.add(int(real["record_id"]))
+        self._next_nid = 60_000
+        self._next_record = 120_000
+        self.docs = [self._make(index) for index in range(size)]
+        # Upload order: a seeded shuffle, so seed and real documents sit among generated ones.
+        order = list(range(size))
+        random.Random(seed).shuffle(order)
+        for created, doc_index in enumerate(order, start=1):
+            self._uploaded(self.docs[doc_index], created, None)
+        self.created = size
+        """The ``created`` of the newest document made."""
+        # Related documents: up to three others of the base archive, chosen by seeded draw.
+        for doc in self.docs:
+            doc_rng = random.Random(seed * 31 + doc.nid)
+            if doc_rng.random() < 0.3:
+                doc.related = [self.docs[doc_rng.randrange(size)].slug for _ in range(doc_rng.randint(1, 3))]
+                doc.related = [s for s in dict.fromkeys(doc.related) if s != doc.slug]
+
+    def upload(self, count: int, on: str | None = None) -> list[ReplicaDoc]:
+        """Make the next ``count`` documents of the sequence, newest last, uploaded ``on``
+        (``YYYY-MM-DD``; None: after the base's uploads, spread as theirs are)."""
+        new = [self._make(len(self.docs) + n) for n in range(count)]
+        for doc in new:
+            self.created += 1
+            self._uploaded(doc, self.created, on)
+        self.docs.extend(new)
+        return new
+
+    def archive(self, docs: list[ReplicaDoc] | None = None) -> Archive:
+        """The archive of ``docs`` (default: every document made)."""
+        return Archive(
+            docs=list(self.docs if docs is None else docs),
+            seed_query=self.facts["query"],
+            seed_slugs=self.seed_slugs,
+            seed=self.seed,
+        )
+
+    def _uploaded(self, doc: ReplicaDoc, created: int, on: str | None) -> None:
+        doc.created = created
+        if on is not None:
+            doc.uploaded_date = on
+        elif not doc.uploaded_date:
+            # Uploads spread over 2011-2025 in upload order.
+            day_number = 734_138 + created * 5_000 // self.base_size  # 2011-01-01 + ...
+            doc.uploaded_date = date_type.fromordinal(day_number).isoformat()
+
+    def _take_slug(self, preferred: str | None, title: str) -> str:
         base = preferred or slugify(title)
-        if base not in used_slugs:
-            used_slugs.add(base)
+        if base not in self._used_slugs:
+            self._used_slugs.add(base)
             return base
         n = 0
-        while f"{base}-{n}" in used_slugs:
+        while f"{base}-{n}" in self._used_slugs:
             n += 1
-        used_slugs.add(f"{base}-{n}")
+        self._used_slugs.add(f"{base}-{n}")
         return f"{base}-{n}"
 
-    def new_nid() -> int:
-        nonlocal next_nid
-        while next_nid in used_nids:
-            next_nid += 1
-        used_nids.add(next_nid)
-        return next_nid
+    def _new_nid(self) -> int:
+        while self._next_nid in self._used_nids:
+            self._next_nid += 1
+        self._used_nids.add(self._next_nid)
+        return self._next_nid
 
-    def new_record() -> int:
-        nonlocal next_record
-        while next_record in used_records:
-            next_record += 1
-        used_records.add(next_record)
-        return next_record
+    def _new_record(self) -> int:
+        while self._next_record in self._used_records:
+            self._next_record += 1
+        self._used_records.add(self._next_record)
+        return self._next_record
 
-    def details(doc_rng: random.Random, title_people: list[str]) -> dict[str, Any]:
+    def _make(self, index: int) -> ReplicaDoc:
+        """Document ``index`` of the sequence (made once, in order: it takes slugs and ids)."""
+        seed, facts = self.seed, self.facts
+        if index < len(facts["seed"]):
+            row = facts["seed"][index]
+            doc_rng = random.Random(seed * 7919 + index)
+            slug = self._take_slug(None, row["title"])
+            self.seed_slugs.append(slug)
+            return ReplicaDoc(
+                nid=self._new_nid(), record_id=self._new_record(), slug=slug,
+                title=row["title"].replace("&", "&amp;"), clean_title=row["title"],
+                date_raw=row["date_raw"], date=row["date"], date_precision=row["date_precision"],
+                summary=[row["summary"]], created=0, uploaded_date="",
+                **self._details(doc_rng, []),
+            )  # fmt: skip
+        real_index = index - len(facts["seed"])
+        if real_index < len(facts["real"]):
+            real = facts["real"][real_index]
+            doc_rng = random.Random(seed * 7919 + 1000 + real_index)
+            generated = self._details(doc_rng, [])
+            terms = self.terms
+            for key, vocab in (("authors", "people"), ("people", "people"), ("places", "places"),
+                               ("topics", "topics"), ("original_archive", "original_repositories"),
+                               ("languages", "languages")):  # fmt: skip
+                if real.get(key):
+                    generated[key] = [terms.get(vocab, n) for n in real[key]]
+            for key in ("subjects", "contributors", "donors"):
+                if real.get(key):
+                    generated[key] = list(real[key])
+            for key in ("credits", "type", "classification"):
+                if real.get(key):
+                    generated[key] = real[key]
+            return ReplicaDoc(
+                nid=int(real["node_id"]) if real.get("node_id") else self._new_nid(),
+                record_id=int(real["record_id"]) if real.get("record_id") else self._new_record(),
+                slug=self._take_slug(real.get("slug"), real["title"]),
+                title=real["title"].replace("&", "&amp;"), clean_title=real["title"],
+                date_raw=real["date_raw"], date=real["date"], date_precision=real["date_precision"],
+                summary=_summary(doc_rng, []), created=0,
+                uploaded_date=real.get("uploaded_date") or "",
+                **generated,
+            )  # fmt: skip
+        doc_rng = random.Random(seed * 7919 + 100_000 + index)
+        people: list[str]
+        if self._titles and doc_rng.random() < 0.02:
+            clean, people = doc_rng.choice(self._titles), []
+        else:
+            clean, people = _title(doc_rng)
+            self._titles.append(clean)
+        year, month, day = _random_date(doc_rng)
+        date, precision = iso_date(year, month, day)
+        return ReplicaDoc(
+            nid=self._new_nid(), record_id=self._new_record(), slug=self._take_slug(None, clean),
+            title=_display_title(doc_rng, clean), clean_title=clean,
+            date_raw=format_date(year, month, day), date=date, date_precision=precision,
+            summary=_summary(doc_rng, people), created=0, uploaded_date="",
+            **self._details(doc_rng, people),
+        )  # fmt: skip
+
+    def _details(self, doc_rng: random.Random, title_people: list[str]) -> dict[str, Any]:
+        terms = self.terms
         lang = doc_rng.choice(LANGUAGES)
         donor = doc_rng.choice(DONORS) if doc_rng.random() < 0.35 else None
         pane = doc_rng.choices(("translation", "transcript", "original"), (80, 12, 8))[0]
@@ -500,9 +621,9 @@ def build_archive(
         return {
             "credits": f"This document was made possible with support from {donor}" if donor else None,
             "authors": [terms.get("people", a[0]) for a in authors]
-            + _pick_terms(doc_rng, terms, "people", people_names, 0, 1),
-            "people": _pick_terms(doc_rng, terms, "people", people_names, 0, 3),
-            "places": _pick_terms(doc_rng, terms, "places", place_names, 1, 4),
+            + _pick_terms(doc_rng, terms, "people", self._people_names, 0, 1),
+            "people": _pick_terms(doc_rng, terms, "people", self._people_names, 0, 3),
+            "places": _pick_terms(doc_rng, terms, "places", self._place_names, 1, 4),
             "topics": _pick_terms(doc_rng, terms, "topics", TOPICS, 0, 2),
             "subjects": [
                 f"{a}--Foreign relations--{b}"
@@ -524,90 +645,22 @@ def build_archive(
             "text_language": "English",
         }
 
-    docs: list[ReplicaDoc] = []
-    seed_slugs: list[str] = []
-    for index, row in enumerate(facts["seed"]):
-        doc_rng = random.Random(seed * 7919 + index)
-        slug = take_slug(None, row["title"])
-        seed_slugs.append(slug)
-        docs.append(
-            ReplicaDoc(
-                nid=new_nid(), record_id=new_record(), slug=slug,
-                title=row["title"].replace("&", "&amp;"), clean_title=row["title"],
-                date_raw=row["date_raw"], date=row["date"], date_precision=row["date_precision"],
-                summary=[row["summary"]], created=0, uploaded_date="",
-                **details(doc_rng, []),
-            )
-        )  # fmt: skip
-    for index, real in enumerate(facts["real"]):
-        if len(docs) >= size:
-            break
-        doc_rng = random.Random(seed * 7919 + 1000 + index)
-        generated = details(doc_rng, [])
-        for key, vocab in (("authors", "people"), ("people", "people"), ("places", "places"),
-                           ("topics", "topics"), ("original_archive", "original_repositories"),
-                           ("languages", "languages")):  # fmt: skip
-            if real.get(key):
-                generated[key] = [terms.get(vocab, n) for n in real[key]]
-        for key in ("subjects", "contributors", "donors"):
-            if real.get(key):
-                generated[key] = list(real[key])
-        for key in ("credits", "type", "classification"):
-            if real.get(key):
-                generated[key] = real[key]
-        docs.append(
-            ReplicaDoc(
-                nid=int(real["node_id"]) if real.get("node_id") else new_nid(),
-                record_id=int(real["record_id"]) if real.get("record_id") else new_record(),
-                slug=take_slug(real.get("slug"), real["title"]),
-                title=real["title"].replace("&", "&amp;"), clean_title=real["title"],
-                date_raw=real["date_raw"], date=real["date"], date_precision=real["date_precision"],
-                summary=_summary(doc_rng, []), created=0,
-                uploaded_date=real.get("uploaded_date") or "",
-                **generated,
-            )
-        )  # fmt: skip
-    titles: list[str] = []
-    while len(docs) < size:
-        index = len(docs)
-        doc_rng = random.Random(seed * 7919 + 100_000 + index)
-        if titles and doc_rng.random() < 0.02:
-            clean, people = doc_rng.choice(titles), []
-        else:
-            clean, people = _title(doc_rng)
-            titles.append(clean)
-        year, month, day = _random_date(doc_rng)
-        date, precision = iso_date(year, month, day)
-        docs.append(
-            ReplicaDoc(
-                nid=new_nid(), record_id=new_record(), slug=take_slug(None, clean),
-                title=_display_title(doc_rng, clean), clean_title=clean,
-                date_raw=format_date(year, month, day), date=date, date_precision=precision,
-                summary=_summary(doc_rng, people), created=0, uploaded_date="",
-                **details(doc_rng, people),
-            )
-        )  # fmt: skip
-    # Upload order: a seeded shuffle, so seed and real documents sit among generated ones.
-    # Documents added by ``changes`` come after (newest), so the base archive is the same
-    # with or without them.
-    order = list(range(base_size))
-    rng.shuffle(order)
-    order += range(base_size, len(docs))
-    for created, doc_index in enumerate(order, start=1):
-        doc = docs[doc_index]
-        doc.created = created
-        if not doc.uploaded_date:
-            # Uploads spread over 2011-2025 in upload order.
-            day_number = 734_138 + created * 5_000 // base_size  # 2011-01-01 + ...
-            doc.uploaded_date = date_type.fromordinal(day_number).isoformat()
-    # Related documents: up to three others of the base archive, chosen by seeded draw.
-    for doc in docs[:base_size]:
-        doc_rng = random.Random(seed * 31 + doc.nid)
-        if doc_rng.random() < 0.3:
-            doc.related = [docs[doc_rng.randrange(base_size)].slug for _ in range(doc_rng.randint(1, 3))]
-            doc.related = [s for s in dict.fromkeys(doc.related) if s != doc.slug]
-    _apply_edits(docs, base_size, changes, seed, skip=set(seed_slugs))
-    return Archive(docs=docs, seed_query=facts["query"], seed_slugs=seed_slugs, seed=seed)
+
+def build_archive(
+    size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED, changes: Changes | None = None
+) -> Archive:
+    """Build the replica's archive of ``size`` documents (at least the 11 of the seed).
+
+    With ``changes``, the same archive after new uploads (at the top of the upload order),
+    edits (summary, and title or date) and removals, each chosen by a seeded draw.
+    """
+    changes = changes or Changes()
+    if changes.edited + changes.removed > size - 11:
+        raise ValueError("more edits and removals than documents outside the seed search")
+    builder = ArchiveBuilder(size, seed)
+    builder.upload(changes.added)
+    _apply_edits(builder.docs, size, changes, seed, skip=set(builder.seed_slugs))
+    return builder.archive()
 
 
 EDIT_DATE = "2025-06-30"
@@ -723,11 +776,11 @@ def hostile_title(kind: str, clean: str) -> tuple[str, str]:
     >>> hostile_title("invisible", "Talks")[1]
     ''
     """
-    markup = _markup(clean)
+    shown = markup(clean)
     if kind == "doubleescaped":
-        return markup + " &amp;amp; Enclosures", clean + " &amp; Enclosures"
+        return shown + " &amp;amp; Enclosures", clean + " &amp; Enclosures"
     if kind == "script":
-        head, space, tail = markup.partition(" ")
+        head, space, tail = shown.partition(" ")
         return head + SCRIPT_IN_TITLE + space + tail, clean
     if kind == "invisible":
         return INVISIBLE_TITLE, ""

@@ -22,7 +22,8 @@ Examples: ``500@0.05`` (5 % of page requests answer 500), ``503@/search?page=3#1
 two attempts at ``/search?page=3`` answer 503), ``429:retry-after=date:2@0.1#1`` (10 % of first
 attempts answer 429 with an HTTP-date 2 s ahead), ``slow:seconds=4@/document/some-slug#1``,
 ``shift:5@/search?page=2``, ``baddates@0.02,badtitles@0.01``, ``layout:search,repeat``,
-``dupaddr:every=5,stalecount@/search?page=3,titles:script@/document/some-slug,robots``.
+``dupaddr:every=5,stalecount@/search?page=3,titles:script@/document/some-slug,robots``,
+``lie304@0.2/document/#1`` (a fifth of first requests for document pages answer 304).
 A comma inside a path must be written ``%2C`` (a comma ends the entry).
 
 Plan-wide switches (no ``@``; they change every page of their kind)
@@ -98,6 +99,14 @@ Request faults (main parameter first; defaults in brackets)
 - ``canonical:to=T`` [offsite]: document pages (also under ``/node/<nid>``) whose
   ``<link rel="canonical">`` points to ``offsite``: ``http://evil.example/document/pwned``,
   ``javascript``: ``javascript:alert(document.domain)``, or ``search``: ``/search``.
+- ``lie304:validators=V`` [echo]: status ``304 Not Modified``, no body and no ``Content-Length``,
+  whatever the request's headers say: a front that answers 304 for a page that changed, and
+  to a request that sent no ``If-None-Match`` or ``If-Modified-Since`` at all. ``echo``: the 304
+  sends back the first entity tag of the request's ``If-None-Match`` as ``ETag`` and its
+  ``If-Modified-Since`` as ``Last-Modified`` (a stale cache vouching for the copy the client
+  has; neither header when the request sent none); ``current``: the page's own ``ETag`` and
+  ``Last-Modified`` (document pages with validators on; a client can see they are not the
+  ones it sent); ``none``: neither header. Any response, any status (a removed page too).
 - ``deepnest:depth=D`` [3000]: document pages whose active pane's content (the translation or
   transcript text, or the scans of an original) sits inside D nested ``<div>`` elements
   (1 to 100000); the text is unchanged.
@@ -111,7 +120,8 @@ Archive faults
   line's total grows by N. The N documents exist from the start (``--documents`` plus every
   shift's count; their pages answer 404 while hidden). Several shifts stage several uploads:
   each reveal shows the oldest still-hidden ones. A shift is an event, not a response: it
-  never stops the search for a request fault. ``shift`` needs a PATH, not a rate.
+  never stops the search for a request fault. ``shift`` needs a PATH, not a rate. With
+  ``--night K``, the staged documents are uploads of night K, newer than its churn's.
 - ``baddates@RATE``: that share of the documents (chosen by seed, never the seed search's 11)
   show a malformed date ("Spring 1956", "19566", "February 30, 1956", "c. 1956", "April 31,
   1956": the year is the document's own, or 1956 if it had none) on their result rows and
@@ -166,7 +176,9 @@ faults), ``attempt`` (null for archive faults), ``entry`` (its text in the spec)
 ``retry_after`` (the header sent); ``seconds``; ``length`` and ``sent`` (bytes); ``ray``;
 ``offset`` (of the bad bytes); ``host``, ``row``, ``next`` (hrefs); ``page``; ``slugs``
 revealed and ``documents`` now listed; ``date_raw`` or ``title`` shown; ``total`` and
-``shown`` counts; ``canonical``; ``depth``; the switches' details above). ``dupaddr``, ``endless``,
+``shown`` counts; ``canonical``; ``depth``; for ``lie304``: ``page_status`` (what the site would have answered),
+``if_none_match`` and ``if_modified_since`` (the request's, or null), ``etag`` and
+``last_modified`` (sent, or null); the switches' details above). ``dupaddr``, ``endless``,
 ``ignoreperpage`` and ``robots`` are logged with the request's path and attempt when they
 change a response. Each request fault
 and shift is also logged at INFO on stderr (one line; archive faults: one line per entry),
@@ -178,7 +190,8 @@ Validators (not a fault)
 
 Document pages (``/document/<slug>``, ``/node/<nid>``) carry ``ETag`` (their length and CRC-32:
 any change of the page changes it) and ``Last-Modified`` (noon UTC of the document's upload
-date, or of its ``--changes`` edit, which comes later). A GET whose ``If-None-Match`` names
+date, or of its ``--changes`` edit, or of the churn night of its last edit: see
+:mod:`replica.churn`). A GET whose ``If-None-Match`` names
 the ETag (weak comparison, ``*`` too) or, without ``If-None-Match``, whose ``If-Modified-Since``
 is not before ``Last-Modified``, is answered ``304 Not Modified`` with both headers and no
 body (faults that change a page then have no page to change). ``--no-validators`` sends neither
@@ -200,6 +213,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlencode
 
+from replica.churn import DEFAULT_CHURN, Churn, build_night
 from replica.dataset import (
     Archive,
     Changes,
@@ -321,6 +335,7 @@ _KINDS: dict[str, _Kind] = {
     "stalecount": _Kind({"mode": (_choice("stale", "alternate"), "stale")}, "mode"),
     "canonical": _Kind({"to": (_choice("offsite", "javascript", "search"), "offsite")}, "to"),
     "deepnest": _Kind({"depth": (_depth, 3000)}, "depth"),
+    "lie304": _Kind({"validators": (_choice("echo", "current", "none"), "echo")}, "validators"),
     "shift": _Kind({"count": (_whole(1), 10)}, "count", where="path"),
     "baddates": _Kind({}, where="documents"),
     "badtitles": _Kind({}, where="documents"),
@@ -655,18 +670,32 @@ class FaultLog:
 
 
 def build_faulty_archive(
-    plan: FaultPlan, size: int, seed: int, changes: Changes | None = None, log: FaultLog | None = None
+    plan: FaultPlan,
+    size: int,
+    seed: int,
+    changes: Changes | None = None,
+    log: FaultLog | None = None,
+    *,
+    night: int = 0,
+    churn: Churn | None = None,
 ) -> Archive:
-    """The archive the plan serves: ``size`` documents, plus every shift's documents (newest),
-    with ``baddates``/``badtitles``/``titles`` applied (logged in ``log``, one line per document).
+    """The archive the plan serves: ``size`` documents (as they stand on ``night`` of
+    ``churn``, see :mod:`replica.churn`), plus every shift's documents (newest), with
+    ``baddates``/``badtitles``/``titles`` applied (logged in ``log``, one line per document).
 
-    Without shifts and archive faults it is exactly :func:`build_archive`'s. Raises
-    ``ValueError`` for an entry whose ``/document/<slug>`` is not in the archive.
+    Without shifts and archive faults it is exactly :func:`build_archive`'s (or
+    :func:`build_night`'s). Raises ``ValueError`` for an entry whose ``/document/<slug>`` is
+    not in the archive, or for ``changes`` with a night after 0 (two ways to change it).
     """
     changes = changes or Changes()
-    if plan.shift_total:
-        changes = replace(changes, added=changes.added + plan.shift_total)
-    archive = build_archive(size, seed, changes)
+    if night:
+        if changes != Changes():
+            raise ValueError("--changes and --night are two ways of changing the archive: give one")
+        archive = build_night(size, seed, night, churn or Churn.parse(DEFAULT_CHURN), plan.shift_total)
+    else:
+        if plan.shift_total:
+            changes = replace(changes, added=changes.added + plan.shift_total)
+        archive = build_archive(size, seed, changes)
     for entry in plan.documents:
         # Each entry draws with its own salt, so two entries of one kind choose independently.
         salt = f"{entry.index}|{entry.text}"

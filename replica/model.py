@@ -38,8 +38,8 @@ class ReplicaDoc:
     uploaded_date: str
     """Original Uploaded Date, ``YYYY-MM-DD``."""
     revised: str | None = None
-    """Date (``YYYY-MM-DD``) of the last edit (``--changes``), or None: its page's
-    ``Last-Modified`` is this date, else the upload date."""
+    """Date (``YYYY-MM-DD``) of the last edit (``--changes``, or a churn night's), or None: its
+    page's ``Last-Modified`` is this date, else the upload date."""
     credits: str | None = None
     """Full credits sentence ("This document was made possible with support from X"), or None."""
     authors: list[Term] = field(default_factory=list)
@@ -64,6 +64,9 @@ class ReplicaDoc:
     """Language tab of the translation pane."""
     text: list[str] = field(default_factory=list)
     """Paragraphs of the translation / transcript (plain text; rendered with Word-like markup)."""
+    text_version: int = 0
+    """Which generated text the translation pane shows: 0 the document's first, N after its
+    N-th rewrite (a churn night's deep edit, see ``replica/churn.py``)."""
     related: list[str] = field(default_factory=list)
     """Slugs of the Related Documents, in order."""
     clean_title: str = ""

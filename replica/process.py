@@ -28,6 +28,8 @@ class Replica:
     log_path: Path
     fault_log: Path | None = None
     """The ``--fault-log`` file (JSON lines, one per injected fault), if asked for."""
+    events_path: Path | None = None
+    """The ``--dump-events`` file (the night's events, one JSON line each), if asked for."""
 
 
 @contextmanager
@@ -42,17 +44,28 @@ def running_replica(
     fault_log: Path | None = None,
     extra_args: list[str] | None = None,
     truth_page_size: int = 10,
+    night: int = 0,
+    churn: str | None = None,
+    dump_events: Path | None = None,
     startup_timeout: float = 120.0,
 ) -> Iterator[Replica]:
     """Run ``python -m replica --port 0`` until the block ends.
 
     ``port`` fixes the port, for runs that must see the same host twice (a job's state
     keys documents by their canonical URL, host included). ``fault_log`` is passed as
-    ``--fault-log`` (every injected fault, one JSON line each).
+    ``--fault-log`` (every injected fault, one JSON line each). ``night``, ``churn`` and
+    ``dump_events`` are ``--night K``, ``--churn SPEC`` (None: the replica's default churn)
+    and ``--dump-events FILE`` (see ``replica/churn.py``).
     """
     cmd = [sys.executable, "-m", "replica", "--port", str(port)]
     if changes:
         cmd += ["--changes", changes]
+    if night:
+        cmd += ["--night", str(night)]
+    if churn is not None:
+        cmd += ["--churn", churn]
+    if dump_events is not None:
+        cmd += ["--dump-events", str(dump_events)]
     if documents is not None:
         cmd += ["--documents", str(documents)]
     if faults:
@@ -84,7 +97,12 @@ def running_replica(
             process.wait(timeout=10)
             raise ReplicaStartError(f"replica failed to start: {log_path.read_text()[-2000:]}")
         yield Replica(
-            base_url=base_url, process=process, truth_path=dump_truth, log_path=log_path, fault_log=fault_log
+            base_url=base_url,
+            process=process,
+            truth_path=dump_truth,
+            log_path=log_path,
+            fault_log=fault_log,
+            events_path=dump_events,
         )
     finally:
         process.terminate()

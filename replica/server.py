@@ -10,7 +10,8 @@ and reports the counts at ``GET /_replica/faults``.
 
 Document pages carry ``ETag`` and ``Last-Modified`` and answer conditional GETs with
 ``304 Not Modified`` (unless ``validators=False``, ``--no-validators``); see "Validators" in
-:mod:`replica.faults`.
+:mod:`replica.faults`. A document removed on a churn night (:mod:`replica.churn`) answers
+404 or 410 at each of its addresses.
 """
 
 from __future__ import annotations
@@ -412,7 +413,7 @@ class ReplicaHandler(BaseHTTPRequestHandler):
             return self._document(path.removeprefix("/document/"))
         if path.startswith("/node/") and path[6:].isdigit():
             doc = self.server.visible(archive.by_nid.get(int(path[6:])))
-            return self._doc_page(doc) if doc else self._text(HTTPStatus.NOT_FOUND, "Page not found")
+            return self._doc_page(doc) if doc else self._missing(archive.gone_nids.get(int(path[6:])))
         if path == "/robots.txt":
             body = ROBOTS_TXT
             for entry in self.server.faults.switches:
@@ -510,9 +511,10 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         visible = self.server.visible
         rest = rest.rstrip("/")
         if rest.endswith("/download") and rest[: -len("/download")].isdigit():
-            doc = visible(archive.by_nid.get(int(rest[: -len("/download")])))
+            nid = int(rest[: -len("/download")])
+            doc = visible(archive.by_nid.get(nid))
             if doc is None:
-                return self._text(HTTPStatus.NOT_FOUND, "Page not found")
+                return self._missing(archive.gone_nids.get(nid))
             return Reply(
                 HTTPStatus.OK, b"%PDF-1.4\n% replica placeholder\n%%EOF\n", "application/pdf", [CACHE_CONTROL]
             )
@@ -520,12 +522,19 @@ class ReplicaHandler(BaseHTTPRequestHandler):
             # Legacy /document/<record id>: a permanent redirect to the canonical page.
             doc = visible(archive.by_record.get(int(rest)))
             if doc is None:
-                return self._text(HTTPStatus.NOT_FOUND, "Page not found")
+                return self._missing(archive.gone_records.get(int(rest)))
             return self._redirect(f"/document/{doc.slug}")
         doc = visible(archive.by_slug.get(rest))
         if doc is None:
-            return self._text(HTTPStatus.NOT_FOUND, "Page not found")
+            return self._missing(archive.gone.get(rest))
         return self._doc_page(doc)
+
+    def _missing(self, gone: int | None) -> Reply:
+        """The answer for a document that is not there: 404, or the status its removal on a
+        churn night gave it (404 or 410)."""
+        if gone == HTTPStatus.GONE:
+            return self._text(HTTPStatus.GONE, "This page has been removed")
+        return self._text(HTTPStatus.NOT_FOUND, "Page not found")
 
     def _doc_page(self, doc: ReplicaDoc) -> Reply:
         """The document's page, or ``304 Not Modified`` when the request's validators match."""
@@ -623,6 +632,8 @@ class ReplicaHandler(BaseHTTPRequestHandler):
                 detail["retry_after"] = value
             fault_reply = Reply(status, error_page(status), HTML, headers)
             return detail, lambda: self._write(fault_reply)
+        if name == "lie304":
+            return self._lie304(reply, str(params["validators"]))
         if name == "slow":
             seconds = float(params["seconds"])
 
@@ -696,6 +707,31 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         if name == "loop":
             return self._loop(reply, int(params["to"]))
         return None
+
+    def _lie304(self, reply: Reply, mode: str) -> tuple[dict[str, Any], Callable[[], None]]:
+        """``304 Not Modified`` whatever the request asked, with the validators ``mode`` says."""
+        none_match = self.headers.get("If-None-Match")
+        since = self.headers.get("If-Modified-Since")
+        etag = modified = None
+        if mode == "echo":
+            tags = [t.strip() for t in (none_match or "").split(",") if t.strip() not in ("", "*")]
+            etag, modified = (tags[0] if tags else None), since
+        elif mode == "current":
+            own = dict(reply.headers)
+            etag, modified = own.get("ETag"), own.get("Last-Modified")
+        headers = [CACHE_CONTROL]
+        headers += [("ETag", etag)] if etag is not None else []
+        headers += [("Last-Modified", modified)] if modified is not None else []
+        lie = Reply(HTTPStatus.NOT_MODIFIED, b"", None, headers)
+        detail = {
+            "status": 304,
+            "page_status": reply.status,
+            "if_none_match": none_match,
+            "if_modified_since": since,
+            "etag": etag,
+            "last_modified": modified,
+        }
+        return detail, lambda: self._write(lie)
 
     @staticmethod
     def _cut(body: bytes, keep: float) -> int:

@@ -55,3 +55,51 @@ def test_the_url_line_comes_once_the_server_listens(tmp_path: Path) -> None:
             conn.sendall(b"GET /robots.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             assert conn.recv(12) == b"HTTP/1.1 200"
         assert parts.hostname == "127.0.0.1" and len(read_jsonl(truth)) == 20
+
+
+def test_night_and_churn_are_checked_before_anything_is_built(tmp_path: Path) -> None:
+    for args, words in [
+        (["--churn", "upload=3"], "unknown name 'upload'"),
+        (["--churn", "edits=5-2"], "N <= M"),
+        (["--churn", "edits"], "NAME=COUNT"),
+        (["--churn", "edits=1,edits=2"], "given twice"),
+        (["--night", "-1"], "whole number from 0"),
+        (["--night", "soon"], "whole number from 0"),
+    ]:
+        done = _replica("--documents", "20", *args, "--dump-truth", str(tmp_path / "t.jsonl"), "--dump-only")
+        assert done.returncode == 2 and words in done.stderr, (args, done.stderr)
+    both = _replica(
+        "--documents",
+        "20",
+        "--night",
+        "2",
+        "--changes",
+        "1,1,1",
+        "--dump-events",
+        str(tmp_path / "e"),
+        "--dump-only",
+    )
+    assert both.returncode == 2 and "give one" in both.stderr
+    rules = _replica("--churn-help")
+    assert rules.returncode == 0 and "reappearances" in rules.stdout and "COUNT = N" in rules.stdout
+    assert "--churn-help" in _replica("--help").stdout
+
+
+def test_dump_only_writes_the_events_alone(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    done = _replica(
+        "--documents",
+        "60",
+        "--night",
+        "3",
+        "--churn",
+        "uploads=2,removals=1",
+        "--dump-events",
+        str(events),
+        "--dump-only",
+    )
+    assert done.returncode == 0 and done.stdout == ""
+    got = read_jsonl(events)
+    assert [(e["night"], e["event"]) for e in got] == [(3, "remove"), (3, "upload"), (3, "upload")]
+    assert [e["position"] for e in got[1:]] == [2, 1]  # the newest upload is the first row
+    assert not (tmp_path / "t.jsonl").exists()

@@ -797,6 +797,55 @@ def test_validators_and_conditional_requests(tmp_path: Path) -> None:
         assert got.body == first.body
 
 
+def test_lie304_answers_304_whatever_the_request_says(tmp_path: Path, log_path: Path) -> None:
+    truth_path = tmp_path / "truth.jsonl"
+    with running_replica(documents=DOCS, dump_truth=truth_path) as plain:
+        a, b = (canonical_path(r) for r in truth_of(plain)[3:5])
+        real_a, real_b = fetch(plain, a), fetch(plain, b)
+    assert real_a.status == real_b.status == 200  # no fault: whole pages
+    spec = f"lie304@{a}#1,lie304@{a}#3,lie304:current@{b},lie304:none@/search?page=1"
+    with running_replica(documents=DOCS, faults=spec, fault_log=log_path) as rep:
+        bare = fetch(rep, a)  # no validators sent at all
+        assert bare.status == 304 and bare.body == b"" and bare.header("Content-Length") is None
+        assert bare.header("ETag") is None and bare.header("Last-Modified") is None
+        assert fetch(rep, a).body == real_a.body  # attempt 2: the page
+        sent = {
+            "If-None-Match": '"stale-copy", W/"other"',
+            "If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT",
+        }
+        echoed = fetch(rep, a, headers=sent)  # validators that match nothing: still 304
+        assert echoed.status == 304 and echoed.body == b""
+        assert (
+            echoed.header("ETag") == '"stale-copy"'
+            and echoed.header("Last-Modified") == sent["If-Modified-Since"]
+        )
+        current = fetch(rep, b, headers={"If-None-Match": '"nope"'})
+        assert current.status == 304 and current.body == b""
+        assert current.header("ETag") == real_b.header("ETag") != '"nope"'
+        assert current.header("Last-Modified") == real_b.header("Last-Modified")
+        results = fetch(rep, "/search?page=1")
+        assert results.status == 304 and results.body == b"" and results.header("ETag") is None
+        assert fetch(rep, "/search?page=2").status == 200
+        assert counts(rep) == {"lie304": 4}
+        lines = fault_lines(rep)
+    assert [(x["path"], x["attempt"], x["detail"]["page_status"]) for x in lines] == [
+        (a, 1, 200), (a, 3, 200), (b, 1, 200), ("/search?page=1", 1, 200),
+    ]  # fmt: skip
+    assert lines[0]["params"] == {"validators": "echo"} and lines[0]["detail"]["if_none_match"] is None
+    assert lines[1]["detail"]["etag"] == '"stale-copy"' and lines[1]["detail"]["status"] == 304
+    assert lines[2]["detail"]["etag"] == real_b.header("ETag")
+
+
+def test_lie304_at_a_rate_over_document_pages_first_attempts() -> None:
+    with running_replica(documents=DOCS, faults="lie304@0.5/document/#1") as rep:
+        paths = rows(fetch(rep, "/search?items_per_page=50"))
+        assert len(paths) == 50
+        first = [fetch(rep, p).status for p in paths]
+        assert 10 <= first.count(304) <= 40 and set(first) == {200, 304}
+        assert {fetch(rep, p).status for p in paths} == {200}  # attempt 2
+        assert fetch(rep, "/search").status == 200  # the prefix: document pages only
+
+
 def content(record: dict[str, Any]) -> dict[str, Any]:
     """A truth record without where it is listed (new uploads move every document along) and
     without its URLs (two replicas, two ports)."""
