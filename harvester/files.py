@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Callable
@@ -61,6 +62,24 @@ def resolve_output(path: Path) -> OutputPath:
             f"{path} is a folder; give a file name inside it, e.g. {path / 'archive.jsonl'}"
         )
     raise OutputPathError(f"{path} is not a regular file, a device or a FIFO; choose another output path")
+
+
+_ROLE = re.compile(r"\.(?:failed(?:-\d+)?|summary|report)$")
+
+
+def dataset_stem(path: Path) -> str:
+    """A dataset's name: its file name less its last suffix, and less the role a file of the
+    harvester's gives it (a failed run's aside, a summary, a report).
+
+    >>> dataset_stem(Path("out/wilson.2026-12-01.jsonl")), dataset_stem(Path("wilson.2026-12-02.csv"))
+    ('wilson.2026-12-01', 'wilson.2026-12-02')
+    >>> dataset_stem(Path("korea.failed.jsonl")), dataset_stem(Path("korea.failed-2.jsonl"))
+    ('korea', 'korea')
+    >>> dataset_stem(Path("x.y.summary.json")), dataset_stem(Path("data"))
+    ('x.y', 'data')
+    """
+    name = path.name[: -len(path.suffix)] if path.suffix else path.name
+    return _ROLE.sub("", name)
 
 
 def partial_path(final: Path) -> Path:

@@ -8,6 +8,7 @@ mode, and keeps the failed run's records aside.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import stat
 import threading
@@ -166,3 +167,37 @@ async def test_scrapys_uri_parameters_name_the_output(tmp_path: Path) -> None:
     stem = written[0].split(".")[0]
     assert stem.startswith("out-20") and "%(" not in stem
     assert written == [f"{stem}.jsonl", f"{stem}.report.html", f"{stem}.summary.json"]
+
+
+@deferred_f_from_coro_f
+async def test_summaries_and_reports_are_named_after_the_whole_file_name(tmp_path: Path) -> None:
+    days = ("2026-12-01", "2026-12-02")
+    with running_replica(documents=20) as rep:
+        for day in days:
+            result = await crawl(rep.base_url, out=tmp_path / f"wilson.{day}.jsonl")
+            assert result.verdict == "ok", result.reasons
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(
+        f"wilson.{day}{suffix}" for day in days for suffix in (".jsonl", ".report.html", ".summary.json")
+    )
+    for day in days:
+        summary = json.loads((tmp_path / f"wilson.{day}.summary.json").read_text(encoding="utf-8"))
+        assert summary["files"] == {"jsonl": str(tmp_path / f"wilson.{day}.jsonl")}
+
+
+@deferred_f_from_coro_f
+async def test_a_run_that_writes_no_file_writes_a_summary_only_where_told(tmp_path: Path) -> None:
+    with running_replica(documents=20) as rep:
+        quiet = await crawl(rep.base_url, out=Path("/dev/null"))
+        told = await crawl(
+            rep.base_url,
+            out=Path("/dev/null"),
+            settings={"HARVESTER_SUMMARY_FILE": str(tmp_path / "null.summary.json")},
+        )
+    assert quiet.verdict == told.verdict == "ok"
+    # Not output/archive.summary.json beside another dataset: nowhere.
+    assert quiet.stat("harvester/output/summary", None) is None
+    assert quiet.stat("harvester/output/report", None) is None
+    assert told.stat("harvester/output/summary") == str(tmp_path / "null.summary.json")
+    assert told.stat("harvester/output/report") == str(tmp_path / "null.report.html")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null.report.html", "null.summary.json"]
