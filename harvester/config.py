@@ -27,6 +27,7 @@ from harvester.files import OutputPathError, resolve_output
 from harvester.items import FIELD_ORDER, LISTING_FIELDS
 from harvester.settings import FEEDS as DEFAULT_FEEDS
 from harvester.settings import HARVESTER_JOBS_DIR as DEFAULT_JOBS_DIR
+from harvester.streams import open_fifo, park, stream_kind
 
 #: Numeric settings checked before the crawl: name -> (lowest, highest).
 NUMBERS: dict[str, tuple[float, float]] = {
@@ -42,6 +43,7 @@ NUMBERS: dict[str, tuple[float, float]] = {
     "HARVESTER_REQUEST_BUDGET": (0.0, 1000.0),
     "HARVESTER_JOB_STOP_AFTER_KNOWN": (0.0, 1e9),
     "HARVESTER_JOB_FULL_EVERY_DAYS": (0.0, 3_650.0),
+    "HARVESTER_STREAM_WAIT": (0.0, 3_600.0),
 }
 
 
@@ -171,9 +173,11 @@ def _check_feeds(settings: Settings) -> None:
             options.setdefault("item_export_kwargs", {}).update(extra)
         text = str(uri)
         if "://" in text and not text.startswith("file://"):
-            continue  # stdout:, s3:// ...: Scrapy's own storages
+            continue  # s3:// ...: Scrapy's own storages
         path = Path(text.removeprefix("file://"))
-        if text == "-":
+        kind = stream_kind(path)
+        if kind is not None:
+            _check_stream(path, kind, settings.getfloat("HARVESTER_STREAM_WAIT"))
             continue
         if "%(" not in path.name:
             try:
@@ -192,6 +196,17 @@ def _check_feeds(settings: Settings) -> None:
             folder = folder.parent
         _check_folder(folder, "output (-o/-O)")
     settings.set("FEEDS", feeds, priority=settings.getpriority("FEEDS") or "project")
+
+
+def _check_stream(path: Path, kind: str, wait: float) -> None:
+    """A stream is written as the run goes: a FIFO must have a reader before any request."""
+    if kind == "fifo":
+        try:
+            park(path, open_fifo(path, wait))
+        except OSError as exc:
+            raise ArgumentError("output", str(path), exc.strerror or str(exc)) from exc
+    elif kind == "device" and not os.access(path, os.W_OK):
+        raise ArgumentError("output", str(path), "cannot write to this device; choose another output")
 
 
 def _check_folder(folder: Path, what: str) -> None:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from harvester.streams import stream_kind
+
 
 def _umask() -> int:
     current = os.umask(0)
@@ -45,9 +47,12 @@ class OutputPathError(OSError):
 
 
 def resolve_output(path: Path) -> OutputPath:
-    """Decide how to write ``path``: a symlink is written through to its target (atomically,
-    in the target's folder); a character device or a FIFO is streamed to; a directory or
-    any other special file is refused with the reason."""
+    """Decide how to write ``path``: a stream (``-``, ``/dev/stdout``, a character device
+    or a FIFO, through symlinks too) is written to directly and never replaced; a symlink to
+    a file is written through to its target (atomically, in the target's folder); a
+    directory or any other special file is refused with the reason."""
+    if stream_kind(path) is not None:
+        return OutputPath(path, stream=True)
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
         mode = target.stat().st_mode
@@ -55,8 +60,6 @@ def resolve_output(path: Path) -> OutputPath:
         return OutputPath(target)  # a new file (an unusable folder is the folder check's to say)
     if stat.S_ISREG(mode):
         return OutputPath(target)
-    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
-        return OutputPath(target, stream=True)
     if stat.S_ISDIR(mode):
         raise OutputPathError(
             f"{path} is a folder; give a file name inside it, e.g. {path / 'archive.jsonl'}"

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scrapy.crawler import Crawler
+from scrapy.statscollectors import StatsCollector
 
 from harvester import signals
+from harvester import stats as keys
 from harvester.corrections import apply_corrections
 from harvester.files import fsync_file, partial_path, replace_keeping_mode
 from harvester.walk import WalkOutcome
@@ -40,6 +42,8 @@ class Staged:
 class Published:
     files: list[str] = field(default_factory=list)
     aside: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    """Outputs whose records could not be kept at all ("path (reason)"), e.g. on a full disk."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -55,10 +59,13 @@ class PublishGate:
         self.staged: list[Staged] = []
         self.producers: list[Callable[[], None]] = []
         self.corrections: dict[str, tuple[int, str]] = {}
+        self.lost: list[str] = []
+        self.stats: StatsCollector | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PublishGate:
         gate = cls()
+        gate.stats = crawler.stats
         crawler.signals.connect(gate.walk_finished, signal=signals.walk_finished)
         return gate
 
@@ -68,13 +75,19 @@ class PublishGate:
     def stage(self, tmp: Path, final: Path, fmt: str = "", append: bool = False) -> None:
         self.staged.append(Staged(tmp, final, fmt, append))
 
+    def lose(self, final: Path, reason: str) -> None:
+        """An output whose file could not be written whole: nothing to publish or keep aside."""
+        self.lost.append(f"{final} ({reason})")
+
     def on_ok(self, produce: Callable[[], None]) -> None:
         """``produce()`` stages more files when the verdict is ok (a job's dataset)."""
         self.producers.append(produce)
 
     def finish(self, ok: bool) -> Published:
         """Publish every staged file (``ok``), or keep them aside."""
-        result = Published()
+        result = Published(lost=list(self.lost))
+        if self.lost:
+            ok = False
         if ok:
             for produce in self.producers:
                 try:
@@ -95,6 +108,8 @@ class PublishGate:
             except OSError as exc:
                 result.errors.append(f"could not write {item.final}: {exc.strerror or exc}")
                 item.tmp.unlink(missing_ok=True)
+        if self.stats is not None and result.lost:
+            self.stats.set_value(keys.OUTPUT_LOST, result.lost)
         return result
 
     def _publish(self, item: Staged) -> None:

@@ -28,6 +28,9 @@ HARVESTER_PAGE_SIZE = 100
 #: Seconds between progress lines in the log.
 HARVESTER_PROGRESS_INTERVAL = 30.0
 
+#: Seconds a run waits, before any request, for a reader to open a FIFO given as output.
+HARVESTER_STREAM_WAIT = 30.0
+
 #: Run summary (JSON) of a single run: "auto" puts it beside the first feed
 #: (``output/archive.summary.json`` by default); a path (``%(name)s`` allowed); "" for none.
 HARVESTER_SUMMARY_FILE = "auto"
@@ -115,9 +118,11 @@ EXTENSIONS = {
 FEED_EXPORT_ENCODING = "utf-8"
 FEED_EXPORT_FIELDS = list(FIELD_ORDER)
 # Written aside, renamed into place when complete (harvester/feedstorage.py).
+# Streams (-O -, /dev/stdout, a FIFO) are written through, never replaced (harvester/streams.py).
 FEED_STORAGES = {
     "": "harvester.feedstorage.GatedFileFeedStorage",
     "file": "harvester.feedstorage.GatedFileFeedStorage",
+    "stdout": "harvester.feedstorage.GatedFileFeedStorage",
 }
 FEED_EXPORTERS = {
     "csv": "harvester.exporters.HarvesterCsvItemExporter",

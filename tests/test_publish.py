@@ -8,19 +8,25 @@ mode, and keeps the failed run's records aside.
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
 import stat
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from scrapy.utils.defer import deferred_f_from_coro_f
 
+from harvester import streams
 from harvester.publish import aside_path
 from replica.process import running_replica
 from tests.conftest import read_jsonl
 from tests.crawling import crawl
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 PLAIN_STORAGE = {
     "": "scrapy.extensions.feedexport.FileFeedStorage",
@@ -154,8 +160,52 @@ async def test_a_full_disk_fails_the_run(tmp_path: Path) -> None:
             rep.base_url, out=Path("/dev/full"), settings={"HARVESTER_SUMMARY_FILE": str(tmp_path / "s.json")}
         )
     assert result.verdict == "failed"
-    assert "an output file could not be written (see the errors above)" in result.reasons
+    assert "an output could not be written in full (see the errors above)" in result.reasons
+    assert result.stat("harvester/output/errors") == 1
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+def fill_disk_after(limit: int, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Writes to a feed's ``.partial`` file fail with ENOSPC once ``limit`` bytes are in it."""
+    written: dict[int, int] = {}
+    failed: list[str] = []
+    real_write = streams._os_write
+
+    def write(fd: int, data: Buffer) -> int:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        size = len(memoryview(data))
+        if target.endswith(".partial") and written.get(fd, 0) + size > limit:
+            failed.append(target)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written[fd] = written.get(fd, 0) + size
+        return real_write(fd, data)
+
+    monkeypatch.setattr(streams, "_os_write", write)
+    return failed
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/fd"), reason="needs /proc to tell the feed's files apart")
+@deferred_f_from_coro_f
+async def test_a_full_disk_leaves_no_partial_and_says_the_records_are_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out.jsonl"
+    with running_replica(documents=300) as rep:
+        good = await crawl(rep.base_url, out=out, settings={"HARVESTER_SUMMARY_FILE": ""})
+        assert good.verdict == "ok", good.reasons
+        before = out.read_bytes()
+        files_before = sorted(p.name for p in tmp_path.iterdir())
+        failed = fill_disk_after(64 * 1024, monkeypatch)
+        full = await crawl(rep.base_url, out=out, settings={"HARVESTER_PAGE_SIZE": 100})
+    assert failed, "the full disk was not staged"
+    assert full.verdict == "failed"
+    assert "an output could not be written in full (see the errors above)" in full.reasons
+    assert full.stat("harvester/output/errors") == 1
+    assert out.read_bytes() == before
+    # Nothing left on the full disk, and nothing claimed to be kept.
+    assert sorted(p.name for p in tmp_path.iterdir()) == files_before
+    assert full.stat("harvester/output/kept_aside") == []
+    assert full.stat("harvester/output/lost") == [f"{out} (No space left on device)"]
 
 
 @deferred_f_from_coro_f
