@@ -10,11 +10,13 @@ before any request, with an :class:`~harvester.exceptions.ArgumentError` naming 
 
 from __future__ import annotations
 
+import csv
 import ipaddress
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings, Settings
@@ -23,7 +25,7 @@ from scrapy.utils.conf import closest_scrapy_cfg
 from harvester.args import ArchiveArgs
 from harvester.exceptions import ArgumentError
 from harvester.exporters import csv_export_kwargs
-from harvester.files import OutputPathError, resolve_output
+from harvester.files import OutputPathError, lock_output, release_outputs, resolve_output
 from harvester.items import FIELD_ORDER, LISTING_FIELDS
 from harvester.settings import FEEDS as DEFAULT_FEEDS
 from harvester.settings import HARVESTER_JOBS_DIR as DEFAULT_JOBS_DIR
@@ -166,6 +168,14 @@ def _check_numbers(settings: Settings) -> None:
 
 
 def _check_feeds(settings: Settings) -> None:
+    try:
+        _check_each_feed(settings)
+    except ArgumentError:
+        release_outputs(settings)  # the outputs locked before the refusal
+        raise
+
+
+def _check_each_feed(settings: Settings) -> None:
     feeds = settings.getdict("FEEDS")
     extra = csv_export_kwargs(settings)
     for uri, options in feeds.items():
@@ -175,13 +185,24 @@ def _check_feeds(settings: Settings) -> None:
         if "://" in text and not text.startswith("file://"):
             continue  # s3:// ...: Scrapy's own storages
         path = Path(text.removeprefix("file://"))
+        if path.name.count("%(") == path.name.count("%(name)s"):  # the default output/%(name)s.jsonl
+            path = path.with_name(path.name.replace("%(name)s", SPIDER_NAME))
         kind = stream_kind(path)
         if kind is not None:
             _check_stream(path, kind, settings.getfloat("HARVESTER_STREAM_WAIT"))
             continue
+        fmt = str(options.get("format", ""))
+        append = not options.get("overwrite", False)
+        if append and fmt in NOT_APPENDABLE:
+            raise ArgumentError(
+                "output", text,
+                f"-o appends, and a second {fmt.upper()} document after the first is not valid {fmt.upper()}; "
+                f"use -O to replace the file, or JSON Lines (.jsonl), which -o appends to",
+            )  # fmt: skip
+        final: Path | None = None
         if "%(" not in path.name:
             try:
-                resolve_output(path)
+                final = resolve_output(path).path
             except OutputPathError as exc:
                 raise ArgumentError("output", text, f"{exc}") from exc
         summary_like = path.name.endswith(".summary.json")
@@ -195,7 +216,51 @@ def _check_feeds(settings: Settings) -> None:
         while "%(" in str(folder):
             folder = folder.parent
         _check_folder(folder, "output (-o/-O)")
+        if final is not None:
+            if append and fmt == "csv":
+                _check_csv_columns(final, _columns(settings, options, extra))
+            try:
+                lock_output(final, settings)
+            except OutputPathError as exc:
+                raise ArgumentError("output", text, f"{exc}") from exc
     settings.set("FEEDS", feeds, priority=settings.getpriority("FEEDS") or "project")
+
+
+#: The name of the one spider, as Scrapy's %(name)s gives it in feed URIs
+#: (:attr:`harvester.spiders.archive.ArchiveSpider.name`; a test keeps them equal).
+SPIDER_NAME = "archive"
+
+#: Formats whose file is one document: a second run's records appended after it make it invalid.
+NOT_APPENDABLE = ("json", "xml")
+
+
+def _columns(settings: Settings, options: dict[str, Any], extra: dict[str, Any]) -> list[str]:
+    """The header a CSV feed of this run will write (the exporter drops ``text`` unless asked)."""
+    fields = list(options.get("fields") or settings.getlist("FEED_EXPORT_FIELDS"))
+    return fields if extra.get("include_text") else [f for f in fields if f != "text"]
+
+
+def _check_csv_columns(path: Path, columns: list[str]) -> None:
+    """``-o x.csv`` appends rows under the file's header: they must be the same columns."""
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            header = next(csv.reader(handle), None)
+    except FileNotFoundError:
+        return
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ArgumentError("output", str(path), f"cannot read its header to append to it ({exc})") from exc
+    if header is None or header == columns:
+        return
+    raise ArgumentError(
+        "output", str(path),
+        f"has {len(header)} columns ({_kind(header)}), and this run would append rows of {len(columns)} "
+        f"({_kind(columns)}); append to a file of the same columns, or write another file (-O)",
+    )  # fmt: skip
+
+
+def _kind(columns: list[str]) -> str:
+    details = "details fields" if "record_id" in columns else "listing fields"
+    return f"{details}{', with text' if 'text' in columns else ''}"
 
 
 def _check_stream(path: Path, kind: str, wait: float) -> None:

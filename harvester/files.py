@@ -10,6 +10,7 @@ owner. A path that is not a regular file is handled by :func:`resolve_output`.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -83,6 +84,48 @@ def dataset_stem(path: Path) -> str:
     """
     name = path.name[: -len(path.suffix)] if path.suffix else path.name
     return _ROLE.sub("", name)
+
+
+#: Locks on the outputs of the runs of this process: id of the run's settings -> lock files.
+_output_locks: dict[int, list[tuple[Path, int]]] = {}
+
+
+def lock_output(final: Path, run: object) -> None:
+    """Hold ``.<name>.lock`` beside ``final`` until :func:`release_outputs` for ``run`` (the
+    run's settings): a second run writing the same output while this one runs is refused,
+    before it sends any request (it would remove this run's ``.partial`` as a killed
+    run's, or publish over it). A killed run's lock is released by the kernel."""
+    lock = final.with_name(f".{final.name}.lock")
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            raise OutputPathError(
+                f"another run (pid {holder}) is writing {final}; wait for it to end, or give this run "
+                "another output"
+            ) from None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(lock))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the run that held it removed it meanwhile: take the new one
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    _output_locks.setdefault(id(run), []).append((lock, fd))
+
+
+def release_outputs(run: object) -> None:
+    """Let other runs write ``run``'s outputs again (its files are in place, or it was
+    refused); the lock files go (removed while still held, so no other run holds a lock
+    on a file that is gone)."""
+    for lock, fd in _output_locks.pop(id(run), []):
+        lock.unlink(missing_ok=True)
+        os.close(fd)
 
 
 def partial_path(final: Path) -> Path:

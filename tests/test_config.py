@@ -13,6 +13,13 @@ from harvester.exceptions import ArgumentError
 from harvester.items import FIELD_ORDER, LISTING_FIELDS
 
 
+@pytest.fixture(autouse=True)
+def _no_output_locks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These runs are configured and never run, so never release their outputs: the lock
+    (tests/test_publish.py) is left out here."""
+    monkeypatch.setattr("harvester.config.lock_output", lambda final, run: None)
+
+
 def settings(**overrides: object) -> Settings:
     s = Settings()
     s.setmodule("harvester.settings", priority="project")
@@ -106,3 +113,10 @@ def test_the_default_output_is_the_projects_wherever_the_command_runs(
     job = settings()
     configure(job, parse_args({"job": "nightly"}))
     assert job.get("HARVESTER_JOBS_DIR") == str(tmp_path / "output" / "jobs")
+
+
+def test_the_spider_name_config_expands_is_the_spiders() -> None:
+    from harvester.config import SPIDER_NAME
+    from harvester.spiders.archive import ArchiveSpider
+
+    assert SPIDER_NAME == ArchiveSpider.name
