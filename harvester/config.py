@@ -11,6 +11,7 @@ before any request, with an :class:`~harvester.exceptions.ArgumentError` naming 
 from __future__ import annotations
 
 import csv
+import difflib
 import ipaddress
 import os
 import tempfile
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings, Settings
 from scrapy.utils.conf import closest_scrapy_cfg
 
+from harvester import settings as harvester_settings
 from harvester.args import ArchiveArgs
 from harvester.exceptions import ArgumentError
 from harvester.exporters import csv_export_kwargs
@@ -30,6 +32,8 @@ from harvester.items import FIELD_ORDER, LISTING_FIELDS
 from harvester.settings import FEEDS as DEFAULT_FEEDS
 from harvester.settings import HARVESTER_JOBS_DIR as DEFAULT_JOBS_DIR
 from harvester.streams import open_fifo, park, stream_kind
+
+PREFIX = "HARVESTER_"
 
 #: Numeric settings checked before the crawl: name -> (lowest, highest).
 NUMBERS: dict[str, tuple[float, float]] = {
@@ -70,6 +74,7 @@ def is_loopback(host: str | None) -> bool:
 def configure(settings: Settings, args: ArchiveArgs) -> RunConfig:
     base = _base_url(settings, args)
     host = urlsplit(base).hostname or ""
+    _check_names(settings)
     _check_numbers(settings)
     if is_loopback(host) and settings.getbool("HARVESTER_LOCAL_FAST"):
         for name, value in (
@@ -149,6 +154,24 @@ def _base_url(settings: Settings, args: ArchiveArgs) -> str:
                 f"Give a results URL of {base}, or set -s HARVESTER_BASE_URL={start.scheme}://{start.netloc}",
             )  # fmt: skip
     return base
+
+
+#: Every setting of ours, as ``harvester.settings`` defines it.
+KNOWN_SETTINGS = sorted(name for name in vars(harvester_settings) if name.startswith(PREFIX))
+
+
+def _check_names(settings: Settings) -> None:
+    """A mistyped ``-s HARVESTER_...`` would silently leave the default in place: refuse it."""
+    for name in settings:
+        if str(name).startswith(PREFIX) and name not in KNOWN_SETTINGS:
+            # Compared without the prefix, which every name shares.
+            tails = [known.removeprefix(PREFIX) for known in KNOWN_SETTINGS]
+            close = difflib.get_close_matches(str(name).removeprefix(PREFIX), tails, n=1, cutoff=0.6)
+            guess = f"did you mean {PREFIX}{close[0]}? " if close else ""
+            raise ArgumentError(
+                str(name), settings.get(name),
+                f"unknown setting; {guess}The settings are listed in the README (Settings) and harvester/settings.py",
+            )  # fmt: skip
 
 
 def _check_numbers(settings: Settings) -> None:

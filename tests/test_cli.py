@@ -47,6 +47,7 @@ def assert_refused(result: subprocess.CompletedProcess[str], *expected: str) -> 
         ("max_pages=ten", "argument max_pages='ten'"),
         ("details=yes", "argument details='yes'"),
         ("full=true", "argument full='true': full=true is for scheduled jobs: give job=NAME too"),
+        ("detials=true", "argument detials='true': unknown argument; did you mean details?"),
     ],
 )
 def test_a_wrong_argument_is_one_line_before_any_request(arg: str, message: str, tmp_path: Path) -> None:
@@ -65,6 +66,11 @@ def test_a_wrong_argument_is_one_line_before_any_request(arg: str, message: str,
             "argument HARVESTER_MIN_COMPLETENESS='abc': give a number from 0 to 1",
         ),
         ("HARVESTER_BASE_URL", "digitalarchive.wilsoncenter.org", "argument HARVESTER_BASE_URL="),
+        (
+            "HARVESTER_PAGESIZE",
+            "50",
+            "argument HARVESTER_PAGESIZE='50': unknown setting; did you mean HARVESTER_PAGE_SIZE?",
+        ),
     ],
 )
 def test_a_wrong_setting_is_one_line_before_any_request(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,46 @@ def test_the_spider_name_config_expands_is_the_spiders() -> None:
     from harvester.spiders.archive import ArchiveSpider
 
     assert SPIDER_NAME == ArchiveSpider.name
+
+
+@pytest.mark.parametrize(
+    ("name", "guess"),
+    [
+        ("HARVESTER_PAGESIZE", "HARVESTER_PAGE_SIZE"),
+        ("HARVESTER_CSVTEXT", "HARVESTER_CSV_TEXT"),
+        ("HARVESTER_ZZZ", None),
+    ],
+)
+def test_an_unknown_harvester_setting_is_refused_with_the_closest_name(
+    name: str, guess: str | None, tmp_path: Path
+) -> None:
+    s = settings(FEEDS={str(tmp_path / "x.jsonl"): {"format": "jsonlines"}}, **{name: "50"})
+    with pytest.raises(ArgumentError) as caught:
+        configure(s, parse_args({}))
+    assert caught.value.name == name
+    assert (
+        ("did you mean" not in str(caught.value))
+        if guess is None
+        else (f"did you mean {guess}?" in str(caught.value))
+    )
+
+
+def test_every_documented_setting_is_known_and_every_known_one_documented() -> None:
+    from harvester.config import KNOWN_SETTINGS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Settings (`-s NAME=VALUE`)") : readme.index("### How long a harvest")]
+    documented = set(re.findall(r"`(HARVESTER_[A-Z_]+)`", table))
+    internal = {"HARVESTER_JOB", "HARVESTER_JOB_FULL", "HARVESTER_JOB_ARGS"}  # set from -a job=/full=
+    assert documented == set(KNOWN_SETTINGS) - internal
+
+
+def test_a_missing_output_folder_is_created_and_a_file_in_the_way_refused(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "deeper" / "x.jsonl"
+    configure(settings(FEEDS={str(out): {"format": "jsonlines"}}), parse_args({}))
+    assert out.parent.is_dir()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ArgumentError, match="cannot write there"):
+        configure(
+            settings(FEEDS={str(tmp_path / "file" / "x.jsonl"): {"format": "jsonlines"}}), parse_args({})
+        )
