@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import difflib
 import ipaddress
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from harvester.items import FIELD_ORDER, LISTING_FIELDS
 from harvester.settings import FEEDS as DEFAULT_FEEDS
 from harvester.settings import HARVESTER_JOBS_DIR as DEFAULT_JOBS_DIR
 from harvester.streams import open_fifo, park, stream_kind
+
+logger = logging.getLogger(__name__)
 
 PREFIX = "HARVESTER_"
 
@@ -76,6 +79,7 @@ def configure(settings: Settings, args: ArchiveArgs) -> RunConfig:
     host = urlsplit(base).hostname or ""
     _check_names(settings)
     _check_numbers(settings)
+    _user_agent(settings, base)
     if is_loopback(host) and settings.getbool("HARVESTER_LOCAL_FAST"):
         for name, value in (
             ("DOWNLOAD_DELAY", 0),
@@ -158,6 +162,24 @@ def _base_url(settings: Settings, args: ArchiveArgs) -> str:
 
 #: Every setting of ours, as ``harvester.settings`` defines it.
 KNOWN_SETTINGS = sorted(name for name in vars(harvester_settings) if name.startswith(PREFIX))
+
+
+def _user_agent(settings: Settings, base: str) -> None:
+    """The contact goes into the user agent, where the site's operators read it."""
+    contact = str(settings.get("HARVESTER_CONTACT") or "").strip()
+    if any(c in contact for c in "()\r\n"):
+        raise ArgumentError(
+            "HARVESTER_CONTACT", contact, "give an e-mail address or a URL, without brackets or line breaks"
+        )
+    if contact and settings.getpriority("USER_AGENT") == SETTINGS_PRIORITIES["project"]:
+        agent = str(settings.get("USER_AGENT"))
+        settings.set("USER_AGENT", f"{agent[:-1]}; contact: {contact})" if agent.endswith(")") else
+                     f"{agent} (contact: {contact})", priority="spider")  # fmt: skip
+    if not contact and base.rstrip("/").lower() == str(harvester_settings.HARVESTER_BASE_URL).lower():
+        logger.warning(
+            "No contact in the user agent: the archive's operators cannot reach you if the harvest "
+            "troubles them. Give one with -s HARVESTER_CONTACT=you@example.org"
+        )
 
 
 def _check_names(settings: Settings) -> None:

@@ -16,8 +16,9 @@ COMMANDS_MODULE = "harvester.commands"
 
 # --- what and where -----------------------------------------------------------------
 HARVESTER_BASE_URL = "https://digitalarchive.wilsoncenter.org"
-#: Who runs this harvester: put an e-mail address or URL here for the real site.
-HARVESTER_CONTACT = "set HARVESTER_CONTACT to your e-mail"
+#: Who runs this harvester: an e-mail address or URL, put in the user agent for the site's
+#: operators (harvester.config). A run against the real site without one logs a warning.
+HARVESTER_CONTACT = ""
 #: Include the long ``text`` field in CSV exports (it is always in JSON Lines).
 HARVESTER_CSV_TEXT = False
 #: Relax throttling when the base URL is a loopback host (the replica).
@@ -50,7 +51,9 @@ HARVESTER_JOB_FULL_EVERY_DAYS = 7.0
 HARVESTER_MIN_COMPLETENESS = 1.0
 
 # --- politeness (real site) -------------------------------------------------------
-USER_AGENT = "harvester/0.1 (research harvester of digital archives; +https://github.com/harvester)"
+#: What the project is, and no invented URL; harvester.config adds HARVESTER_CONTACT to it
+#: (unless USER_AGENT is given with -s).
+USER_AGENT = "harvester/0.1 (harvester of digital archives, built on Scrapy)"
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 2

@@ -164,3 +164,32 @@ def test_a_missing_output_folder_is_created_and_a_file_in_the_way_refused(tmp_pa
         configure(
             settings(FEEDS={str(tmp_path / "file" / "x.jsonl"): {"format": "jsonlines"}}), parse_args({})
         )
+
+
+def test_the_contact_goes_into_the_user_agent(tmp_path: Path) -> None:
+    feeds = {str(tmp_path / "x.jsonl"): {"format": "jsonlines"}}
+    plain = settings(FEEDS=feeds)
+    assert "://" not in plain.get("USER_AGENT")  # no invented address
+    with_contact = settings(FEEDS=feeds, HARVESTER_CONTACT="ops@example.org")
+    configure(with_contact, parse_args({}))
+    assert (
+        with_contact.get("USER_AGENT")
+        == "harvester/0.1 (harvester of digital archives, built on Scrapy; contact: ops@example.org)"
+    )
+    own = settings(FEEDS=feeds, HARVESTER_CONTACT="ops@example.org", USER_AGENT="mine/1.0")
+    configure(own, parse_args({}))
+    assert own.get("USER_AGENT") == "mine/1.0"
+    with pytest.raises(ArgumentError, match="HARVESTER_CONTACT"):
+        configure(settings(FEEDS=feeds, HARVESTER_CONTACT="a)\r\nX-Evil: 1"), parse_args({}))
+
+
+def test_the_real_site_without_a_contact_gets_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    feeds = {str(tmp_path / "x.jsonl"): {"format": "jsonlines"}}
+    configure(settings(FEEDS=feeds, HARVESTER_BASE_URL="http://127.0.0.1:8000"), parse_args({}))
+    configure(settings(FEEDS=feeds, HARVESTER_CONTACT="ops@example.org"), parse_args({}))
+    assert "HARVESTER_CONTACT" not in caplog.text
+    configure(settings(FEEDS=feeds), parse_args({}))
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "-s HARVESTER_CONTACT=you@example.org" in warnings[0].getMessage()
