@@ -284,3 +284,13 @@ def test_a_fifo_without_a_reader_fails_in_bounded_time_and_obeys_sigterm(tmp_pat
         f"stopped by SIGTERM while waiting for a reader on the FIFO {fifo}" in rest.strip().splitlines()[-1]
     )
     assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_the_verdict_is_the_last_line_at_every_log_level(tmp_path: Path) -> None:
+    with running_replica(documents=20) as rep:
+        quiet = run_crawl(rep.base_url, tmp_path / "x.jsonl", settings={"LOG_LEVEL": "WARNING"})
+    assert quiet.returncode == 0
+    assert quiet.stderr.strip().splitlines()[-1:] == ["Run OK"]
+    silent = run_crawl(NOWHERE, tmp_path / "y.jsonl", "max_pages=x", settings={"LOG_LEVEL": "CRITICAL"})
+    assert silent.returncode == 1
+    assert silent.stderr.strip().splitlines()[-1].startswith("Run FAILED: argument max_pages='x'")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,17 @@ from harvester.exceptions import HarvesterError
 from harvester.streams import stream_kind
 
 logger = logging.getLogger("harvester")
+
+
+def say_verdict(level: int, line: str) -> None:
+    """The verdict is the last line at every LOG_LEVEL: logged when the log shows its level,
+    else written to standard error as it is (a quiet cron job still mails why it failed)."""
+    handlers = logging.getLogger().handlers
+    if any(handler.level <= level for handler in handlers):
+        logger.log(level, "%s", line)
+    else:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 def _with_stream_format(value: str) -> str:
@@ -59,7 +71,7 @@ class Command(ScrapyCrawl):
             crawler = self._create_crawler(args[0])
         except KeyError:
             known = ", ".join(sorted(self.crawler_process.spider_loader.list()))
-            logger.error("Run FAILED: no spider named %r; known spiders: %s", args[0], known)
+            say_verdict(logging.ERROR, f"Run FAILED: no spider named {args[0]!r}; known spiders: {known}")
             self.exitcode = 1
             return
         refused: list[str] = []
@@ -90,7 +102,7 @@ class Command(ScrapyCrawl):
         self.crawler_process.start()
         if refused:
             self.exitcode = 1
-            logger.error("Run FAILED: %s", refused[0])
+            say_verdict(logging.ERROR, f"Run FAILED: {refused[0]}")
             return
         verdict = crawler.stats.get_value(stats.VERDICT) if crawler.stats else None
         reasons = list(crawler.stats.get_value(stats.VERDICT_REASONS) or []) if crawler.stats else []
@@ -105,6 +117,6 @@ class Command(ScrapyCrawl):
                 )
             if lost:
                 reasons.append(f"this run's records for {', '.join(lost)} could not be kept")
-            logger.error("Run FAILED: %s", "; ".join(reasons) or "see the errors above")
+            say_verdict(logging.ERROR, f"Run FAILED: {'; '.join(reasons) or 'see the errors above'}")
         else:
-            logger.info("Run OK")
+            say_verdict(logging.INFO, "Run OK")
