@@ -25,7 +25,7 @@ from scrapy.http import Response
 #: The harvester's settings for a loopback host (``harvester/settings.py`` and
 #: ``ArchiveSpider.from_crawler``), minus everything that is the harvester's own.
 BASELINE_SETTINGS: dict[str, Any] = {
-    "USER_AGENT": "harvester/0.1 (research harvester of digital archives; +https://github.com/harvester)",
+    "USER_AGENT": "harvester/0.1 (harvester of digital archives, built on Scrapy)",
     "ROBOTSTXT_OBEY": True,
     "CONCURRENT_REQUESTS": 16,
     "CONCURRENT_REQUESTS_PER_DOMAIN": 16,

@@ -6,6 +6,7 @@ names are refused, and every message names the argument and the fix.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -58,9 +59,9 @@ class ArchiveArgs(BaseModel):
             return None
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an absolute http(s) URL of a results page")
+            raise ValueError(f"must be an absolute http(s) URL of a results page. {_EXAMPLE_URL}")
         if parts.path.rstrip("/") != "/search":
-            raise ValueError(f"must be a results page (/search?...), not {parts.path!r}")
+            raise ValueError(f"must be a results page (/search?...), not {parts.path!r}. {_EXAMPLE_URL}")
         return value
 
     @field_validator("details", "full", "plan", mode="before")
@@ -85,26 +86,48 @@ class ArchiveArgs(BaseModel):
         return self
 
 
+_EXAMPLE_URL = (
+    "Give a results URL such as https://digitalarchive.wilsoncenter.org/search?search_api_fulltext=Korea"
+)
+
+#: What to give, in our words, when pydantic refuses a value by its type or bounds.
 _FIXES = {
-    "max_pages": "Give a whole number of pages, 1 or more (or leave it out for every page)",
-    "details": "Give true or false",
-    "job": "Give a name of letters, digits, '.', '_' or '-' (at most 64), e.g. nightly",
-    "full": "Give true or false",
-    "plan": "Give true or false",
-    "start_url": "Give a results URL such as https://digitalarchive.wilsoncenter.org/search?search_api_fulltext=Korea",
+    "query": "give the search keywords as text",
+    "max_pages": "give a whole number of pages, 1 or more (or leave it out for every page)",
+    "details": "give true or false",
+    "job": "give a name of letters, digits, '.', '_' or '-' (at most 64, starting with a letter or digit), e.g. nightly",
+    "full": "give true or false",
+    "plan": "give true or false",
+    "start_url": _EXAMPLE_URL,
 }
 
 
 def parse_args(raw: dict[str, Any]) -> ArchiveArgs:
-    """Validate ``-a`` arguments; raise :class:`ArgumentError` naming the first bad one."""
+    """Validate ``-a`` arguments; raise :class:`ArgumentError` naming the first bad one.
+
+    >>> parse_args({"detials": "true"})
+    Traceback (most recent call last):
+    ...
+    harvester.exceptions.ArgumentError: argument detials='true': unknown argument; did you mean details? Known arguments: query, start_url, max_pages, details, job, full, plan
+    >>> parse_args({"max_pages": "0"})
+    Traceback (most recent call last):
+    ...
+    harvester.exceptions.ArgumentError: argument max_pages='0': give a whole number of pages, 1 or more (or leave it out for every page)
+    """
     try:
         return ArchiveArgs.model_validate(raw)
     except ValidationError as exc:
         error = exc.errors()[0]
         name = ".".join(str(p) for p in error["loc"]) or "query/start_url"
         if error["type"] == "extra_forbidden":
-            known = ", ".join(ArchiveArgs.model_fields)
-            raise ArgumentError(name, raw.get(name), f"unknown argument; known arguments: {known}") from exc
-        fix = _FIXES.get(name, "")
-        message = error["msg"].removeprefix("Value error, ")
-        raise ArgumentError(name, raw.get(name, error.get("input")), f"{message}. {fix}".strip()) from exc
+            known = list(ArchiveArgs.model_fields)
+            close = difflib.get_close_matches(name, known, n=1)
+            guess = f"did you mean {close[0]}? " if close else ""
+            raise ArgumentError(
+                name, raw.get(name), f"unknown argument; {guess}Known arguments: {', '.join(known)}"
+            ) from exc
+        if error["type"] == "value_error":  # our validators' own words, fix included
+            message = str(error["msg"]).removeprefix("Value error, ")
+        else:  # pydantic's words for a type or a bound: ours instead
+            message = _FIXES.get(name, "not a valid value")
+        raise ArgumentError(name, raw.get(name, error.get("input")), message) from exc

@@ -10,23 +10,33 @@ before any request, with an :class:`~harvester.exceptions.ArgumentError` naming 
 
 from __future__ import annotations
 
+import csv
+import difflib
 import ipaddress
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings, Settings
 from scrapy.utils.conf import closest_scrapy_cfg
 
+from harvester import settings as harvester_settings
 from harvester.args import ArchiveArgs
 from harvester.exceptions import ArgumentError
 from harvester.exporters import csv_export_kwargs
-from harvester.files import OutputPathError, resolve_output
+from harvester.files import OutputPathError, lock_output, release_outputs, resolve_output
 from harvester.items import FIELD_ORDER, LISTING_FIELDS
 from harvester.settings import FEEDS as DEFAULT_FEEDS
 from harvester.settings import HARVESTER_JOBS_DIR as DEFAULT_JOBS_DIR
+from harvester.streams import open_fifo, park, stream_kind
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "HARVESTER_"
 
 #: Numeric settings checked before the crawl: name -> (lowest, highest).
 NUMBERS: dict[str, tuple[float, float]] = {
@@ -44,6 +54,7 @@ NUMBERS: dict[str, tuple[float, float]] = {
     "HARVESTER_JOB_STOP_AFTER_KNOWN": (0.0, 1e9),
     "HARVESTER_JOB_FULL_EVERY_DAYS": (0.0, 3_650.0),
     "HARVESTER_JOB_MAX_FAILING": (0.0, 1e9),
+    "HARVESTER_STREAM_WAIT": (0.0, 3_600.0),
 }
 
 
@@ -68,7 +79,9 @@ def is_loopback(host: str | None) -> bool:
 def configure(settings: Settings, args: ArchiveArgs) -> RunConfig:
     base = _base_url(settings, args)
     host = urlsplit(base).hostname or ""
+    _check_names(settings)
     _check_numbers(settings)
+    _user_agent(settings, base)
     if is_loopback(host) and settings.getbool("HARVESTER_LOCAL_FAST"):
         for name, value in (
             ("DOWNLOAD_DELAY", 0),
@@ -149,6 +162,42 @@ def _base_url(settings: Settings, args: ArchiveArgs) -> str:
     return base
 
 
+#: Every setting of ours, as ``harvester.settings`` defines it.
+KNOWN_SETTINGS = sorted(name for name in vars(harvester_settings) if name.startswith(PREFIX))
+
+
+def _user_agent(settings: Settings, base: str) -> None:
+    """The contact goes into the user agent, where the site's operators read it."""
+    contact = str(settings.get("HARVESTER_CONTACT") or "").strip()
+    if any(c in contact for c in "()\r\n"):
+        raise ArgumentError(
+            "HARVESTER_CONTACT", contact, "give an e-mail address or a URL, without brackets or line breaks"
+        )
+    if contact and settings.getpriority("USER_AGENT") == SETTINGS_PRIORITIES["project"]:
+        agent = str(settings.get("USER_AGENT"))
+        settings.set("USER_AGENT", f"{agent[:-1]}; contact: {contact})" if agent.endswith(")") else
+                     f"{agent} (contact: {contact})", priority="spider")  # fmt: skip
+    if not contact and base.rstrip("/").lower() == str(harvester_settings.HARVESTER_BASE_URL).lower():
+        logger.warning(
+            "No contact in the user agent: the archive's operators cannot reach you if the harvest "
+            "troubles them. Give one with -s HARVESTER_CONTACT=you@example.org"
+        )
+
+
+def _check_names(settings: Settings) -> None:
+    """A mistyped ``-s HARVESTER_...`` would silently leave the default in place: refuse it."""
+    for name in settings:
+        if str(name).startswith(PREFIX) and name not in KNOWN_SETTINGS:
+            # Compared without the prefix, which every name shares.
+            tails = [known.removeprefix(PREFIX) for known in KNOWN_SETTINGS]
+            close = difflib.get_close_matches(str(name).removeprefix(PREFIX), tails, n=1, cutoff=0.6)
+            guess = f"did you mean {PREFIX}{close[0]}? " if close else ""
+            raise ArgumentError(
+                str(name), settings.get(name),
+                f"unknown setting; {guess}The settings are listed in the README (Settings) and harvester/settings.py",
+            )  # fmt: skip
+
+
 def _check_numbers(settings: Settings) -> None:
     for name, (low, high) in NUMBERS.items():
         value = settings.get(name)
@@ -166,6 +215,14 @@ def _check_numbers(settings: Settings) -> None:
 
 
 def _check_feeds(settings: Settings) -> None:
+    try:
+        _check_each_feed(settings)
+    except ArgumentError:
+        release_outputs(settings)  # the outputs locked before the refusal
+        raise
+
+
+def _check_each_feed(settings: Settings) -> None:
     feeds = settings.getdict("FEEDS")
     extra = csv_export_kwargs(settings)
     for uri, options in feeds.items():
@@ -173,13 +230,26 @@ def _check_feeds(settings: Settings) -> None:
             options.setdefault("item_export_kwargs", {}).update(extra)
         text = str(uri)
         if "://" in text and not text.startswith("file://"):
-            continue  # stdout:, s3:// ...: Scrapy's own storages
+            continue  # s3:// ...: Scrapy's own storages
         path = Path(text.removeprefix("file://"))
-        if text == "-":
+        if path.name.count("%(") == path.name.count("%(name)s"):  # the default output/%(name)s.jsonl
+            path = path.with_name(path.name.replace("%(name)s", SPIDER_NAME))
+        kind = stream_kind(path)
+        if kind is not None:
+            _check_stream(path, kind, settings.getfloat("HARVESTER_STREAM_WAIT"))
             continue
+        fmt = str(options.get("format", ""))
+        append = not options.get("overwrite", False)
+        if append and fmt in NOT_APPENDABLE:
+            raise ArgumentError(
+                "output", text,
+                f"-o appends, and a second {fmt.upper()} document after the first is not valid {fmt.upper()}; "
+                f"use -O to replace the file, or JSON Lines (.jsonl), which -o appends to",
+            )  # fmt: skip
+        final: Path | None = None
         if "%(" not in path.name:
             try:
-                resolve_output(path)
+                final = resolve_output(path).path
             except OutputPathError as exc:
                 raise ArgumentError("output", text, f"{exc}") from exc
         summary_like = path.name.endswith(".summary.json")
@@ -193,7 +263,62 @@ def _check_feeds(settings: Settings) -> None:
         while "%(" in str(folder):
             folder = folder.parent
         _check_folder(folder, "output (-o/-O)")
+        if final is not None:
+            if append and fmt == "csv":
+                _check_csv_columns(final, _columns(settings, options, extra))
+            try:
+                lock_output(final, settings)
+            except OutputPathError as exc:
+                raise ArgumentError("output", text, f"{exc}") from exc
     settings.set("FEEDS", feeds, priority=settings.getpriority("FEEDS") or "project")
+
+
+#: The name of the one spider, as Scrapy's %(name)s gives it in feed URIs
+#: (:attr:`harvester.spiders.archive.ArchiveSpider.name`; a test keeps them equal).
+SPIDER_NAME = "archive"
+
+#: Formats whose file is one document: a second run's records appended after it make it invalid.
+NOT_APPENDABLE = ("json", "xml")
+
+
+def _columns(settings: Settings, options: dict[str, Any], extra: dict[str, Any]) -> list[str]:
+    """The header a CSV feed of this run will write (the exporter drops ``text`` unless asked)."""
+    fields = list(options.get("fields") or settings.getlist("FEED_EXPORT_FIELDS"))
+    return fields if extra.get("include_text") else [f for f in fields if f != "text"]
+
+
+def _check_csv_columns(path: Path, columns: list[str]) -> None:
+    """``-o x.csv`` appends rows under the file's header: they must be the same columns."""
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            header = next(csv.reader(handle), None)
+    except FileNotFoundError:
+        return
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ArgumentError("output", str(path), f"cannot read its header to append to it ({exc})") from exc
+    if header is None or header == columns:
+        return
+    raise ArgumentError(
+        "output", str(path),
+        f"has {len(header)} columns ({_kind(header)}), and this run would append rows of {len(columns)} "
+        f"({_kind(columns)}); append to a file of the same columns, or write another file (-O)",
+    )  # fmt: skip
+
+
+def _kind(columns: list[str]) -> str:
+    details = "details fields" if "record_id" in columns else "listing fields"
+    return f"{details}{', with text' if 'text' in columns else ''}"
+
+
+def _check_stream(path: Path, kind: str, wait: float) -> None:
+    """A stream is written as the run goes: a FIFO must have a reader before any request."""
+    if kind == "fifo":
+        try:
+            park(path, open_fifo(path, wait))
+        except OSError as exc:
+            raise ArgumentError("output", str(path), exc.strerror or str(exc)) from exc
+    elif kind == "device" and not os.access(path, os.W_OK):
+        raise ArgumentError("output", str(path), "cannot write to this device; choose another output")
 
 
 def _check_folder(folder: Path, what: str) -> None:

@@ -10,14 +10,18 @@ owner. A path that is not a regular file is handled by :func:`resolve_output`.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from harvester.streams import stream_kind
 
 
 def _umask() -> int:
@@ -44,9 +48,12 @@ class OutputPathError(OSError):
 
 
 def resolve_output(path: Path) -> OutputPath:
-    """Decide how to write ``path``: a symlink is written through to its target (atomically,
-    in the target's folder); a character device or a FIFO is streamed to; a directory or
-    any other special file is refused with the reason."""
+    """Decide how to write ``path``: a stream (``-``, ``/dev/stdout``, a character device
+    or a FIFO, through symlinks too) is written to directly and never replaced; a symlink to
+    a file is written through to its target (atomically, in the target's folder); a
+    directory or any other special file is refused with the reason."""
+    if stream_kind(path) is not None:
+        return OutputPath(path, stream=True)
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
         mode = target.stat().st_mode
@@ -54,13 +61,71 @@ def resolve_output(path: Path) -> OutputPath:
         return OutputPath(target)  # a new file (an unusable folder is the folder check's to say)
     if stat.S_ISREG(mode):
         return OutputPath(target)
-    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
-        return OutputPath(target, stream=True)
     if stat.S_ISDIR(mode):
         raise OutputPathError(
             f"{path} is a folder; give a file name inside it, e.g. {path / 'archive.jsonl'}"
         )
     raise OutputPathError(f"{path} is not a regular file, a device or a FIFO; choose another output path")
+
+
+_ROLE = re.compile(r"\.(?:failed(?:-\d+)?|summary|report)$")
+
+
+def dataset_stem(path: Path) -> str:
+    """A dataset's name: its file name less its last suffix, and less the role a file of the
+    harvester's gives it (a failed run's aside, a summary, a report).
+
+    >>> dataset_stem(Path("out/wilson.2026-12-01.jsonl")), dataset_stem(Path("wilson.2026-12-02.csv"))
+    ('wilson.2026-12-01', 'wilson.2026-12-02')
+    >>> dataset_stem(Path("korea.failed.jsonl")), dataset_stem(Path("korea.failed-2.jsonl"))
+    ('korea', 'korea')
+    >>> dataset_stem(Path("x.y.summary.json")), dataset_stem(Path("data"))
+    ('x.y', 'data')
+    """
+    name = path.name[: -len(path.suffix)] if path.suffix else path.name
+    return _ROLE.sub("", name)
+
+
+#: Locks on the outputs of the runs of this process: id of the run's settings -> lock files.
+_output_locks: dict[int, list[tuple[Path, int]]] = {}
+
+
+def lock_output(final: Path, run: object) -> None:
+    """Hold ``.<name>.lock`` beside ``final`` until :func:`release_outputs` for ``run`` (the
+    run's settings): a second run writing the same output while this one runs is refused,
+    before it sends any request (it would remove this run's ``.partial`` as a killed
+    run's, or publish over it). A killed run's lock is released by the kernel."""
+    lock = final.with_name(f".{final.name}.lock")
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            raise OutputPathError(
+                f"another run (pid {holder}) is writing {final}; wait for it to end, or give this run "
+                "another output"
+            ) from None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(lock))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the run that held it removed it meanwhile: take the new one
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    _output_locks.setdefault(id(run), []).append((lock, fd))
+
+
+def release_outputs(run: object) -> None:
+    """Let other runs write ``run``'s outputs again (its files are in place, or it was
+    refused); the lock files go (removed while still held, so no other run holds a lock
+    on a file that is gone)."""
+    for lock, fd in _output_locks.pop(id(run), []):
+        lock.unlink(missing_ok=True)
+        os.close(fd)
 
 
 def partial_path(final: Path) -> Path:

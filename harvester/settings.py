@@ -16,8 +16,9 @@ COMMANDS_MODULE = "harvester.commands"
 
 # --- what and where -----------------------------------------------------------------
 HARVESTER_BASE_URL = "https://digitalarchive.wilsoncenter.org"
-#: Who runs this harvester: put an e-mail address or URL here for the real site.
-HARVESTER_CONTACT = "set HARVESTER_CONTACT to your e-mail"
+#: Who runs this harvester: an e-mail address or URL, put in the user agent for the site's
+#: operators (harvester.config). A run against the real site without one logs a warning.
+HARVESTER_CONTACT = ""
 #: Include the long ``text`` field in CSV exports (it is always in JSON Lines).
 HARVESTER_CSV_TEXT = False
 #: Relax throttling when the base URL is a loopback host (the replica).
@@ -27,6 +28,9 @@ HARVESTER_LOCAL_FAST = True
 HARVESTER_PAGE_SIZE = 100
 #: Seconds between progress lines in the log.
 HARVESTER_PROGRESS_INTERVAL = 30.0
+
+#: Seconds a run waits, before any request, for a reader to open a FIFO given as output.
+HARVESTER_STREAM_WAIT = 30.0
 
 #: Run summary (JSON) of a single run: "auto" puts it beside the first feed
 #: (``output/archive.summary.json`` by default); a path (``%(name)s`` allowed); "" for none.
@@ -50,7 +54,9 @@ HARVESTER_JOB_MAX_FAILING = 10
 HARVESTER_MIN_COMPLETENESS = 1.0
 
 # --- politeness (real site) -------------------------------------------------------
-USER_AGENT = "harvester/0.1 (research harvester of digital archives; +https://github.com/harvester)"
+#: What the project is, and no invented URL; harvester.config adds HARVESTER_CONTACT to it
+#: (unless USER_AGENT is given with -s).
+USER_AGENT = "harvester/0.1 (harvester of digital archives, built on Scrapy)"
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
@@ -129,9 +135,11 @@ EXTENSIONS = {
 FEED_EXPORT_ENCODING = "utf-8"
 FEED_EXPORT_FIELDS = list(FIELD_ORDER)
 # Written aside, renamed into place when complete (harvester/feedstorage.py).
+# Streams (-O -, /dev/stdout, a FIFO) are written through, never replaced (harvester/streams.py).
 FEED_STORAGES = {
     "": "harvester.feedstorage.GatedFileFeedStorage",
     "file": "harvester.feedstorage.GatedFileFeedStorage",
+    "stdout": "harvester.feedstorage.GatedFileFeedStorage",
 }
 FEED_EXPORTERS = {
     "csv": "harvester.exporters.HarvesterCsvItemExporter",

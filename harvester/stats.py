@@ -80,6 +80,8 @@ JOB_CHANGES = "harvester/job/changes"
 # --- output and verdict -----------------------------------------------------------------------
 OUTPUT_ERRORS = "harvester/output/errors"
 OUTPUT_KEPT_ASIDE = "harvester/output/kept_aside"
+#: Outputs whose records could not be kept at all (a full disk): "path: reason" each.
+OUTPUT_LOST = "harvester/output/lost"
 SUMMARY_FILE = "harvester/output/summary"
 REPORT_FILE = "harvester/output/report"
 VERDICT = "harvester/verdict"

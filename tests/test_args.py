@@ -17,7 +17,13 @@ def test_defaults_and_coercion() -> None:
 @pytest.mark.parametrize(
     ("raw", "name", "hint"),
     [
-        ({"qeury": "Korea"}, "qeury", "known arguments: query, start_url, max_pages, details"),
+        (
+            {"qeury": "Korea"},
+            "qeury",
+            "did you mean query? Known arguments: query, start_url, max_pages, details",
+        ),
+        ({"detials": "true"}, "detials", "unknown argument; did you mean details?"),
+        ({"job": "../x"}, "job", "letters, digits"),
         ({"max_pages": "ten"}, "max_pages", "whole number"),
         ({"max_pages": "0"}, "max_pages", "1 or more"),
         ({"details": "maybe"}, "details", "true or false"),
@@ -37,3 +43,29 @@ def test_bad_arguments_are_named(raw: dict[str, str], name: str, hint: str) -> N
         parse_args(raw)
     assert caught.value.name == name
     assert hint in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"max_pages": "0"},
+        {"max_pages": "ten"},
+        {"max_pages": "1.5"},
+        {"job": "../x"},
+        {"job": "a" * 70},
+        {"full": "true"},
+    ],
+)
+def test_messages_are_ours_and_do_not_contradict(raw: dict[str, str]) -> None:
+    with pytest.raises(ArgumentError) as caught:
+        parse_args(raw)
+    message = str(caught.value)
+    assert "Input should" not in message and "String should" not in message and "pattern" not in message
+    if "full" in raw:
+        assert not message.endswith("true or false")
+
+
+def test_an_unknown_argument_with_no_close_name_lists_the_known_ones() -> None:
+    with pytest.raises(ArgumentError) as caught:
+        parse_args({"zzz": "1"})
+    assert "did you mean" not in str(caught.value) and "Known arguments: query" in str(caught.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,13 @@ from harvester.args import parse_args
 from harvester.config import configure
 from harvester.exceptions import ArgumentError
 from harvester.items import FIELD_ORDER, LISTING_FIELDS
+
+
+@pytest.fixture(autouse=True)
+def _no_output_locks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These runs are configured and never run, so never release their outputs: the lock
+    (tests/test_publish.py) is left out here."""
+    monkeypatch.setattr("harvester.config.lock_output", lambda final, run: None)
 
 
 def settings(**overrides: object) -> Settings:
@@ -108,3 +116,82 @@ def test_the_default_output_is_the_projects_wherever_the_command_runs(
     job = settings()
     configure(job, parse_args({"job": "nightly"}))
     assert job.get("HARVESTER_JOBS_DIR") == str(tmp_path / "output" / "jobs")
+
+
+def test_the_spider_name_config_expands_is_the_spiders() -> None:
+    from harvester.config import SPIDER_NAME
+    from harvester.spiders.archive import ArchiveSpider
+
+    assert SPIDER_NAME == ArchiveSpider.name
+
+
+@pytest.mark.parametrize(
+    ("name", "guess"),
+    [
+        ("HARVESTER_PAGESIZE", "HARVESTER_PAGE_SIZE"),
+        ("HARVESTER_CSVTEXT", "HARVESTER_CSV_TEXT"),
+        ("HARVESTER_ZZZ", None),
+    ],
+)
+def test_an_unknown_harvester_setting_is_refused_with_the_closest_name(
+    name: str, guess: str | None, tmp_path: Path
+) -> None:
+    s = settings(FEEDS={str(tmp_path / "x.jsonl"): {"format": "jsonlines"}}, **{name: "50"})
+    with pytest.raises(ArgumentError) as caught:
+        configure(s, parse_args({}))
+    assert caught.value.name == name
+    assert (
+        ("did you mean" not in str(caught.value))
+        if guess is None
+        else (f"did you mean {guess}?" in str(caught.value))
+    )
+
+
+def test_every_documented_setting_is_known_and_every_known_one_documented() -> None:
+    from harvester.config import KNOWN_SETTINGS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Settings (`-s NAME=VALUE`)") : readme.index("### How long a harvest")]
+    documented = set(re.findall(r"`(HARVESTER_[A-Z_]+)`", table))
+    internal = {"HARVESTER_JOB", "HARVESTER_JOB_FULL", "HARVESTER_JOB_ARGS"}  # set from -a job=/full=
+    assert documented == set(KNOWN_SETTINGS) - internal
+
+
+def test_a_missing_output_folder_is_created_and_a_file_in_the_way_refused(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "deeper" / "x.jsonl"
+    configure(settings(FEEDS={str(out): {"format": "jsonlines"}}), parse_args({}))
+    assert out.parent.is_dir()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ArgumentError, match="cannot write there"):
+        configure(
+            settings(FEEDS={str(tmp_path / "file" / "x.jsonl"): {"format": "jsonlines"}}), parse_args({})
+        )
+
+
+def test_the_contact_goes_into_the_user_agent(tmp_path: Path) -> None:
+    feeds = {str(tmp_path / "x.jsonl"): {"format": "jsonlines"}}
+    plain = settings(FEEDS=feeds)
+    assert "://" not in plain.get("USER_AGENT")  # no invented address
+    with_contact = settings(FEEDS=feeds, HARVESTER_CONTACT="ops@example.org")
+    configure(with_contact, parse_args({}))
+    assert (
+        with_contact.get("USER_AGENT")
+        == "harvester/0.1 (harvester of digital archives, built on Scrapy; contact: ops@example.org)"
+    )
+    own = settings(FEEDS=feeds, HARVESTER_CONTACT="ops@example.org", USER_AGENT="mine/1.0")
+    configure(own, parse_args({}))
+    assert own.get("USER_AGENT") == "mine/1.0"
+    with pytest.raises(ArgumentError, match="HARVESTER_CONTACT"):
+        configure(settings(FEEDS=feeds, HARVESTER_CONTACT="a)\r\nX-Evil: 1"), parse_args({}))
+
+
+def test_the_real_site_without_a_contact_gets_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    feeds = {str(tmp_path / "x.jsonl"): {"format": "jsonlines"}}
+    configure(settings(FEEDS=feeds, HARVESTER_BASE_URL="http://127.0.0.1:8000"), parse_args({}))
+    configure(settings(FEEDS=feeds, HARVESTER_CONTACT="ops@example.org"), parse_args({}))
+    assert "HARVESTER_CONTACT" not in caplog.text
+    configure(settings(FEEDS=feeds), parse_args({}))
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "-s HARVESTER_CONTACT=you@example.org" in warnings[0].getMessage()

@@ -31,7 +31,11 @@ OK_RUN = {keys.ITEM_SCRAPED: 30, keys.REPORTED_TOTAL: 30}
         ),
         (
             {"feedexport/failed_count/FileFeedStorage": 1},
-            "an output file could not be written (see the errors above)",
+            "an output could not be written in full (see the errors above)",
+        ),
+        (
+            {keys.OUTPUT_ERRORS: 1},
+            "an output could not be written in full (see the errors above)",
         ),
         (
             {keys.ROBOTS_FORBIDDEN: 1},

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from harvester import __version__
-from harvester.files import write_atomically
+from harvester.files import dataset_stem, write_atomically
 from harvester.jobs.store import read_history
 from harvester.report.dataset import DatasetProfile
 from harvester.report.html import MAX_CHANGES, ReportData, render
@@ -29,19 +29,19 @@ JOB_REPORT = "report.html"
 
 
 def stem(path: Path) -> str:
-    """A dataset's name without any suffix: ``archive.failed.jsonl`` -> ``archive``.
+    """A dataset's name (:func:`harvester.files.dataset_stem`): ``archive.failed.jsonl`` -> ``archive``.
 
-    >>> stem(Path("out/korea.failed.jsonl")), stem(Path("archive.summary.json"))
-    ('korea', 'archive')
+    >>> stem(Path("out/korea.failed.jsonl")), stem(Path("wilson.2026-12-01.summary.json"))
+    ('korea', 'wilson.2026-12-01')
     """
-    return path.name.split(".")[0]
+    return dataset_stem(path)
 
 
 def report_path(first_output: Path | None, summary: Path | None) -> Path | None:
     """A single run's report: beside its first output, else beside its summary.
 
-    >>> report_path(Path("output/archive.jsonl"), None)
-    PosixPath('output/archive.report.html')
+    >>> report_path(Path("output/wilson.2026-12-01.jsonl"), None)
+    PosixPath('output/wilson.2026-12-01.report.html')
     >>> report_path(None, Path("out/x.summary.json"))
     PosixPath('out/x.report.html')
     >>> report_path(None, None) is None

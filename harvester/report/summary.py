@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from harvester import stats as keys
+from harvester.files import dataset_stem
+
+logger = logging.getLogger(__name__)
 
 
 def _by_prefix(stats: Mapping[str, Any], prefix: str) -> dict[str, Any]:
@@ -106,13 +110,17 @@ def build_summary(
 
 
 def summary_path(template: str, first_feed: Path | None, name: str) -> Path | None:
-    """Where a single run's summary goes: ``auto`` puts it beside the first local feed
-    (``output/archive.jsonl`` -> ``output/archive.summary.json``); empty: nowhere.
+    """Where a single run's summary goes: ``auto`` puts it beside the first file the run
+    staged, named after it less its last suffix (``out/wilson.2026-12-01.jsonl`` ->
+    ``out/wilson.2026-12-01.summary.json``); a run that staged no file (a stream, ``/dev/null``,
+    an output that could not be written) has none, unless a path is given; empty: nowhere.
 
-    >>> summary_path("auto", Path("out/korea.jsonl"), "archive")
-    PosixPath('out/korea.summary.json')
-    >>> summary_path("auto", None, "archive")
-    PosixPath('output/archive.summary.json')
+    >>> summary_path("auto", Path("out/wilson.2026-12-01.jsonl"), "archive")
+    PosixPath('out/wilson.2026-12-01.summary.json')
+    >>> summary_path("auto", None, "archive") is None
+    True
+    >>> summary_path("runs/%(name)s.json", None, "archive")
+    PosixPath('runs/archive.json')
     >>> summary_path("", Path("x.jsonl"), "archive") is None
     True
     """
@@ -120,6 +128,10 @@ def summary_path(template: str, first_feed: Path | None, name: str) -> Path | No
         return None
     if template != "auto":
         return Path(template % {"name": name})
-    if first_feed is not None:
-        return first_feed.with_name(first_feed.name.split(".")[0] + ".summary.json")
-    return Path("output") / f"{name}.summary.json"
+    if first_feed is None:
+        logger.info(
+            "No run summary or report: the run wrote no file to put them beside (a stream, /dev/null, "
+            "or an output that could not be written); give -s HARVESTER_SUMMARY_FILE=PATH to keep them"
+        )
+        return None
+    return first_feed.with_name(dataset_stem(first_feed) + ".summary.json")

@@ -75,7 +75,7 @@ def judge(
         reasons.append(f"the walk did not finish: {unfinished}")
     feed_failures = sum(v for k, v in stats.items() if k.startswith(keys.FEED_FAILED_PREFIX))
     if feed_failures or stats.get(keys.OUTPUT_ERRORS, 0):
-        reasons.append("an output file could not be written (see the errors above)")
+        reasons.append("an output could not be written in full (see the errors above)")
     exported = stats.get(keys.ITEM_SCRAPED, 0) + kept_by_job(stats)
     reported = stats.get(keys.REPORTED_TOTAL)
     if exported == 0:
