@@ -9,7 +9,8 @@ spider reads nothing from it):
 
 - ``304 Not Modified`` counts only as the answer to a conditional request the job sent, for
   a document it holds and whose row this run did not show changed. Any other 304 is not
-  trusted: the page is asked again without validators, and a second 304 is a failed page.
+  trusted: the page is asked again without validators (within ``RETRY_TIMES``), and a 304
+  past them is a failed page.
 - ``404``/``410`` for a document the job holds: it is gone, and leaves the dataset with
   this run. A document that now redirects to another document is gone too.
 - A document the job holds whose page still fails after retries (5xx, a 304 it did not ask
@@ -26,6 +27,7 @@ from typing import Any
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy.utils.misc import load_object
@@ -103,12 +105,13 @@ class JobHttpMiddleware:
         if request.meta.get(SENT_META) and job.not_modified(key):
             return _settle(request, response)
         self.crawler.stats.inc_value(stats.JOB_UNTRUSTED_304)
-        if not request.meta.get(UNCONDITIONAL_META):
+        assert self.crawler.spider is not None  # responses only arrive while a spider runs
+        retry = get_retry_request(request, spider=self.crawler.spider, reason="untrusted 304")
+        if retry is not None:
             logger.warning(
                 "%s answered 304 Not Modified to a request the job %s: asking again without validators",
-                request.url, "sent no validators with" if not request.meta.get(SENT_META) else "cannot trust it for",
+                request.url, "cannot trust it for" if request.meta.get(SENT_META) else "sent no validators with",
             )  # fmt: skip
-            retry = request.replace(dont_filter=True)
             for name in VALIDATOR_HEADERS:
                 retry.headers.pop(name, None)
             retry.meta.pop(SENT_META, None)
