@@ -82,12 +82,12 @@ def _verdict(data: ReportData) -> str:
             + "</ul></div>"
         )
         aside = (s.get("files") or {}).get("kept_aside")
-        if aside:
-            parts.append(
-                "<p>No published file was changed. The run's records were kept aside in "
-                + ", ".join(f"<code>{escape(str(p))}</code>" for p in aside)
-                + ".</p>"
-            )
+        kept = (
+            " The run's records were kept aside in " + ", ".join(f"<code>{escape(str(p))}</code>" for p in aside) + "."
+            if aside
+            else ""
+        )
+        parts.append(f"<p>No published file was changed.{kept}</p>")
     docs = s.get("documents") or {}
     found = (docs.get("harvested") or 0) + (docs.get("kept_unchanged") or 0) + (docs.get("already_done") or 0)
     reported = s.get("reported_total")
