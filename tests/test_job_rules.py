@@ -81,6 +81,10 @@ async def test_a_known_document_that_keeps_failing_keeps_its_record_and_holds_ba
     last = summary(jobs)["stale_documents"]
     assert [(s["url"], s["error"], s["attempts"]) for s in last] == [(broken, "HTTP 500", 3)]
     assert last[0]["since"] < summary(jobs)["started"]
+    # ... and in the report, with since when and what.
+    html = (jobs / "nightly" / "report.html").read_text(encoding="utf-8")
+    section = html[html.index('id="stale"') :]
+    assert broken.rsplit("/", 1)[1] in section and "HTTP 500" in section
     # Backed off: tried on nights 1, 2, then not on night 3 (2 nights later), again on night 4.
     assert [a > 0 for a in asked] == [True, True, False, True], asked
     assert all(n[0].verdict == "ok" for n in nights), [n[0].reasons for n in nights]

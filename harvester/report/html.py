@@ -83,7 +83,9 @@ def _verdict(data: ReportData) -> str:
         )
         aside = (s.get("files") or {}).get("kept_aside")
         kept = (
-            " The run's records were kept aside in " + ", ".join(f"<code>{escape(str(p))}</code>" for p in aside) + "."
+            " The run's records were kept aside in "
+            + ", ".join(f"<code>{escape(str(p))}</code>" for p in aside)
+            + "."
             if aside
             else ""
         )
@@ -343,6 +345,28 @@ def _job(data: ReportData) -> str:
             wide=True,
         )
     )  # fmt: skip
+    stale = s.get("stale_documents") or []
+    if stale:
+        stale_rows = [
+            (
+                Markup(
+                    f'<a href="{escape(str(d.get("url") or ""), quote=True)}">{escape(str(d.get("id") or d.get("url")))}</a>'
+                ),
+                Markup(escape(str(d.get("since") or "").replace("T", " ").rstrip("Z"))),
+                Markup(escape(str(d.get("error") or ""))),
+                d.get("attempts"),
+                Markup(escape(str(d.get("next_try") or "").replace("T", " ").rstrip("Z"))),
+            )
+            for d in stale
+        ]
+        parts.append(
+            f'<div class="stale" id="stale"><h3>Failing documents: {len(stale):,}, kept with their last good record</h3>'
+            "<p class=note>Known documents whose page failed on their last try. The dataset keeps their "
+            "last good record; each is tried again on a later night (the next, then after 2, 4, ... nights).</p>"
+            + table("Failing documents", ["document", "failing since", "last error", "runs in a row", "next try"],
+                    stale_rows, numeric_from=3)
+            + "</div>"
+        )  # fmt: skip
     total = data.changes_total
     if data.changes:
         changes_run = data.changes[0].get("run")
