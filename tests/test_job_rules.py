@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,15 @@ async def job_run(base_url: str, jobs: Path, *args: str, **settings: Any) -> Cra
     return await crawl(
         base_url, "job=nightly", *args,
         settings={"HARVESTER_JOBS_DIR": str(jobs), "HARVESTER_PAGE_SIZE": 100, **settings},
+    )  # fmt: skip
+
+
+def dump_truth(path: Path, *, port: int, documents: int, changes: str) -> None:
+    """The replica's truth for these options, written without serving (``--dump-only``)."""
+    subprocess.run(
+        [sys.executable, "-m", "replica", "--port", str(port), "--documents", str(documents), "--changes", changes,
+         "--dump-truth", str(path), "--truth-page-size", "100", "--dump-only"],
+        cwd=ROOT, check=True, timeout=120,
     )  # fmt: skip
 
 
@@ -185,3 +196,59 @@ async def test_a_state_written_by_the_previous_release_is_upgraded(tmp_path: Pat
     positions = [r["position"] for r in read_jsonl(jobs / "nightly" / "archive.jsonl")]
     assert positions == list(range(1, 41))
     assert json.loads((jobs / "nightly" / "summary.json").read_text())["status"] == "ok"
+
+
+@deferred_f_from_coro_f
+async def test_a_304_nobody_asked_for_is_a_failed_page_not_a_document(tmp_path: Path) -> None:
+    """Before: a front answering 304 (no validators sent) for 5 new documents: Run OK with
+    300 of 305 documents."""
+    port, jobs, documents = free_port(), tmp_path / "jobs", 300
+    with running_replica(port=port, documents=documents) as rep:
+        first = await job_run(rep.base_url, jobs, "details=true")
+        assert first.verdict == "ok", first.reasons
+    truth = tmp_path / "truth.jsonl"
+    dump_truth(truth, port=port, documents=documents, changes="5,0,0")
+    new = [r["id"] for r in read_jsonl(truth) if r["position"] <= 5]
+    lies = ",".join(f"lie304@/document/{slug}" for slug in new)
+    with running_replica(port=port, documents=documents, changes="5,0,0", faults=lies) as rep:
+        a_day_passes(jobs)
+        lied = await job_run(rep.base_url, jobs, "details=true", RETRY_TIMES=2)
+    assert lied.verdict == "failed"
+    assert any("5 page(s) could not be fetched" in r for r in lied.reasons), lied.reasons
+    assert lied.stat("harvester/job/untrusted_304") == 5 * 3  # asked, then asked again twice
+    assert len(read_jsonl(jobs / "nightly" / "archive.jsonl")) == documents  # nothing published
+    # The front answers honestly again: the next night publishes the five.
+    with running_replica(port=port, documents=documents, changes="5,0,0") as rep:
+        a_day_passes(jobs)
+        honest = await job_run(rep.base_url, jobs, "details=true")
+    assert honest.verdict == "ok", honest.reasons
+    assert summary(jobs)["changes"]["added"] == 5
+
+
+@deferred_f_from_coro_f
+async def test_a_front_that_lies_with_304_about_changed_pages_is_not_believed(tmp_path: Path) -> None:
+    """Before: a front answering 304 to conditional requests for 10 edited pages: the edits
+    stayed stale, and stayed stale after the front answered honestly again (the 304 stored
+    the new listing fingerprint)."""
+    port, jobs, documents = free_port(), tmp_path / "jobs", 300
+    with running_replica(port=port, documents=documents) as rep:
+        first = await job_run(rep.base_url, jobs, "details=true")
+        assert first.verdict == "ok", first.reasons
+    truth = tmp_path / "truth.jsonl"
+    # Every first request for a document page answers 304, echoing the validators it was sent.
+    with running_replica(port=port, documents=documents, changes="0,10,0", faults="lie304@1.0/document/#1",
+                         dump_truth=truth, truth_page_size=100) as rep:  # fmt: skip
+        a_day_passes(jobs)
+        run = await job_run(rep.base_url, jobs, "details=true", "full=true")
+    assert run.verdict == "ok", run.reasons
+    assert summary(jobs)["changes"] == {"added": 0, "changed": 10, "removed": 0}
+    # The rows of the 10 edited documents contradict a 304: they were asked unconditionally.
+    assert run.stat("harvester/job/untrusted_304") >= 10
+    published = {r["url"]: r for r in read_jsonl(jobs / "nightly" / "archive.jsonl")}
+    for expected in read_jsonl(truth):
+        got = published[expected["url"]]
+        assert (got["title"], got["summary"], got["date"]) == (
+            expected["title"],
+            expected["summary"],
+            expected["date"],
+        )
