@@ -87,7 +87,8 @@ class RunReport:
 
     def run_ended(self, verdict: Verdict, published: Published) -> dict[str, Any]:
         """Write the run's summary; return it (a job keeps it in its history)."""
-        self._log_counts()
+        if self.finish_reason != "plan":  # a plan harvests nothing: no harvest line
+            self._log_counts()
         job = self.crawler.get_extension(JobExtension)
         gate = self.crawler.get_extension(PublishGate)
         files: dict[str, Any] = {Path(f).suffix.lstrip(".") or f: f for f in published.files}

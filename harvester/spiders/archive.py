@@ -184,10 +184,10 @@ class ArchiveSpider(PageFailures):
         )  # fmt: skip
         self.crawler.stats.set_value(stats.PLAN_REQUESTS, plan.requests)
         self.crawler.stats.set_value(stats.PLAN_SECONDS, plan.seconds)
-        logger.info("%s", plan.line())
         if self.args.plan:
-            print(plan.line(), flush=True)
+            print(plan.line(), flush=True)  # the answer, on stdout, once
             raise CloseSpider("plan")
+        logger.info("%s", plan.line())
 
     def _row(self, row: ResultRow, url: str, position: int, listing_url: str) -> Iterator[Any]:
         """One new result row: harvest it, or leave it to the job when it is known and unchanged."""
