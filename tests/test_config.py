@@ -65,6 +65,8 @@ def test_csv_text_reaches_the_csv_feeds_only(tmp_path: Path) -> None:
         ({"HARVESTER_BASE_URL": "ftp://x"}, {}, "HARVESTER_BASE_URL"),
         ({"HARVESTER_MIN_COMPLETENESS": "1.5"}, {}, "HARVESTER_MIN_COMPLETENESS"),
         ({"HARVESTER_MAX_REWALKS": "many"}, {}, "HARVESTER_MAX_REWALKS"),
+        ({"HARVESTER_MAX_REWALKS": "2.5"}, {}, "HARVESTER_MAX_REWALKS"),
+        ({"HARVESTER_PAGE_SIZE": 2.5}, {}, "HARVESTER_PAGE_SIZE"),
         ({"HARVESTER_CSV_TEXT": "perhaps"}, {}, "HARVESTER_CSV_TEXT"),
         ({}, {"start_url": "https://example.org/search"}, "start_url"),
     ],
@@ -76,6 +78,13 @@ def test_refusals_name_the_setting(
     with pytest.raises(ArgumentError) as caught:
         configure(s, parse_args(args))
     assert caught.value.name == name
+
+
+def test_a_whole_number_setting_says_so(tmp_path: Path) -> None:
+    feeds = {str(tmp_path / "x.jsonl"): {"format": "jsonlines"}}
+    with pytest.raises(ArgumentError, match="give a whole number from 0 to 1000"):
+        configure(settings(FEEDS=feeds, HARVESTER_MAX_REWALKS="2.5"), parse_args({}))
+    configure(settings(FEEDS=feeds, HARVESTER_MAX_REWALKS="5"), parse_args({}))
 
 
 def test_an_exported_base_url_that_differs_is_refused(
