@@ -110,7 +110,7 @@ class PageFailures(scrapy.Spider):
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        kind = "document" if "item" in request.cb_kwargs else "search"
+        kind = "search" if "rewalk" in request.cb_kwargs else "document"
         count = self.crawler.stats.inc_value
         if failure.check(DownloadCancelledError):  # type: ignore[no-untyped-call]
             # Over DOWNLOAD_MAXSIZE: a record without its details is never published as complete.
