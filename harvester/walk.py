@@ -6,16 +6,19 @@ pages, or stop, and why. It never reads the walk's attributes to learn what happ
 end, :meth:`Walk.outcome` says how the walk ended. The rules:
 
 - **Positions.** A row stands at the page's "X - Y of N" offset plus its row number. A page's
-  own rows are as many as its count line says (at most a page, never past N). A page that
-  shows more rows than that lists rows again: rows already seen at its top (the previous
-  page's last row repeated) are skipped before its own rows start at "X"; rows after its own
-  rows are beyond its count. A row seen again later in the walk is not harvested twice; where
-  it stands now is kept as a correction (the latest reading wins).
+  own rows are the ones its "X - Y" shows, at most a page, never past N. When "X - Y" shows
+  more than that (as "11 - 21" over 11 rows, or "291 - 296 of 295"), rows already seen at
+  its top (the previous page's last row again) are skipped, and its own rows start at "X"
+  after them. Rows after a page's own rows are beyond its count. A row seen again later in
+  the walk is not harvested twice; where it stands now is kept as a correction (the latest
+  reading wins).
 - **Rows beyond the count** are never harvested. Already seen, they are a document listed
   twice. Linking by another address (``/node/<nid>``, the legacy ``/document/<record id>``),
   they are checked by their page (:meth:`Walk.listed_again`): a document the walk never saw
   listed by the time it ends fails it. Any other new row beyond the count means the site
-  lists documents its count does not: the walk ends there, unfinished, naming the page.
+  lists documents its count does not: the walk ends there, unfinished, naming the page. A
+  page whose page before the walk did not read (a rolling page, reached by a jump) may list
+  its documents again: what it lists besides its own rows is neither harvested nor judged.
 - **Count drift.** When the reported count changes during the walk (uploads at the top push
   every row down), the pages already read are read again (a re-walk), at most ``max_rewalks``
   times a run; a count that keeps changing ends the walk unfinished, naming the pages.
@@ -28,7 +31,9 @@ end, :meth:`Walk.outcome` says how the walk ended. The rules:
   and document pages) are bounded by what the site reported on the first page, with a margin
   for re-walks; later counts never raise it. Past it the walk ends unfinished.
 - **Early stop** (scheduled jobs): after ``stop_after_known`` known, unchanged rows in a row,
-  and only when the site's count is what the job expects, the rest is known.
+  and only when the site's count is what the job expects, the rest is known. With
+  ``rolling_pages`` the walk then also reads those pages (by number, each past the page it
+  stopped at), and ends early-stopped when none is left.
 """
 
 from __future__ import annotations
@@ -89,7 +94,7 @@ class End(enum.Enum):
     COMPLETE = "complete"
     """Every page was read to the end."""
     EARLY_STOP = "early_stop"
-    """Known rows in a row and the count as expected."""
+    """Known rows in a row and the count as expected (after any rolling pages)."""
     MAX_PAGES = "max_pages"
     UNFINISHED = "unfinished"
     """It could not finish (count drift, the budget, the ceiling, rows beyond a count)."""
@@ -159,6 +164,8 @@ class WalkOutcome:
     page_size: int
     listing_url: Callable[[int], str]
     """The results URL of a page number, for rows the walk did not reach."""
+    pages_read: frozenset[int]
+    """0-based numbers of the pages this walk read (pages read again by a re-walk aside)."""
 
 
 class Walk:
@@ -175,6 +182,7 @@ class Walk:
         stop_after_known: int = 0,
         budget_factor: float = 1.5,
         max_results: int = MAX_RESULTS,
+        rolling_pages: Collection[int] = (),
     ) -> None:
         self._listing_url = listing_url
         self._max_pages = max_pages
@@ -185,6 +193,9 @@ class Walk:
         # Requests allowed per request the site's first report calls for; 0: no budget.
         self._budget_factor = budget_factor
         self._max_results = max_results
+        self._rolling = sorted(set(rolling_pages))
+        self._rolling_on = False
+        self._rolled: list[int] = []
         self._page_size = 10
         self._total: int | None = None
         self._first_total: int | None = None
@@ -245,11 +256,15 @@ class Walk:
     def _place(self, page: PageSeen, step: Step) -> None:
         rows = page.rows
         shown, own = self._own_rows(page)
+        # A page reached by a jump (a rolling page): the walk did not read the page before,
+        # whose documents it may list again, so what it lists besides its own rows is taken
+        # as listed again, neither harvested nor judged.
+        jumped = page.number > 0 and page.number - 1 not in self._visited
         # The count line shows more rows than the page's own: rows already seen at its top
         # (the previous page's last row again) are skipped, and its own rows start at "X"
         # after them. Rows after the page's own (or past "Y") are beyond its count.
         lead = 0
-        while lead < shown - own and identity_key(rows[lead]) in self._seen:
+        while lead < shown - own and (jumped or identity_key(rows[lead]) in self._seen):
             lead += 1
         start = page.first if page.first is not None else page.number * self._page_size + 1
         beyond = 0
@@ -257,7 +272,7 @@ class Walk:
             place = Place(url, start + index - lead, page.url)
             mine = lead <= index < lead + own
             key = identity_key(url)
-            if key in self._seen or (not mine and key in self._checked):
+            if key in self._seen or (not mine and (jumped or key in self._checked)):
                 step.repeated.append(place)
                 if mine:
                     # Where it stands now (a row listed again outside the page's own keeps its place).
@@ -424,6 +439,25 @@ class Walk:
         self._stopped_at = f"{self._known_in_a_row} known, unchanged documents in a row at {page_url}"
         return True
 
+    def _roll(self, page: PageSeen, nxt: Next) -> Next:
+        """After the early stop: the next rolling page past this one, or the end."""
+        pages = math.ceil((self._total or 0) / self._page_size)
+        target = next(
+            (n for n in self._rolling if n > page.number and n not in self._visited and n < pages), None
+        )
+        if target is None or (self._max_pages is not None and len(self._visited) >= self._max_pages):
+            rolled = (
+                f"; rolling pages read: {', '.join(str(n + 1) for n in self._rolled)}" if self._rolled else ""
+            )
+            nxt.ended = Ending(End.EARLY_STOP, f"{self._stopped_at}: the rest is known; stopping{rolled}")
+            return nxt
+        if self._over_budget(1):
+            nxt.ended = Ending(End.UNFINISHED, self._unfinished or "")
+            return nxt
+        self._rolled.append(target)
+        nxt.page = target
+        return nxt
+
     # --- the next page ------------------------------------------------------------------------
 
     def next(self, page: PageSeen, expected_total: int | None = None) -> Next:
@@ -431,6 +465,8 @@ class Walk:
         nxt = Next()
         if page.rewalk or self._unfinished:
             return nxt
+        if self._rolling_on:
+            return self._roll(page, nxt)
         more = page.last is not None and page.total is not None and page.last < page.total
         if not page.rows:
             if page.empty_search or self._rows_seen >= (self._total or 0):
@@ -439,8 +475,8 @@ class Walk:
             nxt.ended = Ending(End.UNFINISHED, self._unfinished or "")
             return nxt
         if self._stop_early(expected_total, page.url, nxt):
-            nxt.ended = Ending(End.EARLY_STOP, f"{self._stopped_at}: the rest is known; stopping")
-            return nxt
+            self._rolling_on = True
+            return self._roll(page, nxt)
         if self._max_pages is not None and len(self._visited) >= self._max_pages:
             self._max_pages_hit = True
             nxt.ended = Ending(End.MAX_PAGES, f"stopping after {len(self._visited)} pages (max_pages)")
@@ -485,4 +521,5 @@ class Walk:
             corrections=dict(self._corrections),
             page_size=self._page_size,
             listing_url=self._listing_url,
+            pages_read=frozenset(self._visited),
         )

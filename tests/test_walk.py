@@ -185,6 +185,7 @@ def test_plain_walk_reads_every_page_once_in_order() -> None:
     assert result.outcome.complete
     assert result.reported == [25]
     assert [e.how for e in result.endings] == [End.COMPLETE]
+    assert result.outcome.pages_read == frozenset({0, 1, 2})
 
 
 def test_a_repeated_row_is_harvested_once_and_positions_stay_true() -> None:
@@ -314,6 +315,7 @@ def test_early_stop_after_known_rows_when_the_count_agrees() -> None:
     assert [e.how for e in result.endings] == [End.EARLY_STOP]
     assert "20 known, unchanged documents in a row at https://h/search?page=1" in result.endings[0].why
     assert result.outcome.early_stopped and result.outcome.bounded and not result.outcome.complete
+    assert result.outcome.pages_read == frozenset({0, 1})
 
 
 def test_no_early_stop_when_the_count_disagrees() -> None:
@@ -476,3 +478,56 @@ def test_each_ending_is_answered_once() -> None:
     stale = drive(Site(total=30, count_of=lambda number, served: 29 if number == 1 else 30), walk_for())
     assert [e.how for e in stale.endings] == [End.UNFINISHED]
     assert stale.endings[0].why == stale.outcome.unfinished
+
+
+# --- rolling pages ------------------------------------------------------------------------------
+
+
+def test_after_an_early_stop_the_rolling_pages_are_read_by_number() -> None:
+    site = Site(total=200)
+    # Known rows everywhere but on page 6, whose rows are new (harvested, placed).
+    fresh = {doc(n) for n in range(51, 61)}
+    result = drive(
+        site,
+        walk_for(stop_after_known=15, rolling_pages=[13, 5, 1, 9, 40]),
+        known=lambda url: url not in fresh,
+        expected_total=200,
+    )
+    # Page 2 ends the early stop; page 2 (1) is read already, 41 (40) is past the last page.
+    assert result.pages == [0, 1, 5, 9, 13]
+    assert result.harvested == {url: p for url, p in truth(site).items() if (p - 1) // 10 in {0, 1, 5, 9, 13}}
+    assert result.outcome.pages_read == frozenset({0, 1, 5, 9, 13})
+    assert result.outcome.early_stopped and not result.outcome.complete
+    assert [e.how for e in result.endings] == [End.EARLY_STOP]
+    assert "rolling pages read: 6, 10, 14" in result.endings[0].why
+
+
+def test_rolling_pages_only_after_an_early_stop() -> None:
+    site = Site(total=50)
+    # The count disagrees: no early stop, every page walked, each once.
+    result = drive(
+        site, walk_for(stop_after_known=5, rolling_pages=[1, 3]), known=lambda url: True, expected_total=49
+    )
+    assert result.pages == [0, 1, 2, 3, 4]
+    assert result.outcome.complete and result.outcome.pages_read == frozenset(range(5))
+    # No rolling page past the stop: it ends where it stopped.
+    none_left = drive(
+        site, walk_for(stop_after_known=5, rolling_pages=[0]), known=lambda u: True, expected_total=50
+    )
+    assert none_left.pages == [0] and none_left.outcome.early_stopped
+
+
+@pytest.mark.parametrize(("repeat", "dupaddr"), [(True, 0), (False, 4), (True, 4)])
+def test_rolling_pages_reached_by_a_jump_keep_their_rows_own_and_positions_true(
+    repeat: bool, dupaddr: int
+) -> None:
+    # A page reached by a jump lists again documents of the page before it, which the walk
+    # did not read: they are not its own rows, and not documents beyond the count either.
+    site = Site(total=200, repeat=repeat, dupaddr=dupaddr)
+    result = drive(
+        site, walk_for(stop_after_known=15, rolling_pages=[5, 9]), known=lambda url: True, expected_total=200
+    )
+    assert result.pages == [0, 1, 5, 9]
+    assert result.harvested == {url: p for url, p in truth(site).items() if (p - 1) // 10 in {0, 1, 5, 9}}
+    assert result.final_positions() == {url: truth(site)[url] for url in result.final_positions()}
+    assert result.outcome.unfinished is None and result.outcome.early_stopped

@@ -73,7 +73,7 @@ class ArchiveSpider(PageFailures):
             newest_first=bool(spider.args.job),
             per_page=settings.getint("HARVESTER_PAGE_SIZE"),
         )
-        # A job's early stop is known once its extension is: see start().
+        # A job's early stop (and any rolling pages) are known once its extension is: see start().
         spider.new_walk = partial(
             Walk, spider.urls.page, max_pages=spider.args.max_pages, details=spider.args.details,
             max_rewalks=settings.getint("HARVESTER_MAX_REWALKS"), max_results=settings.getint("HARVESTER_MAX_RESULTS"),
