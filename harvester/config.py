@@ -51,10 +51,19 @@ NUMBERS: dict[str, tuple[float, float]] = {
     "HARVESTER_BLOCK_BACKOFF": (0.0, 86_400.0),
     "HARVESTER_MAX_REWALKS": (0.0, 1000.0),
     "HARVESTER_REQUEST_BUDGET": (0.0, 1000.0),
+    "HARVESTER_MAX_RESULTS": (1.0, 1e12),
     "HARVESTER_JOB_STOP_AFTER_KNOWN": (0.0, 1e9),
     "HARVESTER_JOB_FULL_EVERY_DAYS": (0.0, 3_650.0),
     "HARVESTER_JOB_MAX_FAILING": (0.0, 1e9),
     "HARVESTER_STREAM_WAIT": (0.0, 3_600.0),
+}
+#: Those of them read as whole numbers (``getint``): "2.5" is refused, not a traceback later.
+WHOLE = {
+    "HARVESTER_PAGE_SIZE",
+    "HARVESTER_BLOCK_RETRIES",
+    "HARVESTER_MAX_REWALKS",
+    "HARVESTER_MAX_RESULTS",
+    "HARVESTER_JOB_STOP_AFTER_KNOWN",
 }
 
 
@@ -201,12 +210,20 @@ def _check_names(settings: Settings) -> None:
 def _check_numbers(settings: Settings) -> None:
     for name, (low, high) in NUMBERS.items():
         value = settings.get(name)
+        whole = name in WHOLE
+        fix = (
+            f"give a whole number from {low:.0f} to {high:.0f}"
+            if whole
+            else f"give a number from {low:g} to {high:g}"
+        )
         try:
             number = float(value)
+            if whole:
+                int(value)  # what settings.getint() does with it
         except (TypeError, ValueError):
-            raise ArgumentError(name, value, f"give a number from {low:g} to {high:g}") from None
-        if not low <= number <= high:
-            raise ArgumentError(name, value, f"give a number from {low:g} to {high:g}")
+            raise ArgumentError(name, value, fix) from None
+        if not low <= number <= high or (whole and not number.is_integer()):
+            raise ArgumentError(name, value, fix)
     for name in ("HARVESTER_CSV_TEXT", "HARVESTER_LOCAL_FAST", "HARVESTER_REWALK", "HARVESTER_DEDUPE"):
         try:
             settings.getbool(name)

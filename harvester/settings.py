@@ -91,6 +91,10 @@ HARVESTER_MAX_REWALKS = 3
 #: pages, plus documents in a details run), plus 20, plus a reading of every page per
 #: allowed re-walk; then it ends unfinished. 0: no budget (only to show what it protects).
 HARVESTER_REQUEST_BUDGET = 1.5
+#: The most results a search may claim: a count over it (first reported, or grown to it
+#: mid-walk) fails the walk at once, and the request budget is never derived from more.
+#: About 3x the real archive's 16,153 documents; an endless pager claiming 10^12 stops here.
+HARVESTER_MAX_RESULTS = 50_000
 #: Drop documents listed twice (by identity). Off only to show what it protects against.
 HARVESTER_DEDUPE = True
 # The spider retries pages that were truncated, blocked or not UTF-8 from its callbacks with

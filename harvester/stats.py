@@ -39,6 +39,7 @@ PLAN_SECONDS = "harvester/plan/seconds"
 
 # --- rows and documents -----------------------------------------------------------------------
 ROWS_OFFSITE = "harvester/rows/offsite"
+ROWS_BEYOND_COUNT = "harvester/rows/beyond_count"
 ALIAS_LINKS = "harvester/identity/alias_links"
 CANONICAL_REJECTED = "harvester/identity/canonical_rejected"
 DUPLICATES_DROPPED = "harvester/duplicates/dropped"

@@ -75,6 +75,11 @@ def test_csv_text_reaches_the_csv_feeds_only(tmp_path: Path) -> None:
         ({"HARVESTER_MAX_REWALKS": "many"}, {}, "HARVESTER_MAX_REWALKS"),
         ({"HARVESTER_RATE_LIMIT_WAIT_MAX": "-1"}, {}, "HARVESTER_RATE_LIMIT_WAIT_MAX"),
         ({"HARVESTER_RATE_LIMIT_WAIT_MAX": "30m"}, {}, "HARVESTER_RATE_LIMIT_WAIT_MAX"),
+        ({"HARVESTER_MAX_REWALKS": "2.5"}, {}, "HARVESTER_MAX_REWALKS"),
+        ({"HARVESTER_PAGE_SIZE": 2.5}, {}, "HARVESTER_PAGE_SIZE"),
+        ({"HARVESTER_MAX_RESULTS": "lots"}, {}, "HARVESTER_MAX_RESULTS"),
+        ({"HARVESTER_MAX_RESULTS": "0"}, {}, "HARVESTER_MAX_RESULTS"),
+        ({"HARVESTER_MAX_RESULTS": 2.5}, {}, "HARVESTER_MAX_RESULTS"),
         ({"HARVESTER_CSV_TEXT": "perhaps"}, {}, "HARVESTER_CSV_TEXT"),
         ({}, {"start_url": "https://example.org/search"}, "start_url"),
     ],
@@ -86,6 +91,21 @@ def test_refusals_name_the_setting(
     with pytest.raises(ArgumentError) as caught:
         configure(s, parse_args(args))
     assert caught.value.name == name
+
+
+def test_a_whole_number_setting_says_so(tmp_path: Path) -> None:
+    feeds = {str(tmp_path / "x.jsonl"): {"format": "jsonlines"}}
+    with pytest.raises(ArgumentError, match="give a whole number from 0 to 1000"):
+        configure(settings(FEEDS=feeds, HARVESTER_MAX_REWALKS="2.5"), parse_args({}))
+    configure(settings(FEEDS=feeds, HARVESTER_MAX_REWALKS="5"), parse_args({}))
+
+
+def test_max_results_is_a_whole_number_and_the_refusal_says_so(tmp_path: Path) -> None:
+    feeds = {str(tmp_path / "x.jsonl"): {"format": "jsonlines"}}
+    with pytest.raises(ArgumentError, match="give a whole number from 1 to 1000000000000"):
+        configure(settings(FEEDS=feeds, HARVESTER_MAX_RESULTS="50000.5"), parse_args({}))
+    configure(settings(FEEDS=feeds, HARVESTER_MAX_RESULTS="200000"), parse_args({}))
+    configure(settings(FEEDS=feeds), parse_args({}))  # the default
 
 
 def test_an_exported_base_url_that_differs_is_refused(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from parsel import Selector
 from scrapy.utils.defer import deferred_f_from_coro_f
 
 from harvester.items import LISTING_FIELDS
@@ -19,6 +22,11 @@ from tests.test_items import validator
 SEED_QUERY = "Korean Workers' Party"
 # Listing fields the replica's truth states (query and harvested_at belong to the run).
 COMPARED = ("id", "url", "title", "date", "date_precision", "date_raw", "summary")
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url) as response:
+        return str(response.read().decode("utf-8"))
 
 
 @deferred_f_from_coro_f
@@ -84,19 +92,34 @@ async def test_csv_export_has_the_listing_columns(tmp_path: Path) -> None:
     assert len(rows) == 12
 
 
+@pytest.mark.parametrize(("documents", "per_page"), [(60, 10), (295, 10), (295, 100)])
 @deferred_f_from_coro_f
-async def test_a_document_listed_twice_is_exported_once_where_it_stands(tmp_path: Path) -> None:
+async def test_a_document_listed_twice_is_exported_once_where_it_stands(
+    documents: int, per_page: int, tmp_path: Path
+) -> None:
     truth_path = tmp_path / "truth.jsonl"
-    with running_replica(documents=60, faults="repeat", dump_truth=truth_path) as rep:
-        result = await crawl(rep.base_url, out=tmp_path / "on.jsonl")
+    pages = -(-documents // per_page)
+    with running_replica(
+        documents=documents, faults="repeat", dump_truth=truth_path, truth_page_size=per_page
+    ) as rep:
+        # The damage on a short last page: it shows fewer rows than a page holds, the first of
+        # them the previous page's last again, and its count line runs past N ("291 - 296 of
+        # 295"): counted from "X", every row of it stands one place too far.
+        last_page = Selector(text=_get(f"{rep.base_url}/search?items_per_page={per_page}&page={pages - 1}"))
+        first, last, total = map(int, re.findall(r"\d+", last_page.css("p.results-count::text").get() or ""))
+        assert total == documents and last > total and last - first + 1 == (documents - 1) % per_page + 2
+        result = await crawl(
+            rep.base_url, out=tmp_path / "on.jsonl", settings={"HARVESTER_PAGE_SIZE": per_page}
+        )
     assert result.verdict == "ok", result.reasons
     items = read_jsonl(tmp_path / "on.jsonl")
     urls = [i["url"] for i in items]
-    assert len(urls) == len(set(urls)) == 60
-    # Pages 2-6 each repeat the previous page's last row: five drops, counted.
-    assert result.stat("harvester/duplicates/dropped") == 5
+    assert len(urls) == len(set(urls)) == documents
+    # Every page after the first repeats the previous page's last row: one drop each, counted.
+    assert result.stat("harvester/duplicates/dropped") == pages - 1
     truth = {r["url"]: r for r in read_jsonl(truth_path)}
     assert [i["url"] for i in items if i["position"] != truth[i["url"]]["position"]] == []
+    assert [i["url"] for i in items if i["listing_url"] != truth[i["url"]]["listing_url"]] == []
 
 
 @deferred_f_from_coro_f

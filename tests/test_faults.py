@@ -19,6 +19,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 from replica.process import Replica, running_replica
 from tests.conftest import read_jsonl
 from tests.crawling import crawl
+from tests.hostile import Listing, hostile_site
 
 LISTING = ("id", "url", "title", "date", "date_precision", "date_raw", "summary", "position", "listing_url")
 PLAIN_RETRY = {
@@ -496,3 +497,90 @@ async def test_a_redirect_to_another_host_is_named(tmp_path: Path, caplog: Caplo
     assert result.reasons[0] == "the site redirected 1 page(s) to another host (see the errors above)"
     assert "to another host (http://moved.example/search" in caplog.text
     assert "moved.example" not in "".join(line for line in caplog.text.splitlines() if "Crawled (" in line)
+
+
+def _rows_and_count_line(url: str) -> tuple[int, tuple[int, ...]]:
+    """What a results page shows, by the test's own reading: its rows and its "X - Y of N"."""
+    page = Selector(text=fetch(url)[1].decode())
+    line = page.css("p.results-count::text").get() or ""
+    return len(page.css("td.document a::attr(href)").getall()), tuple(
+        int(n) for n in re.findall(r"\d+", line)
+    )
+
+
+@deferred_f_from_coro_f
+async def test_rows_beyond_a_pages_count_fail_the_run_naming_the_page(tmp_path: Path) -> None:
+    # Every page says "X - Y of 100" over its 10 rows, then lists 20 invented documents more.
+    def listing(number: int) -> Listing:
+        own = [f"/document/doc-{number * 10 + k}" for k in range(10)]
+        invented = [f"/document/invented-{number}-{k}" for k in range(20)]
+        return Listing(
+            number * 10 + 1, number * 10 + 10, 100, own + invented, number + 1 if number < 9 else None
+        )
+
+    with hostile_site(listing) as site:
+        # The damage: a page carries three times the rows its count line counts; a reader of
+        # every row publishes 300 records for a count of 100 (main did: "Run OK", 300%).
+        rows, (first, last, total) = _rows_and_count_line(f"{site.base_url}/search")
+        assert rows == 3 * (last - first + 1) and total == 100
+        result = await crawl(site.base_url, out=tmp_path / "x.jsonl")
+    assert result.verdict == "failed"
+    assert result.reasons == [
+        f"the walk did not finish: the results page {site.base_url}/search lists 20 new row(s) beyond its "
+        'count line "1 - 10 of 100" (30 rows, 10 of them its own): the site lists documents its count does '
+        "not; rows beyond the count are not harvested"
+    ]
+    assert not any("invented" in i["url"] for i in result.items)
+    assert [i["position"] for i in result.items] == list(range(1, 11))
+    assert result.stat("harvester/rows/beyond_count") == 20
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+@deferred_f_from_coro_f
+async def test_a_pager_claiming_a_trillion_results_stops_at_once(tmp_path: Path) -> None:
+    # An endless pager: every page "X - Y of 1000000000000", 10 new rows and a next link.
+    def listing(number: int) -> Listing:
+        rows = [f"/document/doc-{number * 10 + k}" for k in range(10)]
+        return Listing(number * 10 + 1, number * 10 + 10, 10**12, rows, number + 1)
+
+    with hostile_site(listing) as site:
+        # Protection off (a ceiling over the claim): the budget comes from the claim, and the
+        # walk goes on until the test's own bound (CLOSESPIDER_PAGECOUNT) stops it.
+        off = await crawl(
+            site.base_url, settings={"HARVESTER_MAX_RESULTS": 10**12, "CLOSESPIDER_PAGECOUNT": 300}
+        )
+        assert sum(site.served.values()) == 300 - 1  # robots.txt is one of the 300 responses
+        site.served.clear()
+        # The same bound, in case the protection fails: the test cannot run away.
+        result = await crawl(site.base_url, out=tmp_path / "x.jsonl", settings={"CLOSESPIDER_PAGECOUNT": 300})
+        served = sum(site.served.values())
+    assert len(off.items) >= 2_900
+    assert served == 1
+    assert result.verdict == "failed"
+    assert result.reasons == [
+        f"the walk did not finish: the site claims 1000000000000 results ({site.base_url}/search), more than "
+        "HARVESTER_MAX_RESULTS=50000; raise it if that is real"
+    ]
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+@deferred_f_from_coro_f
+async def test_an_endless_pager_stops_when_its_count_grows_past_the_ceiling(
+    replica_with, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # No budget and no re-walks: only the ceiling stands. The replica's `endless` page p says
+    # "of max(30, (p + 2) x 10)": over 300 first on page 30 (p = 29), "of 310".
+    alone = {"HARVESTER_REQUEST_BUDGET": 0, "HARVESTER_REWALK": False, "CLOSESPIDER_PAGECOUNT": 400}
+    with replica_with("endless", documents=30) as rep:
+        # Protection off (a ceiling over any claim): the test's own bound stops it.
+        off = await crawl(rep.base_url, settings={**alone, "HARVESTER_MAX_RESULTS": 10**12})
+        result = await crawl(
+            rep.base_url, out=tmp_path / "x.jsonl", settings={**alone, "HARVESTER_MAX_RESULTS": 300}
+        )
+    assert off.stat("harvester/pages/search") >= 399
+    assert result.verdict == "failed"
+    assert result.stat("harvester/pages/search") == 30
+    assert result.reasons == [
+        f"the walk did not finish: the site claims 310 results ({rep.base_url}/search?page=29), more than "
+        "HARVESTER_MAX_RESULTS=300; raise it if that is real"
+    ]

@@ -85,6 +85,35 @@ def test_an_unfinished_walk_fails_with_its_reason() -> None:
     ]
 
 
+def test_more_documents_than_reported_fails_whatever_bounds_the_walk() -> None:
+    # 300 records for a count of 100: the site listed rows its count does not.
+    over = {keys.ITEM_SCRAPED: 300, keys.REPORTED_TOTAL: 100}
+    expected = [
+        "more documents than the site reported: 300 unique documents of 100 reported (300.00%); "
+        "the site lists documents its count does not, or the count is wrong"
+    ]
+    assert judge(over, "finished") == expected
+    assert judge(over, "finished", bounded=True) == expected
+    assert judge(over, "finished", min_completeness=0.0) == expected
+    # A job counts what it kept, too.
+    assert judge({keys.ITEM_SCRAPED: 5, keys.JOB_REUSED: 26, keys.REPORTED_TOTAL: 30}, "finished") != []
+
+
+def test_an_unfinished_walk_is_one_reason_not_also_incomplete() -> None:
+    # The walk's reason says why fewer documents came: one clear reason.
+    short = {keys.ITEM_SCRAPED: 10, keys.REPORTED_TOTAL: 10**12}
+    assert judge(short, "finished", unfinished="the site claims too much") == [
+        "the walk did not finish: the site claims too much"
+    ]
+
+
+def test_a_plan_fails_when_the_walk_could_not_go_on() -> None:
+    assert judge({keys.REPORTED_TOTAL: 10**12}, "plan") == []
+    assert judge({keys.REPORTED_TOTAL: 10**12}, "plan", unfinished="the site claims too much") == [
+        "the walk could not go on: the site claims too much"
+    ]
+
+
 def test_an_interrupted_run() -> None:
     reasons = judge(OK_RUN, "shutdown")
     assert reasons == ["interrupted (shutdown)"]

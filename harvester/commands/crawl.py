@@ -118,8 +118,10 @@ class Command(ScrapyCrawl):
             if lost:
                 reasons.append(f"this run's records for {', '.join(lost)} could not be kept")
             say_verdict(logging.ERROR, f"Run FAILED: {'; '.join(reasons) or 'see the errors above'}")
-        elif crawler.stats is not None and crawler.stats.get_value(stats.PLAN_REQUESTS) is not None and (
-            opts.spargs.get("plan", "").lower() == "true"
+        elif (
+            crawler.stats is not None
+            and crawler.stats.get_value(stats.PLAN_REQUESTS) is not None
+            and (opts.spargs.get("plan", "").lower() == "true")
         ):
             pass  # -a plan=true: the plan, printed once on stdout, is the whole answer
         else:

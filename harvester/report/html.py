@@ -271,6 +271,7 @@ def _run(data: ReportData) -> str:
         (Markup("incomplete, asked again"), pages.get("incomplete_retried", 0)),
         (Markup("not UTF-8"), skipped.get("invalid_utf8_pages", 0)),
         (Markup("rows linking off the site"), skipped.get("offsite_rows", 0)),
+        (Markup("new rows beyond their count line"), skipped.get("rows_beyond_count", 0)),
         (Markup("canonical links rejected"), skipped.get("canonical_rejected", 0)),
     ]
     parts.append(

@@ -95,6 +95,7 @@ def build_summary(
         "skipped": {
             "oversize_pages": get(keys.PAGES_OVERSIZE, 0),
             "offsite_rows": get(keys.ROWS_OFFSITE, 0),
+            "rows_beyond_count": get(keys.ROWS_BEYOND_COUNT, 0),
             "invalid_utf8_pages": get(keys.PAGES_INVALID_UTF8, 0),
             "canonical_rejected": get(keys.CANONICAL_REJECTED, 0),
         },

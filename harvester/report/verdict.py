@@ -23,17 +23,23 @@ def judge(
 
     ``bounded``: the run was meant to stop early (``max_pages``, or a job's incremental run
     that met known documents), so not reaching the reported total is expected.
-    ``unfinished``: why the walk could not finish (:class:`harvester.walk.WalkOutcome`).
-    A job's documents count whether harvested now or kept from earlier runs. A job's known
-    documents whose page failed keep their record and fail nothing, unless more than
-    ``max_failing`` of them failed in one run (the site, not a page, is in trouble).
+    ``unfinished``: why the walk could not finish (:class:`harvester.walk.WalkOutcome`); it
+    says why fewer documents than reported came, so completeness is not judged apart.
+    A job's documents count whether harvested now or kept from earlier runs. More documents
+    than the site reported is never complete: the site listed documents its count does not.
+    A job's known documents whose page failed keep their record and fail nothing, unless more
+    than ``max_failing`` of them failed in one run (the site, not a page, is in trouble).
 
     >>> judge({"item_scraped_count": 11, "harvester/reported_total": 11}, "finished")
     []
     >>> judge({"item_scraped_count": 9, "harvester/reported_total": 11}, "finished")
     ['incomplete: 9 unique documents of 11 reported (81.82% < 100%)']
+    >>> judge({"item_scraped_count": 33, "harvester/reported_total": 11}, "finished")
+    ['more documents than the site reported: 33 unique documents of 11 reported (300.00%); the site lists documents its count does not, or the count is wrong']
     """
     if finish_reason == "plan":  # -a plan=true: one results page read, the plan printed
+        if unfinished:
+            return [f"the walk could not go on: {unfinished}"]
         return (
             []
             if stats.get(keys.REPORTED_TOTAL) is not None
@@ -82,7 +88,12 @@ def judge(
         reasons.append(
             "nothing harvested: the search found no documents" if reported == 0 else "nothing harvested"
         )
-    elif reported and not bounded and exported / reported < min_completeness:
+    elif reported and exported > reported:
+        reasons.append(
+            f"more documents than the site reported: {exported} unique documents of {reported} reported "
+            f"({100 * exported / reported:.2f}%); the site lists documents its count does not, or the count is wrong"
+        )
+    elif reported and not bounded and not unfinished and exported / reported < min_completeness:
         reasons.append(
             f"incomplete: {exported} unique documents of {reported} reported "
             f"({100 * exported / reported:.2f}% < {100 * min_completeness:g}%)"

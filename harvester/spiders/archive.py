@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,7 +39,7 @@ from harvester.plan import plan_for
 from harvester.search_urls import SearchUrls
 from harvester.spiders.failures import BlockBackoff, PageFailures
 from harvester.text import utc_now
-from harvester.walk import PageSeen, Walk
+from harvester.walk import End, PageSeen, Walk
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class ArchiveSpider(PageFailures):
     allowed_domains: list[str]
     urls: SearchUrls
     walk: Walk
+    new_walk: partial[Walk]
     blocks: BlockBackoff
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -72,11 +74,13 @@ class ArchiveSpider(PageFailures):
             newest_first=bool(spider.args.job),
             per_page=settings.getint("HARVESTER_PAGE_SIZE"),
         )
-        spider.walk = Walk(
-            spider.urls.page, max_pages=spider.args.max_pages, details=spider.args.details,
-            max_rewalks=settings.getint("HARVESTER_MAX_REWALKS"),
+        # A job's early stop (and any rolling pages) are known once its extension is: see start().
+        spider.new_walk = partial(
+            Walk, spider.urls.page, max_pages=spider.args.max_pages, details=spider.args.details,
+            max_rewalks=settings.getint("HARVESTER_MAX_REWALKS"), max_results=settings.getint("HARVESTER_MAX_RESULTS"),
             budget_factor=settings.getfloat("HARVESTER_REQUEST_BUDGET"), rewalk=settings.getbool("HARVESTER_REWALK"),
         )  # fmt: skip
+        spider.walk = spider.new_walk()
         spider.blocks = BlockBackoff(
             settings.getint("HARVESTER_BLOCK_RETRIES"), settings.getfloat("HARVESTER_BLOCK_BACKOFF")
         )
@@ -87,8 +91,11 @@ class ArchiveSpider(PageFailures):
         if self.job is not None:
             self.job_start = self.job.start()
             if self.urls.sorted_newest_first:
-                self.walk.stop_after_known = self.job_start.stop_after_known
-                self.walk.rolling_pages = frozenset(self.job_start.rolling_pages)
+                self.walk = self.new_walk(
+                    stop_after_known=self.job_start.stop_after_known,
+                    rolling_pages=self.job_start.rolling_pages,
+                    check_count=self.job_start.check_count,
+                )
             else:
                 logger.info("Results not sorted newest upload first: no early stop")
         self.crawler.stats.set_value(stats.ARGS, self.args.model_dump_json())
@@ -119,18 +126,20 @@ class ArchiveSpider(PageFailures):
             first=page.count.first if page.count else None, last=page.count.last if page.count else None,
             next_number=page_of(next_url) if next_url else None,
             next_offsite=bool(next_url) and urlsplit(next_url).hostname not in self.allowed_domains,
-            empty_search=page.is_empty_search, rewalk=rewalk,
+            empty_search=page.is_empty_search, rewalk=rewalk, aliases={url for url in rows if needs_resolving(url)},
         )  # fmt: skip
-        had_report = self.walk.reported is not None
         step = self.walk.read(seen)
         self._report(step.counts, step.warnings)
-        if self.walk.reported is not None:
-            self.crawler.stats.set_value(stats.REPORTED_TOTAL, self.walk.reported)
-            if not had_report:
-                logger.info("The site reports %s documents for %s", self.walk.reported, response.url)
-                if page.last_page is not None:
-                    self.crawler.stats.set_value(stats.PAGES_EXPECTED, page.last_page + 1)
-                self._plan(self.walk.reported)
+        if step.ended is not None:
+            logger.error("The walk stops: %s", step.ended.why)
+        if step.reported is not None:
+            self.crawler.stats.set_value(stats.REPORTED_TOTAL, step.reported)
+        if step.first_report and step.reported is not None:
+            logger.info("The site reports %s documents for %s", step.reported, response.url)
+            if page.last_page is not None:
+                self.crawler.stats.set_value(stats.PAGES_EXPECTED, page.last_page + 1)
+            if step.ended is None or self.args.plan:
+                self._plan(step.reported, step.page_size)
         if step.repeated and not rewalk:
             # Listed again (the previous page's last row at the top): harvested once, counted.
             self.crawler.stats.inc_value(stats.DUPLICATES_DROPPED, len(step.repeated))
@@ -141,19 +150,21 @@ class ArchiveSpider(PageFailures):
             yield self._results(self.urls.page(number), rewalk=True)
         for place in step.new:
             yield from self._row(rows[place.url], place.url, place.position, place.listing_url)
+        for place in step.check:
+            # A row beyond the page's count, by another address: its page tells which document it is.
+            yield scrapy.Request(rows[place.url].url, callback=self.parse_listed_again, errback=self.on_error,
+                                 dont_filter=True, cb_kwargs={"listing_url": place.listing_url})  # fmt: skip
         if rewalk:
             return
         nxt = self.walk.next(seen, self._expected_total())
         self._report(nxt.counts, nxt.warnings)
-        if self.walk.unfinished:
-            logger.error("The walk stops: %s", self.walk.unfinished)
-        if self.walk.early_stopped:
-            logger.info("%s known, unchanged documents in a row at %s: the rest is known; stopping",
-                        self.walk.known_in_a_row, response.url)  # fmt: skip
-            self.crawler.stats.set_value(stats.STOPPED_BY, "known_documents")
-        elif self.walk.max_pages_hit:
-            logger.info("Stopping after %s pages (max_pages)", self.args.max_pages)
-            self.crawler.stats.set_value(stats.STOPPED_BY, "max_pages")
+        ended = nxt.ended.how if nxt.ended is not None else None
+        if nxt.ended is not None and ended is End.UNFINISHED:
+            logger.error("The walk stops: %s", nxt.ended.why)
+        elif nxt.ended is not None and ended in (End.EARLY_STOP, End.MAX_PAGES):
+            logger.info("%s", nxt.ended.why[0].upper() + nxt.ended.why[1:])
+            stopped_by = "known_documents" if ended is End.EARLY_STOP else "max_pages"
+            self.crawler.stats.set_value(stats.STOPPED_BY, stopped_by)
         if nxt.missing_landmark:
             yield from self._page_failed(response, LayoutChanged(response.url, nxt.missing_landmark))
         elif nxt.page is not None:
@@ -166,11 +177,22 @@ class ArchiveSpider(PageFailures):
         """What the site should report if nothing but the new rows changed (a job's early stop)."""
         if self.job is None:
             return None
-        if not self.job_start.check_count:
-            return self.walk.total
         return self.job_start.published + self.new_rows
 
-    def _plan(self, reported: int) -> None:
+    def parse_listed_again(self, response: Response, listing_url: str) -> Iterator[Any]:
+        """The page of a row beyond its results page's count: which document it is (never harvested)."""
+        page, instead = self._read(response, DocumentPage)
+        if page is None:
+            yield from instead
+            return
+        self.crawler.stats.inc_value(stats.PAGES_DOCUMENT)
+        url = canonical_document_url(page.canonical_url)
+        step = self.walk.listed_again(url, listing_url)
+        self._report(step.counts, step.warnings)
+        logger.info("A row beyond the count of %s links %s (%s): not harvested", listing_url, url,
+                    "listed before" if step.counts else "not listed so far")  # fmt: skip
+
+    def _plan(self, reported: int, page_size: int) -> None:
         """Log the run's plan once the site has reported its count; a plan run stops there."""
         settings = self.crawler.settings
         incremental = None
@@ -179,7 +201,7 @@ class ArchiveSpider(PageFailures):
         elif self.args.plan and self.args.job and not self.args.full:
             incremental = preview(settings, self.args.job, details=self.args.details)
         plan = plan_for(
-            reported, self.walk.page_size, details=self.args.details, delay=settings.getfloat("DOWNLOAD_DELAY"),
+            reported, page_size, details=self.args.details, delay=settings.getfloat("DOWNLOAD_DELAY"),
             max_pages=self.args.max_pages, incremental_documents=incremental,
         )  # fmt: skip
         self.crawler.stats.set_value(stats.PLAN_REQUESTS, plan.requests)

@@ -111,7 +111,7 @@ class PageFailures(scrapy.Spider):
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        kind = "document" if "item" in request.cb_kwargs else "search"
+        kind = "search" if "rewalk" in request.cb_kwargs else "document"
         count = self.crawler.stats.inc_value
         if failure.check(RateLimited):  # type: ignore[no-untyped-call]
             return  # the run is stopping at the rate limit: counted and said by the middleware
