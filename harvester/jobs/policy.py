@@ -196,38 +196,52 @@ class Place:
     """This run's walk listed it."""
 
 
-def ranks(
-    places: Iterable[Place], page_size: int, page_url: Callable[[int], str]
-) -> dict[str, tuple[int, str]]:
+def ranks(places: Iterable[Place], page_size: int, page_url: Callable[[int], str]) -> dict[str, tuple[int, str]]:
     """Positions as ranks: every present document gets a unique position 1..N and the
     results page of that rank.
 
-    Documents this run's walk listed keep the order it read them in. The others (beyond an
-    early stop) move with the nearest listed document above them: a document 5 rows below
-    one that moved from 30 to 33 is placed at 38. Then all are ranked in that order (a
-    document found gone closes its gap; one that came back opens one).
+    The archive's order is stable (newest upload first), so the documents the job already
+    had keep the order of the last published dataset (their position before this run), and
+    each document new to the job goes next to the nearest document the walk listed on its
+    side of the same stretch of pages: right after the one above it, or right before the one
+    below it (the first row of a page read apart). A document found gone closes its gap.
 
     >>> url = lambda n: f"p{n}"
     >>> ps = [Place("new", 1, None, True), Place("a", 2, 1, True), Place("b", 2, 2, False),
-    ...       Place("c", 3, 3, False)]
+    ...       Place("c", 3, 3, False), Place("back", 5, None, True), Place("d", 6, 4, True)]
     >>> ranks(ps, 2, url)
-    {'new': (1, 'p0'), 'a': (2, 'p0'), 'b': (3, 'p1'), 'c': (4, 'p1')}
+    {'new': (1, 'p0'), 'a': (2, 'p0'), 'b': (3, 'p1'), 'c': (4, 'p1'), 'back': (5, 'p2'), 'd': (6, 'p2')}
     """
-    listed = sorted(
-        (p.before, p.position) for p in places if p.listed and p.before is not None and p.position is not None
-    )
-    olds = [old for old, _ in listed]
-    keyed = []
+    places = list(places)
+    listed = {p.position: p for p in places if p.listed and p.position is not None}
+    keyed: list[tuple[float, float, str]] = []
     for p in places:
-        if p.position is None:
-            keyed.append((math.inf, 1, p.url))
-            continue
-        if p.listed:
-            keyed.append((float(p.position), 0, p.url))
-            continue
-        at = bisect.bisect_left(olds, p.position) - 1
-        estimate = p.position if at < 0 else listed[at][1] + (p.position - listed[at][0])
-        keyed.append((float(estimate), 1, p.url))
+        if p.listed and p.before is None and p.position is not None:
+            keyed.append((_beside(listed, p.position), float(p.position), p.url))
+        elif p.listed and p.before is not None:
+            keyed.append((float(p.before), 0.0, p.url))
+        elif p.position is not None:
+            keyed.append((float(p.position), 0.0, p.url))
+        else:
+            keyed.append((math.inf, 0.0, p.url))
     keyed.sort()
     size = max(page_size, 1)
     return {url: (rank, page_url((rank - 1) // size)) for rank, (_, _, url) in enumerate(keyed, start=1)}
+
+
+def _beside(listed: dict[int, Place], position: int) -> float:
+    """Where a document new to the job goes in the old order: after the nearest listed
+    document above it that the job had, or before the nearest below it, within the run of
+    positions the walk listed around it."""
+    at = position - 1
+    while at in listed:
+        if listed[at].before is not None:
+            return float(listed[at].before) + 0.5  # type: ignore[arg-type]
+        at -= 1
+    at = position + 1
+    while at in listed:
+        if listed[at].before is not None:
+            return float(listed[at].before) - 0.5  # type: ignore[arg-type]
+        at += 1
+    above = [p.before for n, p in listed.items() if n < position and p.before is not None]
+    return float(max(above)) + 0.5 if above else 0.5
