@@ -171,6 +171,42 @@ class WalkOutcome:
 class Walk:
     """The state of one walk. ``read()`` each results page, then ``next()`` after its rows."""
 
+    # Slots: setting an attribute the walk does not have (a stale ``walk.stop_after_known = N``)
+    # fails loudly instead of doing nothing.
+    __slots__ = (
+        "_budget",
+        "_budget_factor",
+        "_checked",
+        "_complete",
+        "_corrections",
+        "_counts",
+        "_details",
+        "_early_stopped",
+        "_first_total",
+        "_furthest",
+        "_known_in_a_row",
+        "_listing_url",
+        "_max_pages",
+        "_max_pages_hit",
+        "_max_results",
+        "_max_rewalks",
+        "_page_size",
+        "_requests",
+        "_rewalk_enabled",
+        "_rewalks",
+        "_rolled",
+        "_rolling",
+        "_rolling_on",
+        "_rows_seen",
+        "_seen",
+        "_stop_after_known",
+        "_stopped_at",
+        "_total",
+        "_unfinished",
+        "_unknown",
+        "_visited",
+    )
+
     def __init__(
         self,
         listing_url: Callable[[int], str],

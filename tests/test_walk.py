@@ -469,7 +469,10 @@ def test_the_budget_never_grows_from_later_claims() -> None:
 def test_the_walk_answers_only_through_return_values() -> None:
     walk = walk_for()
     drive(Site(total=25), walk)
-    assert [name for name in vars(walk) if not name.startswith("_")] == []
+    assert [n for n in dir(walk) if not n.startswith("_") and not callable(getattr(walk, n))] == []
+    # Nothing can be set on it from outside either (a stale caller fails loudly).
+    with pytest.raises(AttributeError):
+        walk.stop_after_known = 20  # type: ignore[attr-defined]
 
 
 def test_each_ending_is_answered_once() -> None:
