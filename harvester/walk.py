@@ -177,6 +177,7 @@ class Walk:
         "_budget",
         "_budget_factor",
         "_checked",
+        "_check_count_on_stop",
         "_complete",
         "_corrections",
         "_counts",

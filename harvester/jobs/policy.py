@@ -196,7 +196,9 @@ class Place:
     """This run's walk listed it."""
 
 
-def ranks(places: Iterable[Place], page_size: int, page_url: Callable[[int], str]) -> dict[str, tuple[int, str]]:
+def ranks(
+    places: Iterable[Place], page_size: int, page_url: Callable[[int], str]
+) -> dict[str, tuple[int, str]]:
     """Positions as ranks: every present document gets a unique position 1..N and the
     results page of that rank.
 
