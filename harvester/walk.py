@@ -176,8 +176,8 @@ class Walk:
     __slots__ = (
         "_budget",
         "_budget_factor",
-        "_checked",
         "_check_count_on_stop",
+        "_checked",
         "_complete",
         "_corrections",
         "_counts",

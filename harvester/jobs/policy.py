@@ -4,7 +4,6 @@ document again, and where each document stands."""
 
 from __future__ import annotations
 
-import bisect
 import enum
 import math
 from collections.abc import Callable, Iterable
