@@ -107,6 +107,8 @@ Request faults (main parameter first; defaults in brackets)
   has; neither header when the request sent none); ``current``: the page's own ``ETag`` and
   ``Last-Modified`` (document pages with validators on; a client can see they are not the
   ones it sent); ``none``: neither header. Any response, any status (a removed page too).
+- ``moved:to=SLUG``: a ``301 Moved Permanently`` to ``/document/SLUG`` (a document merged
+  into another one, whose old address now leads there).
 - ``deepnest:depth=D`` [3000]: document pages whose active pane's content (the translation or
   transcript text, or the scans of an original) sits inside D nested ``<div>`` elements
   (1 to 100000); the text is unchanged.
@@ -285,6 +287,12 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return read
 
 
+def _slug(text: str) -> str:
+    if not text or not all(c.isalnum() or c == "-" for c in text):
+        raise ValueError(f"{text!r} is not a document slug (letters, digits and '-')")
+    return text
+
+
 def _depth(text: str) -> int:
     value = _whole(1)(text)
     if value > 100_000:
@@ -336,6 +344,7 @@ _KINDS: dict[str, _Kind] = {
     "canonical": _Kind({"to": (_choice("offsite", "javascript", "search"), "offsite")}, "to"),
     "deepnest": _Kind({"depth": (_depth, 3000)}, "depth"),
     "lie304": _Kind({"validators": (_choice("echo", "current", "none"), "echo")}, "validators"),
+    "moved": _Kind({"to": (_slug, "")}, "to"),
     "shift": _Kind({"count": (_whole(1), 10)}, "count", where="path"),
     "baddates": _Kind({}, where="documents"),
     "badtitles": _Kind({}, where="documents"),

@@ -634,6 +634,9 @@ class ReplicaHandler(BaseHTTPRequestHandler):
             return detail, lambda: self._write(fault_reply)
         if name == "lie304":
             return self._lie304(reply, str(params["validators"]))
+        if name == "moved":
+            location = f"/document/{params['to']}"
+            return {"status": 301, "location": location}, lambda: self._write(self._redirect(location))
         if name == "slow":
             seconds = float(params["seconds"])
 
