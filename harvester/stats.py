@@ -41,6 +41,8 @@ PLAN_SECONDS = "harvester/plan/seconds"
 ROWS_OFFSITE = "harvester/rows/offsite"
 ALIAS_LINKS = "harvester/identity/alias_links"
 CANONICAL_REJECTED = "harvester/identity/canonical_rejected"
+# Links of document pages (scans, download, related) that are no address on the site.
+LINKS_DROPPED = "harvester/links/dropped"
 DUPLICATES_DROPPED = "harvester/duplicates/dropped"
 TITLE_EMPTY = "harvester/title/empty"
 DATE_UNREADABLE = "harvester/date/unreadable"

@@ -272,6 +272,7 @@ def _run(data: ReportData) -> str:
         (Markup("not UTF-8"), skipped.get("invalid_utf8_pages", 0)),
         (Markup("rows linking off the site"), skipped.get("offsite_rows", 0)),
         (Markup("canonical links rejected"), skipped.get("canonical_rejected", 0)),
+        (Markup("links off the site dropped (scans, download, related)"), skipped.get("links_dropped", 0)),
     ]
     parts.append(
         '<div class="two">'

@@ -97,6 +97,7 @@ def build_summary(
             "offsite_rows": get(keys.ROWS_OFFSITE, 0),
             "invalid_utf8_pages": get(keys.PAGES_INVALID_UTF8, 0),
             "canonical_rejected": get(keys.CANONICAL_REJECTED, 0),
+            "links_dropped": get(keys.LINKS_DROPPED, 0),
         },
         "retries_exhausted": get(keys.RETRY_MAX_REACHED, 0),
         # {"bucket_s": B, "series": [pages per minute in each B-second step of the run]}
