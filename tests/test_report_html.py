@@ -20,6 +20,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 
 from harvester.items import LISTING_FIELDS
 from harvester.jobs.store import read_history
+from harvester.report import build as report_build
 from harvester.report import charts
 from harvester.report import extension as report_extension
 from harvester.report.__main__ import main as report_main
@@ -274,6 +275,59 @@ async def test_a_jobs_report_shows_its_history_and_the_last_change_set(tmp_path:
     assert html.count("<th scope=row>run ") == 4
     assert "as the last complete run left it" in html
     assert "The last change set (run 3): 10 documents" in html
+
+
+@deferred_f_from_coro_f
+async def test_a_summary_is_never_drawn_with_the_records_of_another_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Two runs to one dataset, each keeping its own summary: the second replaces the first's
+    # records (11 of the seed search, then the whole archive of 60).
+    out, first, second = (
+        tmp_path / "a.jsonl",
+        tmp_path / "first.summary.json",
+        tmp_path / "second.summary.json",
+    )
+    with running_replica(documents=60) as rep:
+        one = await crawl(
+            rep.base_url, f"query={SEED_QUERY}", out=out, settings={"HARVESTER_SUMMARY_FILE": str(first)}
+        )
+        two = await crawl(rep.base_url, out=out, settings={"HARVESTER_SUMMARY_FILE": str(second)})
+    assert one.verdict == two.verdict == "ok"
+    records = len(read_jsonl(out))
+    assert summary_of(first)["documents"]["harvested"] == 11 != records
+    assert summary_of(first)["datasets"][str(out)]["bytes"] != out.stat().st_size
+    # The damage, shown first: without the check, the first run's verdict and figures are
+    # drawn over the second run's records, without a word.
+    monkeypatch.setattr(report_build, "_fingerprint_in", lambda summary, dataset: None)
+    assert report_main([str(first), "-o", str(tmp_path / "mixed.html")]) == 0
+    mixed = (tmp_path / "mixed.html").read_text(encoding="utf-8")
+    assert "11 <small>of 11 reported</small>" in mixed and f"<strong>{records}</strong> records" in mixed
+    monkeypatch.undo()
+    # Refused: one line naming the dataset and the summary, and what to do.
+    capsys.readouterr()
+    assert report_main([str(first), "-o", str(tmp_path / "refused.html")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {out} is not the dataset {first} describes")
+    assert f"python -m harvester.report {out}" in err
+    assert not (tmp_path / "refused.html").exists()
+    # The second run's own summary still agrees with it.
+    assert report_main([str(second), "-o", str(tmp_path / "second.html")]) == 0
+    # Asked for the dataset, with the first run's summary beside it: the records alone, and why.
+    (tmp_path / "a.summary.json").write_bytes(first.read_bytes())
+    assert report_main([str(out), "-o", str(tmp_path / "records.html")]) == 0
+    alone = (tmp_path / "records.html").read_text(encoding="utf-8")
+    assert f"<strong>{records}</strong> records" in alone and "11 <small>of 11 reported</small>" not in alone
+    assert "the report covers the records only" in alone
+    # Same size, other bytes (one letter of a title changed): the hash tells.
+    text = out.read_text(encoding="utf-8")
+    title = read_jsonl(out)[0]["title"]
+    swapped = title.replace(title[0], "X" if title[0] != "X" else "Y", 1)
+    out.write_text(text.replace(json.dumps(title)[1:-1], json.dumps(swapped)[1:-1], 1), encoding="utf-8")
+    assert out.stat().st_size == summary_of(second)["datasets"][str(out)]["bytes"]
+    capsys.readouterr()
+    assert report_main([str(second), "-o", str(tmp_path / "edited.html")]) == 1
+    assert "sha256" in capsys.readouterr().err
 
 
 def test_the_command_says_what_is_wrong(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
