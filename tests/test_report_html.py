@@ -126,7 +126,7 @@ def test_the_profile_counts_years_by_precision_coverage_and_facets() -> None:
 
 SAMPLE_SUMMARY = {"status": "ok", "reasons": [], "responses_by_status": {"200": 14, "404": 1},
                   "retries_by_reason": {"twisted.internet.error.TimeoutError": 2},
-                  "pages_per_minute": {"bucket_s": 1, "series": [60.0, 120.0, 30.0]}}  # fmt: skip
+                  "pages_per_minute": {"bucket_s": 60, "series": [60.0, 120.0, 30.0, 90.0, 45.0]}}  # fmt: skip
 
 
 def test_a_listing_runs_page_shows_the_listing_fields_only() -> None:
@@ -149,6 +149,31 @@ def test_the_page_is_whole_and_fetches_nothing() -> None:
     # Labels are text in the SVG: the years, the precisions, a place.
     assert re.search(r"<text[^>]*>1962</text>", html) and ">undated</text>" in html
     assert ">Moscow</text>" in html
+
+
+def test_a_pace_is_drawn_only_for_a_run_long_enough_to_have_one() -> None:
+    # 13 responses in 0.03 s: steps of 0.01 s read as tens of thousands of pages a minute.
+    spikes = [60 * 5 / 0.01, 60 * 6 / 0.01, 60 * 2 / 0.01]
+    short = {**SAMPLE_SUMMARY, "pages_per_minute": {"bucket_s": 0.01, "series": spikes}}
+    html = render(ReportData(summary=short))
+    assert Page(html).figures["pace"]["svg"] == 0
+    assert f"{spikes[0]:,.0f}" not in html and f"{spikes[1]:,.1f}" not in html
+    assert "Too short a run for a pace: 13 responses in 0.03 s." in html
+    # Five minutes of a few hundred responses: drawn, with its table.
+    long = render(ReportData(summary=SAMPLE_SUMMARY))
+    assert Page(long).figures["pace"]["svg"] == 1 and Page(long).figures["pace"]["table"] == 1
+
+
+def test_years_drawn_apart_are_said_and_kept_in_the_table() -> None:
+    records = [
+        {"id": f"{y}-{n}", "date": str(y), "date_precision": "year"}
+        for y in range(1950, 1971)
+        for n in range(9)
+    ]
+    records.append({"id": "late", "date": "2007", "date_precision": "year"})
+    html = render(ReportData(summary=SAMPLE_SUMMARY, profile=DatasetProfile().extend(records)))
+    assert "1 document(s) of 2007 are drawn apart, beside 1950–1970" in html
+    assert "<tr><th scope=row>2007</th>" in html
 
 
 def test_without_matplotlib_the_page_keeps_its_tables_and_says_how(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,8 +199,12 @@ async def test_a_run_writes_its_report_beside_its_output_and_it_can_be_rebuilt(t
     assert result.stat("harvester/output/report") == str(report)
     html = report.read_text(encoding="utf-8")
     page = assert_self_contained(html)
-    for key in DATASET_CHARTS | RUN_CHARTS:
+    for key in DATASET_CHARTS | RUN_CHARTS - {"pace"}:
         assert page.figures[key]["svg"] == 1 and page.figures[key]["table"] == 1, key
+    # A run of a second or so has no pace worth drawing: a sentence says so instead.
+    assert page.figures["pace"] == {"svg": 0, "table": 0, "rect": 0, "text": 0}
+    responses = result.stat("downloader/response_count")
+    assert f"Too short a run for a pace: {responses} responses in " in html
     assert "<p>No retries.</p>" in html
     assert '<span class="status ok">OK</span>' in html
     assert "11 <small>of 11 reported</small>" in html
