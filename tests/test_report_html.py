@@ -4,6 +4,7 @@ its history; self-contained (nothing fetched); never a reason for a run to fail.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -174,6 +175,107 @@ def test_years_drawn_apart_are_said_and_kept_in_the_table() -> None:
     html = render(ReportData(summary=SAMPLE_SUMMARY, profile=DatasetProfile().extend(records)))
     assert "1 document(s) of 2007 are drawn apart, beside 1950–1970" in html
     assert "<tr><th scope=row>2007</th>" in html
+
+
+# --- data is escaped in every section --------------------------------------------------------
+
+#: Titles, names, field names and reasons a hostile archive (or a broken run) may hand the report.
+HOSTILE = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', r"$\frac{a}{b}$"]
+
+
+class Parsed(HTMLParser):
+    """The tags and attributes a piece of HTML really has (what a browser would build)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attributes: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes += [name for name, _ in attrs]
+
+
+@functools.lru_cache(maxsize=8)
+def hostile_page(hostile: str) -> str:
+    """A job's report with *hostile* as every title, author, place, field name, retry reason,
+    verdict reason, changed field and failing document's id and error."""
+    record = {"id": "a", "url": "http://x/document/a", "title": hostile, "date": "1962", "date_precision": "year",
+              "authors": [hostile], "places": [hostile], "languages": [hostile], "topics": [hostile],
+              "original_archive": [hostile], "text": "abc", hostile: "x"}  # fmt: skip
+    url = "http://x/document/a"
+    summary = {
+        **SAMPLE_SUMMARY, "status": "failed", "job": "nightly", "run": 2, "reasons": [hostile],
+        "arguments": {"query": hostile, "details": True},
+        "retries_by_reason": {hostile: 2},
+        "stale_documents": [{"url": url, "id": hostile, "since": "2026-12-01T02:30:00Z", "error": hostile,
+                             "attempts": 2, "next_try": "2026-12-03"}],
+    }  # fmt: skip
+    return render(
+        ReportData(
+            summary=summary, profile=DatasetProfile().extend([record]),
+            history=[{"run": 1, "started": "2026-12-01T02:30:00Z", "summary": {"status": "failed", "reasons": [hostile]}}],
+            changes=[{"run": 2, "change": "changed", "url": url, "id": hostile, "fields": [hostile]}],
+            changes_total=1, changes_published=True, titles={url: hostile},
+        )
+    )  # fmt: skip
+
+
+def section(html: str, start: str, end: str) -> str:
+    """The page from the element with id *start* (the page's start when empty) to the one with id *end*."""
+    return html[html.index(f'id="{start}"') if start else 0 : html.index(f'id="{end}"')]
+
+
+#: Each part of the page that shows hostile data: where it starts and ends.
+SECTIONS = {
+    "verdict reasons and the run's arguments": ("verdict", "dataset"),
+    "dataset: field coverage (a field name)": ("chart-coverage", "chart-top-languages"),
+    "dataset: the most frequent authors and places": ("chart-top-languages", "chart-text-length"),
+    "run: retries by reason": ("chart-retries", "chart-pace"),
+    "job: history (why each run failed)": ("chart-history", "stale"),
+    "job: failing documents": ("stale", "changes"),
+    "job: the last change set, with titles": ("changes", "job-end"),
+}
+
+
+@pytest.mark.parametrize("name", list(SECTIONS))
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_every_section_shows_hostile_data_as_text(name: str, hostile: str) -> None:
+    html = hostile_page(hostile).replace("<footer>", '<footer id="job-end">', 1)
+    part = section(html, *SECTIONS[name])
+    found = Parsed(part)
+    # Markup made of the data would be tags and attributes; escaped, it is text a reader sees.
+    assert "script" not in found.tags and "img" not in found.tags, name
+    assert "onerror" not in found.attributes and "src" not in found.attributes, name
+    assert escape(hostile, quote=False) in part or escape(hostile) in part, name
+    if hostile.startswith("$"):
+        assert hostile in part  # as written, never a formula
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_the_title_and_headline_show_a_hostile_query_as_text(hostile: str) -> None:
+    summary = {**SAMPLE_SUMMARY, "arguments": {"query": hostile}}
+    html = render(ReportData(summary=summary)).replace("<section", '<section id="end"', 1)
+    part = section(html, "", "end")
+    assert "script" not in Parsed(part).tags and "img" not in Parsed(part).tags
+    assert part.count(escape(hostile)) == 2  # <title> and <h1>
+
+
+def without_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(charts, "_error", "No module named 'matplotlib'")
+
+
+@pytest.mark.parametrize("name", list(SECTIONS))
+def test_every_section_escapes_its_tables_too(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without the charts, only the tables and lists carry the data: each must escape it itself
+    # (a chart's SVG label, escaped by matplotlib, cannot stand in for its table).
+    without_matplotlib(monkeypatch)
+    hostile = HOSTILE[0]
+    html = hostile_page(hostile).replace("<footer>", '<footer id="job-end">', 1)
+    part = section(html, *SECTIONS[name])
+    assert "script" not in Parsed(part).tags, name
+    assert escape(hostile) in part, name
 
 
 def test_without_matplotlib_the_page_keeps_its_tables_and_says_how(monkeypatch: pytest.MonkeyPatch) -> None:
