@@ -90,11 +90,16 @@ class DocumentItem:
     donors: list[str] = field(default_factory=list)
     """Donor(s)."""
     pdf_urls: list[str] = field(default_factory=list)
-    """Absolute URLs of the scans and transcripts embedded in the page (PDF)."""
+    """Absolute URLs of the scans and transcripts embedded in the page (PDF), on the archive's
+    site (``http(s)``, the host of ``HARVESTER_BASE_URL``, where its files live too); any
+    other link is dropped and counted (``harvester/links/dropped``)."""
     download_url: str | None = None
-    """Absolute URL of the page's Download link."""
+    """Absolute URL of the page's Download link (the first on the archive's site; null when
+    it has none there)."""
     related: list[str] = field(default_factory=list)
-    """Absolute canonical URLs of the Related Documents."""
+    """Absolute canonical URLs (``<HARVESTER_BASE_URL>/document/<slug>``) of the Related
+    Documents; a row linking anything else (another host, ``/node/<nid>``, a script) is dropped
+    and counted."""
     text: str | None = None
     """The translation or transcript as plain text: paragraphs separated by a blank line,
     markup, styles and scripts dropped. In CSV only with ``HARVESTER_CSV_TEXT=True``."""

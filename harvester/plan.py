@@ -55,7 +55,7 @@ class Plan:
         site_pages = math.ceil(self.reported / self.page_size) if self.page_size else 0
         return (
             f"Plan: the site reports {self.reported:,} documents on {site_pages:,} page{'s' if site_pages != 1 else ''} "
-            f"of {self.page_size}; this run:{more} ~{self.requests:,} requests ({', '.join(parts)}), {when}"
+            f"of {self.page_size:,}; this run:{more} ~{self.requests:,} requests ({', '.join(parts)}), {when}"
         )
 
 

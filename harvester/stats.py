@@ -42,6 +42,8 @@ ROWS_OFFSITE = "harvester/rows/offsite"
 ROWS_BEYOND_COUNT = "harvester/rows/beyond_count"
 ALIAS_LINKS = "harvester/identity/alias_links"
 CANONICAL_REJECTED = "harvester/identity/canonical_rejected"
+# Links of document pages (scans, download, related) that are no address on the site.
+LINKS_DROPPED = "harvester/links/dropped"
 DUPLICATES_DROPPED = "harvester/duplicates/dropped"
 TITLE_EMPTY = "harvester/title/empty"
 DATE_UNREADABLE = "harvester/date/unreadable"

@@ -99,6 +99,12 @@ Request faults (main parameter first; defaults in brackets)
 - ``canonical:to=T`` [offsite]: document pages (also under ``/node/<nid>``) whose
   ``<link rel="canonical">`` points to ``offsite``: ``http://evil.example/document/pwned``,
   ``javascript``: ``javascript:alert(document.domain)``, or ``search``: ``/search``.
+- ``links``: document pages (also under ``/node/<nid>``) that also give links no record may
+  hold (:data:`HOSTILE_LINKS`): ``javascript:``, ``data:``, another host, ``/node/1``, the legacy
+  ``/document/<record id>`` and a search as Related Documents rows (added to the page's table,
+  or as a table of their own), ``data:``, ``javascript:`` and another host's PDF as scans, and
+  another host's ``.../download`` before the page's own Download link. The page's own links stay
+  (the truth is unchanged).
 - ``lie304:validators=V`` [echo]: status ``304 Not Modified``, no body and no ``Content-Length``,
   whatever the request's headers say: a front that answers 304 for a page that changed, and
   to a request that sent no ``If-None-Match`` or ``If-Modified-Since`` at all. ``echo``: the 304
@@ -162,7 +168,7 @@ way. Entries are checked in spec order, and the first one that *fires* answers t
   (the same seed always faults the same requests; a retry rolls again), and
 - the fault can change this response (``truncate`` needs a 200, ``oversize`` and ``badutf8``
   a 200 HTML page, ``drop`` a body, ``offsite``, ``loop`` and ``stalecount`` a results page
-  with rows (and a next link as needed), ``canonical`` and ``deepnest`` a 200 document page);
+  with rows (and a next link as needed), ``canonical``, ``links`` and ``deepnest`` a 200 document page);
   otherwise the next entry is tried.
 
 ``/_replica/...`` is never faulted nor counted.
@@ -211,6 +217,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlencode
@@ -343,6 +350,7 @@ _KINDS: dict[str, _Kind] = {
     "stalecount": _Kind({"mode": (_choice("stale", "alternate"), "stale")}, "mode"),
     "canonical": _Kind({"to": (_choice("offsite", "javascript", "search"), "offsite")}, "to"),
     "deepnest": _Kind({"depth": (_depth, 3000)}, "depth"),
+    "links": _Kind({}),
     "lie304": _Kind({"validators": (_choice("echo", "current", "none"), "echo")}, "validators"),
     "moved": _Kind({"to": (_slug, "")}, "to"),
     "shift": _Kind({"count": (_whole(1), 10)}, "count", where="path"),
@@ -365,6 +373,52 @@ CANONICAL_TARGETS = {
     "search": "/search",
 }
 """Where ``canonical:to=...`` points a document page's ``<link rel="canonical">``."""
+HOSTILE_LINKS = {
+    "related": (
+        "javascript:alert(document.domain)",
+        "data:text/html,<script>alert(1)</script>",
+        "http://evil.example/document/pwned",
+        "/node/1",
+        "/document/1",
+        "/search?search_api_fulltext=x",
+    ),
+    "scans": (
+        "data:application/pdf;base64,JVBERi0xLjQK",
+        "javascript:alert(1)//x.pdf",
+        "http://evil.example/x.pdf",
+    ),
+    "download": ("http://evil.example/document/1/download",),
+}
+"""What ``links`` adds to a document page, by where it goes (none of it may become data)."""
+_RELATED_HEADING = '<h3 class="title">Related Documents</h3>'
+
+
+def with_hostile_links(page: str) -> str | None:
+    """The document page with :data:`HOSTILE_LINKS` added (``None`` when it is no document
+    page: no ``#documentTabs``)."""
+    tabs = page.find('id="documentTabs"')
+    if tabs < 0 or "</main>" not in page:
+        return None
+    rows = "".join(
+        f'<tr><td class="date"><p>1956</p></td><td class="document"><a href="{escape(h)}">'
+        f'<h3 class="sub-title"><span>Not a document</span></h3></a></td></tr>'
+        for h in HOSTILE_LINKS["related"]
+    )
+    download = "".join(f'<a href="{escape(h)}">Download</a>' for h in HOSTILE_LINKS["download"])
+    page = page.replace('<div class="document-options">', '<div class="document-options">' + download, 1)
+    tabs = page.find('id="documentTabs"')
+    at = page.rfind("<div", 0, tabs)
+    scans = "".join(
+        f'<object class="pdf-preview" data="{escape(h)}"></object>' for h in HOSTILE_LINKS["scans"]
+    )
+    page = page[:at] + scans + page[at:]
+    heading = page.find(_RELATED_HEADING)
+    body = page.find("<tbody>", heading) if heading >= 0 else -1
+    if body >= 0:
+        at = body + len("<tbody>")
+        return page[:at] + rows + page[at:]
+    block = f'<div class="row"><div class="col-12">{_RELATED_HEADING}<table><tbody>{rows}</tbody></table></div></div>'
+    return page.replace("</main>", block + "</main>", 1)
 
 
 def endless_doc(index: int) -> ReplicaDoc:

@@ -45,6 +45,7 @@ from replica.faults import (
     FaultPlan,
     endless_doc,
     request_key,
+    with_hostile_links,
 )
 from replica.html import page_shell, render_document_page
 from replica.model import ReplicaDoc
@@ -705,6 +706,14 @@ class ReplicaHandler(BaseHTTPRequestHandler):
                 bent = self._render_doc(reply.doc, nest=int(params["depth"]))
                 detail = {"status": 200, "depth": params["depth"], "length": len(bent.body)}
             return detail, lambda: self._write(bent)
+        if name == "links":
+            hostile_page = (
+                with_hostile_links(reply.body.decode("utf-8")) if reply.doc and reply.is_html_page else None
+            )
+            if hostile_page is None:
+                return None
+            hostile = replace(reply, body=hostile_page.encode("utf-8"))
+            return {"status": 200, "length": len(hostile.body)}, lambda: self._write(hostile)
         if name == "offsite":
             return self._offsite(reply, str(params["link"]))
         if name == "loop":

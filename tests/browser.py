@@ -17,6 +17,7 @@ import fcntl
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -270,6 +271,55 @@ def visit(executable: str, page: Path, *, width: int = 1280, timeout: float = 60
             elif method == "Log.entryAdded":
                 result.log_entries.append(params["entry"])
     return result
+
+
+#: Each table box of a report: how tall its table is, and how much of it the box shows.
+TABLE_BOXES = """
+Array.from(document.querySelectorAll('.numbers')).map(box => ({
+  chart: box.closest('figure') ? box.closest('figure').dataset.chart : '',
+  rows: box.querySelectorAll('tbody tr').length,
+  scrollHeight: box.scrollHeight,
+  clientHeight: box.clientHeight,
+}))
+"""
+
+
+@dataclass
+class Printed:
+    """A page as it prints: its table boxes under ``@media print``, and the PDF."""
+
+    boxes: list[dict[str, Any]]
+    pdf: bytes
+
+    def cut(self) -> list[dict[str, Any]]:
+        """Table boxes that show less than their table (a scroll box cut on paper)."""
+        return [box for box in self.boxes if box["scrollHeight"] > box["clientHeight"] + 1]
+
+    @property
+    def pages(self) -> int:
+        """Pages of the PDF (Chromium writes one ``/Type /Page`` object per page)."""
+        return len(re.findall(rb"/Type\s*/Page(?![s\w])", self.pdf))
+
+
+def printed(executable: str, page: Path, *, media: str = "print", timeout: float = 60.0) -> Printed:
+    """Open ``page`` with the CSS media type ``media`` (``print`` or ``screen``), read its table
+    boxes, and print it to PDF (A4, backgrounds) as Chromium's "Save as PDF" would."""
+    with chromium(executable, timeout=timeout) as browser:
+        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        browser.send("Page.enable", session=session)
+        browser.send("Emulation.setEmulatedMedia", {"media": media}, session=session)
+        browser.send("Page.navigate", {"url": page.resolve().as_uri()}, session=session)
+        browser.wait_for("Page.loadEventFired", session)
+        boxes = browser.send(
+            "Runtime.evaluate", {"expression": TABLE_BOXES, "returnByValue": True}, session=session
+        )["result"]["value"]
+        pdf = browser.send(
+            "Page.printToPDF",
+            {"paperWidth": 8.27, "paperHeight": 11.69, "printBackground": True},
+            session=session,
+        )
+        return Printed(boxes=boxes, pdf=base64.b64decode(pdf["data"]))
 
 
 def main(argv: list[str] | None = None) -> int:

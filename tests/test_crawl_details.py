@@ -13,6 +13,7 @@ from parsel import Selector
 from scrapy.utils.defer import deferred_f_from_coro_f
 
 from harvester.items import FIELD_ORDER
+from replica.faults import HOSTILE_LINKS
 from replica.process import Replica, running_replica
 from tests.conftest import read_jsonl
 from tests.crawling import crawl
@@ -168,6 +169,29 @@ async def test_a_hostile_canonical_link_never_becomes_data(to: str, tmp_path: Pa
     assert not any(
         "evil.example" in str(i) or "javascript:" in str(i) or "/search" in i["url"] for i in result.items
     )
+
+
+@deferred_f_from_coro_f
+async def test_hostile_links_never_become_data(tmp_path: Path, caplog: Caplog) -> None:
+    truth_path, log_path = tmp_path / "truth.jsonl", tmp_path / "faults.jsonl"
+    with running_replica(
+        documents=30, faults="links@0.4/document/", dump_truth=truth_path, fault_log=log_path
+    ) as rep:
+        # As served, a faulted page gives the hostile links beside its own.
+        truth = truth_at(truth_path)
+        result = await crawl(rep.base_url, "details=true")
+        faulted = [e["path"] for e in read_jsonl(log_path) if e["fault"] == "links"]
+    assert len(faulted) > 5
+    served = sum(len(hrefs) for hrefs in HOSTILE_LINKS.values())
+    assert result.verdict == "ok", result.reasons
+    assert result.stat("harvester/links/dropped") == served * len(faulted)
+    # Every record's links are the truth's: the page's own kept, the hostile ones gone.
+    links = ["pdf_urls", "download_url", "related"]
+    assert len(result.items) == len(truth) and _diff(result.items, truth, links) == []
+    assert any(truth[i["url"]]["related"] for i in result.items)
+    said = [r.getMessage() for r in caplog.records if "dropped from the record" in r.getMessage()]
+    assert len(said) == len(faulted)
+    assert all(any(m.startswith(f"{rep.base_url}{path} ") for m in said) for path in faulted)
 
 
 @deferred_f_from_coro_f

@@ -480,6 +480,108 @@ def test_links_that_are_no_urls_are_skipped_not_a_crash() -> None:
     }  # node id: from the download link
 
 
+# --- hostile links: only addresses on the archive's own site become data -----------------
+
+#: Links no record may hold, each with where the page gives it. Built here, not read from output.
+HOSTILE_RELATED = [
+    "javascript:alert(document.domain)",
+    "data:text/html,<script>alert(1)</script>",
+    "http://evil.example/document/pwned",
+    "//evil.example/document/pwned-too",
+    "/node/1",
+    "/document/90714",
+    "/search?search_api_fulltext=x",
+    "https://digitalarchive.wilsoncenter.org:8443/document/other-port",
+]
+HOSTILE_PDFS = [
+    "data:application/pdf;base64,JVBERi0xLjQK",
+    "javascript:alert(1)//x.pdf",
+    "https://files.evil.example/sites/default/files/x.pdf",
+]
+HOSTILE_DOWNLOAD = "http://evil.example/document/90714/download"
+
+
+def with_hostile_links(body: bytes) -> bytes:
+    """The real page with :data:`HOSTILE_RELATED` rows in (or as) its Related Documents table,
+    :data:`HOSTILE_PDFS` as scans, and :data:`HOSTILE_DOWNLOAD` before its own Download link."""
+    page = body.decode("utf-8")
+    rows = "".join(
+        f'<tr><td class="date"><p>1955</p></td><td class="document"><a href="{html.escape(h)}">'
+        f'<h3 class="sub-title"><span>Hostile</span></h3></a></td></tr>'
+        for h in HOSTILE_RELATED
+    )
+    heading = '<h3 class="title">Related Documents</h3>'
+    if heading in page:
+        at = page.index("<tbody>", page.index(heading)) + len("<tbody>")
+        page = page[:at] + rows + page[at:]
+    else:
+        block = (
+            f'<div class="row"><div class="col-12">{heading}<table><tbody>{rows}</tbody></table></div></div>'
+        )
+        page = page.replace("</main>", block + "</main>", 1)
+    objects = "".join(f'<object class="pdf-preview" data="{html.escape(h)}"></object>' for h in HOSTILE_PDFS)
+    at = page.rindex("<div", 0, page.index('id="documentTabs"'))
+    page = page[:at] + objects + page[at:]
+    options = '<div class="document-options">'
+    at = page.index(options) + len(options)
+    page = page[:at] + f'<a href="{HOSTILE_DOWNLOAD}">Download</a>' + page[at:]
+    return page.encode("utf-8")
+
+
+@pytest.mark.parametrize("slug", ALL_REAL)
+def test_real_page_keeps_every_real_link_and_drops_every_hostile_one(slug: str) -> None:
+    page = DocumentPage(f"{SITE}/document/{slug}", with_hostile_links(_real_body(slug)))
+    facts = expected(slug)
+    got = page.fields()
+    assert (got["pdf_urls"], got["download_url"], got["related"], got["node_id"]) == (
+        facts["pdf_urls"],
+        facts["download_url"],
+        facts["related"],
+        facts["node_id"],
+    )
+    assert sorted(page.links_dropped) == sorted([*HOSTILE_RELATED, *HOSTILE_PDFS, HOSTILE_DOWNLOAD])
+    assert real_page(slug).links_dropped == []
+
+
+def test_hostile_links_reach_the_record_without_the_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The damage, shown first: with every link taken as written (the rule off), the hostile
+    # links are data. The test above then proves the rule is what keeps them out.
+    from harvester.pages import absolute_url
+    from harvester.pages import document as document_module
+
+    monkeypatch.setattr(document_module, "site_link", absolute_url)
+    monkeypatch.setattr(document_module, "related_document", absolute_url)
+    page = DocumentPage(f"{SITE}/document/{GENEVA}", with_hostile_links(_real_body(GENEVA)))
+    got = page.fields()
+    assert "javascript:alert(document.domain)" in got["related"]
+    assert f"{SITE}/node/1" in got["related"]
+    assert "data:application/pdf;base64,JVBERi0xLjQK" in got["pdf_urls"]
+    assert got["download_url"] == HOSTILE_DOWNLOAD
+    assert page.links_dropped == []
+
+
+def test_a_page_on_another_port_or_scheme_judges_links_by_its_own_site() -> None:
+    # The replica serves on http://127.0.0.1:<port>: its own links are kept, the same host on
+    # another port is another site; http and https of one host are one site.
+    related = RELATED.replace(
+        '<a href="/document/later-reply-widgets">',
+        '<a href="http://127.0.0.1:9999/document/later-reply-widgets">',
+    )
+    page = DocumentPage(URL, document_page(related=related))
+    assert page.fields()["related"] == FULL_EXPECTED["related"][:1]
+    assert page.links_dropped == ["http://127.0.0.1:9999/document/later-reply-widgets"]
+    related = RELATED.replace(
+        '<a href="/document/later-reply-widgets">',
+        '<a href="https://127.0.0.1:8000/document/later-reply-widgets">',
+    )
+    page = DocumentPage(URL, document_page(related=related))
+    assert page.fields()["related"] == [
+        FULL_EXPECTED["related"][0],
+        "https://127.0.0.1:8000/document/later-reply-widgets",
+    ]
+    assert page.links_dropped == []
+
+
 # --- hostile pages: titles and text as a reader sees them -----------------------------------
 
 

@@ -25,7 +25,14 @@ import pytest
 from parsel import Selector
 
 from replica.dataset import BAD_DATE_FORMS
-from replica.faults import FaultLog, FaultPlan, FaultSpecError, build_faulty_archive, request_key
+from replica.faults import (
+    HOSTILE_LINKS,
+    FaultLog,
+    FaultPlan,
+    FaultSpecError,
+    build_faulty_archive,
+    request_key,
+)
 from replica.process import Replica, running_replica
 from tests.conftest import read_jsonl
 
@@ -614,6 +621,35 @@ def test_canonical_points_offsite_to_javascript_or_to_search(tmp_path: Path) -> 
         assert page.status == 200 and page.body.rstrip().endswith(b"</html>")
     assert Selector(text=got[a].text).css("main h1 span::text").get() == docs[0]["title"]
     assert [x["path"] for x in read_jsonl(log_path)] == [a, node, c]  # not the results page
+
+
+def test_links_adds_hostile_links_beside_the_pages_own(tmp_path: Path) -> None:
+    with running_replica(documents=DOCS, dump_truth=tmp_path / "truth.jsonl") as plain:
+        docs = truth_of(plain)
+        with_related = next(r for r in docs if r["related"])
+        without = next(r for r in docs if not r["related"])
+        paths = [canonical_path(with_related), canonical_path(without)]
+        plain_pages = {p: fetch(plain, p) for p in paths}
+    spec = ",".join(f"links@{p}" for p in paths)
+    with running_replica(documents=DOCS, faults=spec) as rep:
+        got = {p: fetch(rep, p) for p in paths}
+    for path, record in zip(paths, (with_related, without), strict=True):
+        page, before = Selector(text=got[path].text), Selector(text=plain_pages[path].text)
+        table = (
+            "(//h3[text()='Related Documents']/following-sibling::*/descendant-or-self::table)[1]//td/a/@href"
+        )
+        related, own = page.xpath(table).getall(), before.xpath(table).getall()
+        assert related == [*HOSTILE_LINKS["related"], *own]
+        assert len(own) == len(record["related"])
+        scans = page.css("object.pdf-preview::attr(data)").getall()
+        assert scans == [*HOSTILE_LINKS["scans"], *before.css("object.pdf-preview::attr(data)").getall()]
+        options = page.css("div.document-options a::attr(href)").getall()
+        assert options[: len(HOSTILE_LINKS["download"])] == list(HOSTILE_LINKS["download"])
+        assert (
+            options[len(HOSTILE_LINKS["download"]) :]
+            == before.css("div.document-options a::attr(href)").getall()
+        )
+        assert got[path].status == 200 and got[path].body.rstrip().endswith(b"</html>")
 
 
 def visible_text_of(node: Selector) -> str:

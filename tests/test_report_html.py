@@ -4,6 +4,7 @@ its history; self-contained (nothing fetched); never a reason for a run to fail.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 
 from harvester.items import LISTING_FIELDS
 from harvester.jobs.store import read_history
+from harvester.report import build as report_build
 from harvester.report import charts
 from harvester.report import extension as report_extension
 from harvester.report.__main__ import main as report_main
@@ -125,7 +127,7 @@ def test_the_profile_counts_years_by_precision_coverage_and_facets() -> None:
 
 SAMPLE_SUMMARY = {"status": "ok", "reasons": [], "responses_by_status": {"200": 14, "404": 1},
                   "retries_by_reason": {"twisted.internet.error.TimeoutError": 2},
-                  "pages_per_minute": {"bucket_s": 1, "series": [60.0, 120.0, 30.0]}}  # fmt: skip
+                  "pages_per_minute": {"bucket_s": 60, "series": [60.0, 120.0, 30.0, 90.0, 45.0]}}  # fmt: skip
 
 
 def test_a_listing_runs_page_shows_the_listing_fields_only() -> None:
@@ -148,6 +150,132 @@ def test_the_page_is_whole_and_fetches_nothing() -> None:
     # Labels are text in the SVG: the years, the precisions, a place.
     assert re.search(r"<text[^>]*>1962</text>", html) and ">undated</text>" in html
     assert ">Moscow</text>" in html
+
+
+def test_a_pace_is_drawn_only_for_a_run_long_enough_to_have_one() -> None:
+    # 13 responses in 0.03 s: steps of 0.01 s read as tens of thousands of pages a minute.
+    spikes = [60 * 5 / 0.01, 60 * 6 / 0.01, 60 * 2 / 0.01]
+    short = {**SAMPLE_SUMMARY, "pages_per_minute": {"bucket_s": 0.01, "series": spikes}}
+    html = render(ReportData(summary=short))
+    assert Page(html).figures["pace"]["svg"] == 0
+    assert f"{spikes[0]:,.0f}" not in html and f"{spikes[1]:,.1f}" not in html
+    assert "Too short a run for a pace: 13 responses in 0.03 s." in html
+    # Five minutes of a few hundred responses: drawn, with its table.
+    long = render(ReportData(summary=SAMPLE_SUMMARY))
+    assert Page(long).figures["pace"]["svg"] == 1 and Page(long).figures["pace"]["table"] == 1
+
+
+def test_years_drawn_apart_are_said_and_kept_in_the_table() -> None:
+    records = [
+        {"id": f"{y}-{n}", "date": str(y), "date_precision": "year"}
+        for y in range(1950, 1971)
+        for n in range(9)
+    ]
+    records.append({"id": "late", "date": "2007", "date_precision": "year"})
+    html = render(ReportData(summary=SAMPLE_SUMMARY, profile=DatasetProfile().extend(records)))
+    assert "1 document(s) of 2007 are drawn apart, beside 1950–1970" in html
+    assert "<tr><th scope=row>2007</th>" in html
+
+
+# --- data is escaped in every section --------------------------------------------------------
+
+#: Titles, names, field names and reasons a hostile archive (or a broken run) may hand the report.
+HOSTILE = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', r"$\frac{a}{b}$"]
+
+
+class Parsed(HTMLParser):
+    """The tags and attributes a piece of HTML really has (what a browser would build)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attributes: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes += [name for name, _ in attrs]
+
+
+@functools.lru_cache(maxsize=8)
+def hostile_page(hostile: str) -> str:
+    """A job's report with *hostile* as every title, author, place, field name, retry reason,
+    verdict reason, changed field and failing document's id and error."""
+    record = {"id": "a", "url": "http://x/document/a", "title": hostile, "date": "1962", "date_precision": "year",
+              "authors": [hostile], "places": [hostile], "languages": [hostile], "topics": [hostile],
+              "original_archive": [hostile], "text": "abc", hostile: "x"}  # fmt: skip
+    url = "http://x/document/a"
+    summary = {
+        **SAMPLE_SUMMARY, "status": "failed", "job": "nightly", "run": 2, "reasons": [hostile],
+        "arguments": {"query": hostile, "details": True},
+        "retries_by_reason": {hostile: 2},
+        "stale_documents": [{"url": url, "id": hostile, "since": "2026-12-01T02:30:00Z", "error": hostile,
+                             "attempts": 2, "next_try": "2026-12-03"}],
+    }  # fmt: skip
+    return render(
+        ReportData(
+            summary=summary, profile=DatasetProfile().extend([record]),
+            history=[{"run": 1, "started": "2026-12-01T02:30:00Z", "summary": {"status": "failed", "reasons": [hostile]}}],
+            changes=[{"run": 2, "change": "changed", "url": url, "id": hostile, "fields": [hostile]}],
+            changes_total=1, changes_published=True, titles={url: hostile},
+        )
+    )  # fmt: skip
+
+
+def section(html: str, start: str, end: str) -> str:
+    """The page from the element with id *start* (the page's start when empty) to the one with id *end*."""
+    return html[html.index(f'id="{start}"') if start else 0 : html.index(f'id="{end}"')]
+
+
+#: Each part of the page that shows hostile data: where it starts and ends.
+SECTIONS = {
+    "verdict reasons and the run's arguments": ("verdict", "dataset"),
+    "dataset: field coverage (a field name)": ("chart-coverage", "chart-top-languages"),
+    "dataset: the most frequent authors and places": ("chart-top-languages", "chart-text-length"),
+    "run: retries by reason": ("chart-retries", "chart-pace"),
+    "job: history (why each run failed)": ("chart-history", "stale"),
+    "job: failing documents": ("stale", "changes"),
+    "job: the last change set, with titles": ("changes", "job-end"),
+}
+
+
+@pytest.mark.parametrize("name", list(SECTIONS))
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_every_section_shows_hostile_data_as_text(name: str, hostile: str) -> None:
+    html = hostile_page(hostile).replace("<footer>", '<footer id="job-end">', 1)
+    part = section(html, *SECTIONS[name])
+    found = Parsed(part)
+    # Markup made of the data would be tags and attributes; escaped, it is text a reader sees.
+    assert "script" not in found.tags and "img" not in found.tags, name
+    assert "onerror" not in found.attributes and "src" not in found.attributes, name
+    assert escape(hostile, quote=False) in part or escape(hostile) in part, name
+    if hostile.startswith("$"):
+        assert hostile in part  # as written, never a formula
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_the_title_and_headline_show_a_hostile_query_as_text(hostile: str) -> None:
+    summary = {**SAMPLE_SUMMARY, "arguments": {"query": hostile}}
+    html = render(ReportData(summary=summary)).replace("<section", '<section id="end"', 1)
+    part = section(html, "", "end")
+    assert "script" not in Parsed(part).tags and "img" not in Parsed(part).tags
+    assert part.count(escape(hostile)) == 2  # <title> and <h1>
+
+
+def without_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(charts, "_error", "No module named 'matplotlib'")
+
+
+@pytest.mark.parametrize("name", list(SECTIONS))
+def test_every_section_escapes_its_tables_too(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without the charts, only the tables and lists carry the data: each must escape it itself
+    # (a chart's SVG label, escaped by matplotlib, cannot stand in for its table).
+    without_matplotlib(monkeypatch)
+    hostile = HOSTILE[0]
+    html = hostile_page(hostile).replace("<footer>", '<footer id="job-end">', 1)
+    part = section(html, *SECTIONS[name])
+    assert "script" not in Parsed(part).tags, name
+    assert escape(hostile) in part, name
 
 
 def test_without_matplotlib_the_page_keeps_its_tables_and_says_how(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,8 +301,12 @@ async def test_a_run_writes_its_report_beside_its_output_and_it_can_be_rebuilt(t
     assert result.stat("harvester/output/report") == str(report)
     html = report.read_text(encoding="utf-8")
     page = assert_self_contained(html)
-    for key in DATASET_CHARTS | RUN_CHARTS:
+    for key in DATASET_CHARTS | RUN_CHARTS - {"pace"}:
         assert page.figures[key]["svg"] == 1 and page.figures[key]["table"] == 1, key
+    # A run of a second or so has no pace worth drawing: a sentence says so instead.
+    assert page.figures["pace"] == {"svg": 0, "table": 0, "rect": 0, "text": 0}
+    responses = result.stat("downloader/response_count")
+    assert f"Too short a run for a pace: {responses} responses in " in html
     assert "<p>No retries.</p>" in html
     assert '<span class="status ok">OK</span>' in html
     assert "11 <small>of 11 reported</small>" in html
@@ -274,6 +406,59 @@ async def test_a_jobs_report_shows_its_history_and_the_last_change_set(tmp_path:
     assert html.count("<th scope=row>run ") == 4
     assert "as the last complete run left it" in html
     assert "The last change set (run 3): 10 documents" in html
+
+
+@deferred_f_from_coro_f
+async def test_a_summary_is_never_drawn_with_the_records_of_another_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Two runs to one dataset, each keeping its own summary: the second replaces the first's
+    # records (11 of the seed search, then the whole archive of 60).
+    out, first, second = (
+        tmp_path / "a.jsonl",
+        tmp_path / "first.summary.json",
+        tmp_path / "second.summary.json",
+    )
+    with running_replica(documents=60) as rep:
+        one = await crawl(
+            rep.base_url, f"query={SEED_QUERY}", out=out, settings={"HARVESTER_SUMMARY_FILE": str(first)}
+        )
+        two = await crawl(rep.base_url, out=out, settings={"HARVESTER_SUMMARY_FILE": str(second)})
+    assert one.verdict == two.verdict == "ok"
+    records = len(read_jsonl(out))
+    assert summary_of(first)["documents"]["harvested"] == 11 != records
+    assert summary_of(first)["datasets"][str(out)]["bytes"] != out.stat().st_size
+    # The damage, shown first: without the check, the first run's verdict and figures are
+    # drawn over the second run's records, without a word.
+    monkeypatch.setattr(report_build, "_fingerprint_in", lambda summary, dataset: None)
+    assert report_main([str(first), "-o", str(tmp_path / "mixed.html")]) == 0
+    mixed = (tmp_path / "mixed.html").read_text(encoding="utf-8")
+    assert "11 <small>of 11 reported</small>" in mixed and f"<strong>{records}</strong> records" in mixed
+    monkeypatch.undo()
+    # Refused: one line naming the dataset and the summary, and what to do.
+    capsys.readouterr()
+    assert report_main([str(first), "-o", str(tmp_path / "refused.html")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {out} is not the dataset {first} describes")
+    assert f"python -m harvester.report {out}" in err
+    assert not (tmp_path / "refused.html").exists()
+    # The second run's own summary still agrees with it.
+    assert report_main([str(second), "-o", str(tmp_path / "second.html")]) == 0
+    # Asked for the dataset, with the first run's summary beside it: the records alone, and why.
+    (tmp_path / "a.summary.json").write_bytes(first.read_bytes())
+    assert report_main([str(out), "-o", str(tmp_path / "records.html")]) == 0
+    alone = (tmp_path / "records.html").read_text(encoding="utf-8")
+    assert f"<strong>{records}</strong> records" in alone and "11 <small>of 11 reported</small>" not in alone
+    assert "the report covers the records only" in alone
+    # Same size, other bytes (one letter of a title changed): the hash tells.
+    text = out.read_text(encoding="utf-8")
+    title = read_jsonl(out)[0]["title"]
+    swapped = title.replace(title[0], "X" if title[0] != "X" else "Y", 1)
+    out.write_text(text.replace(json.dumps(title)[1:-1], json.dumps(swapped)[1:-1], 1), encoding="utf-8")
+    assert out.stat().st_size == summary_of(second)["datasets"][str(out)]["bytes"]
+    capsys.readouterr()
+    assert report_main([str(second), "-o", str(tmp_path / "edited.html")]) == 1
+    assert "sha256" in capsys.readouterr().err
 
 
 def test_the_command_says_what_is_wrong(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -31,7 +31,7 @@ from harvester.identity import canonical_document_url, document_id
 from harvester.items import DocumentItem
 from harvester.pages import absolute_url, has_class, xpath
 from harvester.pages.fields import field, field_names
-from harvester.pages.links import acceptable_canonical, head_links
+from harvester.pages.links import acceptable_canonical, head_links, related_document, site_link
 from harvester.pages.markup import lines, paragraphs, visible_text
 from harvester.pages.raw import parse_region, read_raw
 from harvester.text import collapse
@@ -127,6 +127,29 @@ def _key(text: str | None) -> str:
 def _dedupe(values: Iterable[str]) -> list[str]:
     """Values in first-seen order, each once."""
     return list(dict.fromkeys(values))
+
+
+def _path(base: str, href: str) -> str:
+    """The path of *href* made absolute against *base* (empty for a link that is no URL)."""
+    url = absolute_url(base, href)
+    return urlsplit(url).path if url else ""
+
+
+class _Links:
+    """The page's link fields, and the links it gave for them that were dropped."""
+
+    def __init__(self) -> None:
+        self.pdf_urls: list[str] = []
+        self.download_url: str | None = None
+        self.related: list[str] = []
+        self.dropped: list[str] = []
+
+    def keep(self, href: str, url: str | None) -> str:
+        """*url* (the link made acceptable), or ``""`` after noting *href* as dropped."""
+        if url is None:
+            self.dropped.append(href.strip())
+            return ""
+        return url
 
 
 def _is_pdf(url: str) -> bool:
@@ -324,31 +347,27 @@ class DocumentPage:
 
     @field
     def pdf_urls(self) -> list[str]:
-        objects = [absolute_url(self.url, u) for u in X_PDF_OBJECTS(self._root) if u.strip()]
-        embeds = [absolute_url(self.url, u) for u in X_TAB_EMBEDS(self._tabs) if u.strip()]
-        return _dedupe([u for u in objects if u] + [u for u in embeds if u and _is_pdf(u)])
+        """``object.pdf-preview`` data, then PDF links embedded in the tabs, on the site only."""
+        return self._links.pdf_urls
 
     @field
     def download_url(self) -> str | None:
-        """The options bar's ``.../download`` link, else any ``/document/<nid>/download``."""
-        options = [absolute_url(self.url, href) for href in X_OPTION_LINKS(self._root) if href.strip()]
-        for url in options:
-            if url and urlsplit(url).path.rstrip("/").endswith("/download"):
-                return url
-        for href in X_ALL_LINKS(self._root):
-            url = absolute_url(self.url, href) if href.strip() else None
-            if url and _NODE_IN_DOWNLOAD.search(urlsplit(url).path):
-                return url
-        return None
+        """The options bar's ``.../download`` link, else any ``/document/<nid>/download``; the
+        first on the site."""
+        return self._links.download_url
 
     @field
     def related(self) -> list[str]:
-        """Row links of the table under the "Related Documents" heading, absolute."""
-        for heading in X_RELATED_HEADINGS(self._root):
-            if _key(visible_text(heading)) in H_RELATED:
-                hrefs = [h for t in X_RELATED_TABLE(heading) for h in X_RELATED_LINKS(t) if h.strip()]
-                return _dedupe(u for h in hrefs if (u := absolute_url(self.url, h)))
-        return []
+        """Row links of the table under the "Related Documents" heading: canonical
+        ``/document/<slug>`` URLs of the site."""
+        return self._links.related
+
+    @property
+    def links_dropped(self) -> list[str]:
+        """The links the page gives for ``pdf_urls``, ``download_url`` and ``related`` that are
+        not addresses on its own site (:func:`~harvester.pages.links.site_link`,
+        :func:`~harvester.pages.links.related_document`), as written; they are in no field."""
+        return self._links.dropped
 
     @field
     def text(self) -> str | None:
@@ -368,6 +387,33 @@ class DocumentPage:
             if text:
                 return text
         return None
+
+    @cached_property
+    def _links(self) -> _Links:
+        """The link fields, each link kept only when it is on the page's site."""
+        links = _Links()
+        objects = [h for h in X_PDF_OBJECTS(self._root) if h.strip()]
+        embeds = [
+            h for h in X_TAB_EMBEDS(self._tabs) if h.strip() and _is_pdf(absolute_url(self.url, h) or "")
+        ]
+        links.pdf_urls = _dedupe(links.keep(h, site_link(self.url, h)) for h in objects + embeds)
+        options = [h for h in X_OPTION_LINKS(self._root) if h.strip()]
+        anywhere = [h for h in X_ALL_LINKS(self._root) if h.strip()]
+        candidates = [h for h in options if _path(self.url, h).rstrip("/").endswith("/download")]
+        candidates += [h for h in anywhere if _NODE_IN_DOWNLOAD.search(_path(self.url, h))]
+        for href in _dedupe(candidates):
+            links.download_url = links.keep(href, site_link(self.url, href))
+            if links.download_url:
+                break
+        for heading in X_RELATED_HEADINGS(self._root):
+            if _key(visible_text(heading)) in H_RELATED:
+                hrefs = [h for t in X_RELATED_TABLE(heading) for h in X_RELATED_LINKS(t) if h.strip()]
+                links.related = _dedupe(links.keep(h, related_document(self.url, h)) for h in hrefs)
+                break
+        links.pdf_urls = [u for u in links.pdf_urls if u]
+        links.related = [u for u in links.related if u]
+        links.dropped = _dedupe(links.dropped)
+        return links
 
     # --- what several fields read ----------------------------------------------------------
 

@@ -67,3 +67,59 @@ def acceptable_canonical(page_url: str, href: str) -> str | None:
         return None
     slug = document_id(canonical_document_url(url))
     return url if slug is not None and slug not in (".", "..") else None
+
+
+def _site(url: str) -> tuple[str, int | None] | None:
+    """Host and port (``None`` for the scheme's default port) of an ``http(s)`` URL; ``None``
+    for any other scheme, no host, or a port that is no number."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return parts.hostname.lower(), None if port in (None, _DEFAULT_PORTS[scheme]) else port
+
+
+def site_link(page_url: str, href: str) -> str | None:
+    """The absolute URL *href* names when it is an ``http(s)`` address on the page's own site
+    (its host and port; ``http`` or ``https``); ``None`` for anything else.
+
+    The archive keeps its files on its own host (``/sites/default/files/...pdf``, see
+    ``../shared/site/ARCHIVE.md``), so a record's links to scans and downloads obey the same
+    rule as its other links: a ``javascript:`` or ``data:`` URL, or another host, never
+    becomes data.
+
+    >>> page = "https://digitalarchive.wilsoncenter.org/document/x"
+    >>> site_link(page, "/sites/default/files/a.pdf")
+    'https://digitalarchive.wilsoncenter.org/sites/default/files/a.pdf'
+    >>> [site_link(page, h) for h in ("javascript:alert(1)", "data:application/pdf;base64,JVBE",
+    ...     "https://evil.example/a.pdf", "//evil.example/a.pdf", "ftp://digitalarchive.wilsoncenter.org/a.pdf")]
+    [None, None, None, None, None]
+    """
+    url = absolute_url(page_url, href)
+    if url is None or (site := _site(url)) is None or site != _site(page_url):
+        return None
+    return url
+
+
+def related_document(page_url: str, href: str) -> str | None:
+    """The canonical ``/document/<slug>`` URL *href* names on the page's own site; ``None``
+    for anything else (another host or scheme, ``/node/<nid>``, the legacy numeric
+    ``/document/<record id>``, a search).
+
+    >>> page = "https://digitalarchive.wilsoncenter.org/document/x"
+    >>> related_document(page, "/document/plan-sino-us-ambassadorial-talks-geneva/?a=1#b")
+    'https://digitalarchive.wilsoncenter.org/document/plan-sino-us-ambassadorial-talks-geneva'
+    >>> [related_document(page, h) for h in ("/node/1", "/document/90714", "/search?x=1",
+    ...     "javascript:alert(1)", "http://evil.example/document/y")]
+    [None, None, None, None, None]
+    """
+    url = site_link(page_url, href)
+    if url is None:
+        return None
+    url = canonical_document_url(url)
+    slug = document_id(url)
+    return url if slug is not None and slug not in (".", "..") and not slug.isdigit() else None

@@ -20,6 +20,7 @@ from harvester.files import dataset_stem, write_atomically
 from harvester.jobs.store import read_history
 from harvester.report.dataset import DatasetProfile
 from harvester.report.html import MAX_CHANGES, ReportData, render
+from harvester.report.summary import Fingerprint, jsonl_files
 
 logger = logging.getLogger(__name__)
 
@@ -132,14 +133,46 @@ def job_report(directory: Path, summary: dict[str, Any] | None = None) -> Report
 
 def _dataset_of(summary: dict[str, Any], summary_file: Path) -> Path | None:
     """The JSON Lines file a summary names: the published one, else the one kept aside."""
-    files = summary.get("files") or {}
-    named = [files["jsonl"]] if files.get("jsonl") else []
-    named += [f for f in files.get("kept_aside") or [] if str(f).endswith(".jsonl")]
-    for name in named:
+    for name in jsonl_files(summary.get("files") or {}):
         for candidate in (Path(name), summary_file.parent / Path(name).name):
             if candidate.is_file():
                 return candidate
     return None
+
+
+def _fingerprint_in(summary: dict[str, Any], dataset: Path) -> dict[str, Any] | None:
+    """What the summary says *dataset* was when its run ended (``None``: it does not say;
+    summaries before 0.2 did not record it)."""
+    recorded = summary.get("datasets") or {}
+    for name in jsonl_files(summary.get("files") or {}):
+        if Path(name).name == dataset.name and isinstance(recorded.get(name), dict):
+            return dict(recorded[name])
+    return None
+
+
+def _profile(dataset: Path, seen: Fingerprint) -> DatasetProfile:
+    """The dataset's profile, its bytes fed to *seen* in the same pass."""
+
+    def records() -> Iterator[dict[str, Any]]:
+        with dataset.open("rb") as handle:
+            for line in handle:
+                seen.update(line)
+                if line.strip():
+                    yield json.loads(line)
+
+    return DatasetProfile().extend(records())
+
+
+def _disagreement(dataset: Path, summary_file: Path, was: dict[str, Any], now: Fingerprint | None) -> str:
+    """How *dataset* differs from what *summary_file* recorded of it (now: its size, or size
+    and hash when read)."""
+    size = now.size if now is not None else dataset.stat().st_size
+    digest = f", sha256 {now.as_dict()['sha256'][:12]}" if now is not None else ""
+    return (
+        f"{dataset} is not the dataset {summary_file} describes: {was.get('bytes', 0):,} bytes, "
+        f"sha256 {str(was.get('sha256'))[:12]} when that run ended; {size:,} bytes{digest} now "
+        f"(a later run, or someone, replaced it)"
+    )
 
 
 def rebuild(path: Path) -> tuple[Path, ReportData]:
@@ -169,9 +202,16 @@ def rebuild(path: Path) -> tuple[Path, ReportData]:
             f"The run summary beside it ({summary_file.name}) is of a later run that did not "
             f"write {dataset.name}: the verdict and the run's figures are that run's."
         )
+    was = _fingerprint_in(summary, dataset) if dataset is not None else None
+    if was is not None and dataset is not None and dataset.stat().st_size != was.get("bytes"):
+        summary, note = _changed_since(path, dataset, summary_file, was, None)  # or refused
+        was = None
     profile = None
     if dataset is not None and dataset.suffix == ".jsonl":
-        profile = DatasetProfile().extend(iter_jsonl(dataset))
+        seen = Fingerprint()
+        profile = _profile(dataset, seen)
+        if was is not None and seen.as_dict() != {"bytes": was.get("bytes"), "sha256": was.get("sha256")}:
+            summary, note = _changed_since(path, dataset, summary_file, was, seen)  # or refused
     elif dataset is not None:
         note = f"{dataset.name} is not JSON Lines: the report covers the run only."
         dataset = None
@@ -179,6 +219,27 @@ def rebuild(path: Path) -> tuple[Path, ReportData]:
     data = ReportData(summary=summary, profile=profile, dataset=str(dataset) if dataset else None,
                       dataset_note=note, sources=sources)  # fmt: skip
     return (path.with_name(stem(path) + REPORT_SUFFIX), data)
+
+
+def _changed_since(
+    path: Path, dataset: Path, summary_file: Path, was: dict[str, Any], seen: Fingerprint | None
+) -> tuple[dict[str, Any], str]:
+    """*dataset* is no longer what *summary_file* recorded of it (*was*).
+
+    Asked for a run (its summary), the report is refused: the page would draw one run's
+    figures with another's records. Asked for a dataset, the report covers the records alone
+    (the summary and note returned) and says why the summary beside it is left out.
+    """
+    differs = _disagreement(dataset, summary_file, was, seen)
+    if path == summary_file:
+        raise ValueError(
+            f"{differs}. For the records alone: python -m harvester.report {dataset} ; to keep "
+            f"every run's report, give each run its own output (-O out/wilson.<date>.jsonl)"
+        )
+    return {"status": "unknown", "reasons": []}, (
+        f"{differs}: the verdict and the run's figures of {summary_file.name} are left out; "
+        f"the report covers the records only."
+    )
 
 
 def _named_files(summary: dict[str, Any]) -> list[Any]:

@@ -39,6 +39,8 @@ _RC: dict[str, Any] = {
     "svg.fonttype": "none",
     # Stable ids run to run (clip paths are named from a hash).
     "svg.hashsalt": "harvester",
+    # Labels are data: a place named "$\\frac{a}{b}$" is drawn as written, never as a formula.
+    "text.parse_math": False,
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial", "Helvetica"],
     "font.size": 9,
@@ -110,17 +112,27 @@ def _thousands(ax: Axes, axis: str = "y") -> None:
 # --- the charts ----------------------------------------------------------------------------------
 
 
-def years_chart(key: str, years: Sequence[tuple[int, dict[str, int]]], undated: int) -> str:
-    """Documents per year, stacked by date precision, with the undated as a bar of their own."""
+def _span(years: Sequence[int]) -> str:
+    return f"{years[0]}–{years[-1]}" if len(years) > 1 else str(years[0])
+
+
+def years_chart(
+    key: str, years: Sequence[tuple[int, dict[str, int]]], undated: int, axis: tuple[int, int] | None = None
+) -> str:
+    """Documents per year, stacked by date precision, with the undated as a bar of their own.
+
+    ``axis``: the first and last year on the axis (:func:`.dataset.year_axis`); the years
+    before and after it are drawn as one bar each, apart, labelled with their span."""
     with _style():
         fig = _figure(6.4, 2.9)
         ax = fig.add_subplot()
-        xs = [year for year, _ in years]
-        bottom = [0] * len(xs)
-        for precision in ("day", "month", "year"):
-            values = [counts[precision] for _, counts in years]
-            ax.bar(xs, values, bottom=bottom, width=0.85, color=PRECISION_COLORS[precision], label=precision)
-            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        low, high = axis or ((years[0][0], years[-1][0]) if years else (0, 0))
+        core = [(year, counts) for year, counts in years if low <= year <= high]
+        xs = [year for year, _ in core]
+        gap = max(3, len(xs) // 8)
+        groups: list[tuple[float, Sequence[tuple[int, dict[str, int]]]]] = [
+            (float(x), [row]) for x, row in zip(xs, core, strict=True)
+        ]
         ticks: list[float] = []
         labels: list[str] = []
         if xs:
@@ -128,12 +140,28 @@ def years_chart(key: str, years: Sequence[tuple[int, dict[str, int]]], undated: 
             step = next(s for s in (1, 2, 5, 10, 20, 50, 100, 1000) if span / s <= 12)
             ticks = [float(y) for y in range(xs[0] - xs[0] % step, xs[-1] + 1, step) if y >= xs[0]]
             labels = [str(int(t)) for t in ticks]
+        edge = float(xs[-1]) if xs else 0.0
+        for spot, apart in (
+            (float(low - gap), [r for r in years if r[0] < low and any(r[1].values())]),
+            (float(high + gap), [r for r in years if r[0] > high and any(r[1].values())]),
+        ):
+            if apart:
+                groups.append((spot, apart))
+                ticks.append(spot)
+                labels.append(_span([year for year, _ in apart]))
+                edge = max(edge, spot)
+        bottom = [0] * len(groups)
+        for precision in ("day", "month", "year"):
+            values = [sum(counts[precision] for _, counts in rows) for _, rows in groups]
+            ax.bar([x for x, _ in groups], values, bottom=bottom, width=0.85,
+                   color=PRECISION_COLORS[precision], label=precision)  # fmt: skip
+            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
         if undated:
-            spot = (xs[-1] + max(2, len(xs) // 12)) if xs else 0
+            spot = edge + gap if groups else 0
             ax.bar(
                 [spot],
                 [undated],
-                width=0.85 if xs else 0.5,
+                width=0.85 if groups else 0.5,
                 color=PRECISION_COLORS["undated"],
                 label="undated",
             )
@@ -224,29 +252,36 @@ def history_chart(key: str, runs: Sequence[dict[str, Any]]) -> str:
     """A job's runs: documents added, changed and removed (log scale), requests, and duration,
     each run's bars coloured by its verdict in the lower panels."""
     with _style():
-        fig = _figure(6.4, 4.6)
-        top, middle, bottom = fig.subplots(3, 1, sharex=True, height_ratios=[1.4, 1, 1])
-        xs = list(range(len(runs)))
-        width = 0.26
-        for offset, change in zip((-width, 0.0, width), ("added", "changed", "removed"), strict=True):
-            values = [(run.get("changes") or {}).get(change, 0) for run in runs]
-            top.bar([x + offset for x in xs], values, width=width, color=CHANGE_COLORS[change], label=change)
-        if any((run.get("changes") or {}).get(c) for run in runs for c in CHANGE_COLORS):
-            top.set_yscale("symlog", linthresh=1)
-            top.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
-        top.set_ylabel("documents")
-        top.legend(loc="upper right", ncols=3, fontsize=8)
-        colors = [VERDICT_COLORS.get(str(run.get("status")), "#9e9e9e") for run in runs]
-        middle.bar(xs, [run.get("requests") or 0 for run in runs], width=0.6, color=colors)
-        middle.set_ylabel("requests")
-        _thousands(middle)
-        bottom.bar(xs, [run.get("duration_s") or 0 for run in runs], width=0.6, color=colors)
-        bottom.set_ylabel("seconds")
-        for ax in (top, middle, bottom):
-            ax.grid(axis="x", visible=False)
-        bottom.set_xticks(xs, [f"run {run['run']}" for run in runs])
-        from matplotlib.patches import Patch
+        return _render(history_figure(runs), key, "The job's runs: changes, requests and duration")
 
-        handles = [Patch(color=color, label=name) for name, color in VERDICT_COLORS.items()]
-        middle.legend(handles=handles, loc="upper right", ncols=3, fontsize=8)
-        return _render(fig, key, "The job's runs: changes, requests and duration")
+
+def history_figure(runs: Sequence[dict[str, Any]]) -> Figure:
+    """The figure of :func:`history_chart` (call within the chart style)."""
+    fig = _figure(6.4, 4.6)
+    top, middle, bottom = fig.subplots(3, 1, sharex=True, height_ratios=[1.4, 1, 1])
+    xs = list(range(len(runs)))
+    width = 0.26
+    for offset, change in zip((-width, 0.0, width), ("added", "changed", "removed"), strict=True):
+        values = [(run.get("changes") or {}).get(change, 0) for run in runs]
+        top.bar([x + offset for x in xs], values, width=width, color=CHANGE_COLORS[change], label=change)
+    if any((run.get("changes") or {}).get(c) for run in runs for c in CHANGE_COLORS):
+        top.set_yscale("symlog", linthresh=1)
+        # A log axis has no 0: the symlog's linear stretch below 1 is not labelled.
+        top.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}" if v >= 1 else ""))
+    top.set_ylabel("documents")
+    colors = [VERDICT_COLORS.get(str(run.get("status")), "#9e9e9e") for run in runs]
+    middle.bar(xs, [run.get("requests") or 0 for run in runs], width=0.6, color=colors)
+    middle.set_ylabel("requests")
+    _thousands(middle)
+    bottom.bar(xs, [run.get("duration_s") or 0 for run in runs], width=0.6, color=colors)
+    bottom.set_ylabel("seconds")
+    for ax in (top, middle, bottom):
+        ax.grid(axis="x", visible=False)
+    bottom.set_xticks(xs, [f"run {run['run']}" for run in runs])
+    from matplotlib.patches import Patch
+
+    # One legend above the panels, never over a bar: the changes, then the verdicts.
+    handles = [Patch(color=color, label=name) for name, color in CHANGE_COLORS.items()]
+    handles += [Patch(color=color, label=f"run {name}") for name, color in VERDICT_COLORS.items()]
+    fig.legend(handles=handles, loc="outside upper center", ncols=len(handles), fontsize=8)
+    return fig

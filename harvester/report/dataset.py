@@ -161,3 +161,48 @@ def profile_jsonl(path: Path, profile: DatasetProfile | None = None) -> DatasetP
             if line.strip():
                 profile.add(json.loads(line))
     return profile
+
+
+#: At most this share of the dated documents, at either end, is drawn apart from the year axis.
+APART_SHARE = 0.005
+
+
+def year_axis(years: list[tuple[int, dict[str, int]]]) -> tuple[int, int] | None:
+    """The first and last year on the chart's year axis: every dated year, but for the few
+    documents at either end that would stretch it (one document of 2007 in an archive of
+    1945-1991 leaves 1992-2006 an empty plain). At each end, the outermost years holding at
+    most :data:`APART_SHARE` of the dated documents (at least one document) are left off the
+    axis when that shortens it by at least 3 years and a fifth; the chart draws them apart.
+    ``None`` without dated years.
+
+    >>> def ys(counts): return [(y, {"year": n}) for y, n in counts.items()]
+    >>> year_axis(ys({1945: 50, 1946: 0, 1950: 30, 1991: 20} | {y: 0 for y in range(1992, 2007)} | {2007: 1}))
+    (1945, 1991)
+    >>> year_axis(ys({1900: 1, 1950: 40, 1960: 40}))
+    (1950, 1960)
+    >>> year_axis(ys({1950: 1, 1951: 5, 1952: 9})), year_axis([])
+    ((1950, 1952), None)
+    """
+    dated = [(year, sum(counts.values())) for year, counts in years if sum(counts.values())]
+    if not dated:
+        return None
+    budget = max(1, int(sum(n for _, n in dated) * APART_SHARE))
+    first, last = dated[0][0], dated[-1][0]
+    span = last - first
+
+    def inner(ordered: list[tuple[int, int]]) -> int:
+        """The outermost year kept at the end *ordered* starts from."""
+        spent, keep = 0, ordered[0][0]
+        for i, (_year, n) in enumerate(ordered[:-1]):
+            spent += n
+            if spent > budget:
+                break
+            keep = ordered[i + 1][0]
+        return keep
+
+    low, high = inner(dated), inner(dated[::-1])
+    if low > high:  # both ends reached for the same few documents: keep the axis whole
+        return first, last
+    low = low if low - first >= max(3, span / 5) else first
+    high = high if last - high >= max(3, span / 5) else last
+    return low, high

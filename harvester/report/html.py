@@ -14,13 +14,16 @@ from html import escape
 from typing import Any
 
 from harvester.report import charts
-from harvester.report.dataset import FACETS, PRECISIONS, TEXT_BINS, DatasetProfile, histogram
+from harvester.report.dataset import FACETS, PRECISIONS, TEXT_BINS, DatasetProfile, histogram, year_axis
 from harvester.report.markup import _CSS, Markup, _num, _pair, _pct, _since, _text, _tiles, duration, table
 
 logger = logging.getLogger(__name__)
 
 #: Rows of the last change set listed in the page; the rest are in ``changes.jsonl``.
 MAX_CHANGES = 500
+#: The pace chart is drawn for runs at least this long, with at least this many responses.
+PACE_MIN_SECONDS = 120
+PACE_MIN_RESPONSES = 60
 FACET_TITLES = {
     "languages": "Languages",
     "places": "Places",
@@ -143,12 +146,22 @@ def _dataset(data: ReportData) -> str:
     if profile.undated:
         year_rows.append((Markup("undated"), "", "", "", profile.undated))
     dated = sum(sum(counts.values()) for _, counts in years)
+    axis = year_axis(years)
+    apart = [(year, sum(counts.values())) for year, counts in years
+             if axis and not axis[0] <= year <= axis[1] and sum(counts.values())]  # fmt: skip
+    apart_note = (
+        f" {_num(sum(n for _, n in apart))} document(s) of {', '.join(str(y) for y, _ in apart[:8])}"
+        f"{' ...' if len(apart) > 8 else ''} are drawn apart, beside {axis[0]}–{axis[1]}, so that a few "
+        "documents do not stretch the axis; every year is in the table."
+        if apart and axis else ""
+    )  # fmt: skip
     parts.append(
         _pair(
             "years", "Documents per year, by date precision",
-            lambda: charts.years_chart("years", years, profile.undated),
+            lambda: charts.years_chart("years", years, profile.undated, axis),
             table("Documents per year", ["year", *PRECISIONS, "all"], year_rows),
-            f"{_num(dated)} dated (the precision is what the archive states), {_num(profile.undated)} undated.",
+            f"{_num(dated)} dated (the precision is what the archive states), {_num(profile.undated)} undated."
+            + apart_note,
         )
     )  # fmt: skip
 
@@ -273,6 +286,7 @@ def _run(data: ReportData) -> str:
         (Markup("rows linking off the site"), skipped.get("offsite_rows", 0)),
         (Markup("new rows beyond their count line"), skipped.get("rows_beyond_count", 0)),
         (Markup("canonical links rejected"), skipped.get("canonical_rejected", 0)),
+        (Markup("links off the site dropped (scans, download, related)"), skipped.get("links_dropped", 0)),
     ]
     parts.append(
         '<div class="two">'
@@ -285,15 +299,28 @@ def _run(data: ReportData) -> str:
     series = pace.get("series") or []
     bucket = float(pace.get("bucket_s") or 60)
     pace_rows = [(Markup(_since(i * bucket, bucket)), Markup(f"{v:,.1f}")) for i, v in enumerate(series)]
-    parts.append(
-        _pair(
-            "pace", "Pages per minute over the run",
-            (lambda: charts.pace_chart("pace", bucket, series)) if series else None,
-            table("Pages per minute", ["from", "pages/min"], pace_rows) if series
-            else "<p>No time series in this summary.</p>",
-            f"Responses received, in steps of {bucket:g} s." if series else "",
-        )
-    )  # fmt: skip
+    responses = round(sum(series) * bucket / 60)
+    lasted = bucket * len(series)
+    if series and (lasted < PACE_MIN_SECONDS or responses < PACE_MIN_RESPONSES):
+        # A pace over a few seconds is noise: 13 responses in 0.03 s read as 26,000 pages/min.
+        parts.append(
+            _pair(
+                "pace", "Pages per minute over the run", None,
+                f"<p>Too short a run for a pace: {_num(responses)} responses in {_since(lasted, bucket)}. "
+                f"It is drawn for runs of at least {PACE_MIN_SECONDS // 60} minutes and "
+                f"{PACE_MIN_RESPONSES} responses.</p>",
+            )
+        )  # fmt: skip
+    else:
+        parts.append(
+            _pair(
+                "pace", "Pages per minute over the run",
+                (lambda: charts.pace_chart("pace", bucket, series)) if series else None,
+                table("Pages per minute", ["from", "pages/min"], pace_rows) if series
+                else "<p>No time series in this summary.</p>",
+                f"Responses received, in steps of {bucket:g} s." if series else "",
+            )
+        )  # fmt: skip
     parts.append("</section>")
     return "".join(parts)
 

@@ -165,4 +165,13 @@ tbody th{font-weight:500}
 code{font-size:.88em;background:#f1f3f5;padding:0 .25rem;border-radius:3px;overflow-wrap:anywhere}
 footer{color:var(--muted);font-size:.82rem;margin-top:1.4rem}
 @media (max-width:760px){figure.pair,.two{grid-template-columns:1fr}}
+@media print{
+body{background:#fff;font-size:10pt}main{max-width:none;padding:0}nav{display:none}
+section{border:0;border-radius:0;padding:0;margin:0 0 1rem}
+figure.pair,.two{display:block}
+.numbers,figure.pair.wide .numbers,.changes .numbers{max-height:none;overflow:visible;border:0}
+thead th{position:static}thead{display:table-header-group}
+tr,.plot,.tile{break-inside:avoid}h2,h3{break-after:avoid}
+.plot svg{max-width:17cm}
+}
 """

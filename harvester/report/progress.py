@@ -24,7 +24,9 @@ def progress_line(
     """One progress line: done and planned, the pace, and what is left at that pace.
 
     >>> progress_line(requests=300, planned=1200, pages=3, expected=10, items=290, reported=1000, elapsed=100.0)
-    'Progress: 300 of ~1,200 requests, results pages 3 of 10, 290 documents of 1000 reported, 3.0 requests/s, about 5 min left'
+    'Progress: 300 of ~1,200 requests, results pages 3 of 10, 290 documents of 1,000 reported, 3.0 requests/s, about 5 min left'
+    >>> progress_line(requests=2580, planned=16316, pages=26, expected=1616, items=2488, reported=16153, elapsed=7740.0)
+    'Progress: 2,580 of ~16,316 requests, results pages 26 of 1,616, 2,488 documents of 16,153 reported, 0.3 requests/s, about 11.4 h left'
     >>> progress_line(requests=0, planned=None, pages=0, expected=None, items=0, reported=None, elapsed=1.0)
     'Progress: 0 requests, results pages 0 of ?, 0 documents of ? reported, 0.0 requests/s'
     """
@@ -34,9 +36,14 @@ def progress_line(
         eta = f", about {duration((planned - requests) / rate)} left"
     done = f"{requests:,} of ~{planned:,} requests" if planned else f"{requests:,} requests"
     return (
-        f"Progress: {done}, results pages {pages} of {expected if expected is not None else '?'}, "
-        f"{items} documents of {reported if reported is not None else '?'} reported, {rate:.1f} requests/s{eta}"
+        f"Progress: {done}, results pages {pages:,} of {_count(expected)}, "
+        f"{items:,} documents of {_count(reported)} reported, {rate:,.1f} requests/s{eta}"
     )
+
+
+def _count(value: int | None) -> str:
+    """A count with its thousands separators; ``?`` while it is not known."""
+    return "?" if value is None else f"{value:,}"
 
 
 class Progress:

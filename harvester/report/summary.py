@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -98,16 +99,66 @@ def build_summary(
             "rows_beyond_count": get(keys.ROWS_BEYOND_COUNT, 0),
             "invalid_utf8_pages": get(keys.PAGES_INVALID_UTF8, 0),
             "canonical_rejected": get(keys.CANONICAL_REJECTED, 0),
+            "links_dropped": get(keys.LINKS_DROPPED, 0),
         },
         "retries_exhausted": get(keys.RETRY_MAX_REACHED, 0),
         # {"bucket_s": B, "series": [pages per minute in each B-second step of the run]}
         "pages_per_minute": pages_per_minute,
         "files": files,
+        # What each JSON Lines file was when the run ended: a report rebuilt later from this
+        # summary refuses a file that a later run (or anyone) has replaced since.
+        "datasets": dataset_fingerprints(files),
         "changes": job.get("changes"),
         # A job's known documents whose page failed: kept with their last good record.
         "stale_documents": job.get("stale", []),
         "state_rebuilt_from_published": job.get("state_rebuilt_from_published"),
     }
+
+
+def jsonl_files(files: Mapping[str, Any]) -> list[str]:
+    """The JSON Lines files a summary's ``files`` names: the published one, then those kept aside.
+
+    >>> jsonl_files({"jsonl": "o/a.jsonl", "csv": "o/a.csv", "kept_aside": ["o/a.failed.jsonl", "o/a.failed.csv"]})
+    ['o/a.jsonl', 'o/a.failed.jsonl']
+    """
+    named = [str(files["jsonl"])] if files.get("jsonl") else []
+    return named + [str(f) for f in files.get("kept_aside") or [] if str(f).endswith(".jsonl")]
+
+
+class Fingerprint:
+    """The size and SHA-256 of a file's bytes, fed as they are read."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._hash = hashlib.sha256()
+
+    def update(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        self._hash.update(chunk)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"bytes": self.size, "sha256": self._hash.hexdigest()}
+
+    @classmethod
+    def of(cls, path: Path) -> Fingerprint:
+        found = cls()
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                found.update(chunk)
+        return found
+
+
+def dataset_fingerprints(files: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{name: {"bytes": N, "sha256": HEX}}`` of each JSON Lines file of ``files`` that is a
+    regular file (not a stream or a device), by the name ``files`` gives it."""
+    found: dict[str, dict[str, Any]] = {}
+    for name in jsonl_files(files):
+        try:
+            if Path(name).is_file():
+                found[name] = Fingerprint.of(Path(name)).as_dict()
+        except OSError as exc:
+            logger.warning("Could not read %s to fingerprint it in the run summary: %s", name, exc)
+    return found
 
 
 def summary_path(template: str, first_feed: Path | None, name: str) -> Path | None:

@@ -57,7 +57,18 @@ class PageFailures(scrapy.Spider):
         if page.invalid_utf8 and (retry := self._utf8_retry(response)) is not None:
             return None, [retry]
         self.blocks.in_a_row = 0
+        if isinstance(page, DocumentPage) and page.links_dropped:
+            self._links_dropped(response, page.links_dropped)
         return page, []
+
+    def _links_dropped(self, response: Response, dropped: list[str]) -> None:
+        """Links no record may hold (``javascript:``, ``data:``, another host, ``/node/1`` as a
+        related document): not in the record; counted, and said once per page."""
+        self.crawler.stats.inc_value(stats.LINKS_DROPPED, len(dropped))
+        shown = ", ".join(repr(href[:120]) for href in dropped[:5])
+        more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
+        logger.warning("%s links to %s%s: not addresses of this site (scans, download and related documents "
+                       "must be http(s) on it): dropped from the record", response.url, shown, more)  # fmt: skip
 
     def _utf8_retry(self, response: Response) -> scrapy.Request | None:
         """Bytes that are not UTF-8: ask once more (a transfer fault), then accept with U+FFFD."""
