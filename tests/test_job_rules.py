@@ -252,3 +252,36 @@ async def test_a_front_that_lies_with_304_about_changed_pages_is_not_believed(tm
             expected["summary"],
             expected["date"],
         )
+
+
+@deferred_f_from_coro_f
+async def test_a_refreshed_document_that_now_redirects_to_another_is_gone_and_takes_no_place(
+    tmp_path: Path,
+) -> None:
+    """Before: a refreshed document whose page now 301-redirects to another listed document
+    gave that document its own position (two records at one place)."""
+    port, jobs, documents = free_port(), tmp_path / "jobs", 300
+    with running_replica(port=port, documents=documents) as rep:
+        first = await job_run(rep.base_url, jobs, "details=true")
+        assert first.verdict == "ok", first.reasons
+    before = {r["url"]: r for r in read_jsonl(jobs / "nightly" / "archive.jsonl")}
+    # The first document in the rolling refresh's order (deep in the results) now leads to
+    # another one, deep too.
+    merged = min(before)
+    into = next(u for u in sorted(before, key=lambda u: before[u]["position"], reverse=True) if u != merged)
+    slug = merged.rsplit("/", 1)[1]
+    with running_replica(
+        port=port, documents=documents, faults=f"moved:to={into.rsplit('/', 1)[1]}@/document/{slug}"
+    ) as rep:
+        a_day_passes(jobs)
+        run = await job_run(rep.base_url, jobs, "details=true")
+    assert run.verdict == "ok", run.reasons
+    assert run.stat("harvester/job/gone") == 1
+    assert summary(jobs)["changes"] == {"added": 0, "changed": 0, "removed": 1}
+    after = {r["url"]: r for r in read_jsonl(jobs / "nightly" / "archive.jsonl")}
+    assert merged not in after
+    positions = sorted(r["position"] for r in after.values())
+    assert positions == list(range(1, documents))
+    # The document it leads to stands where it stood, less the place the gone one left.
+    shift = 1 if before[merged]["position"] < before[into]["position"] else 0
+    assert after[into]["position"] == before[into]["position"] - shift
