@@ -285,3 +285,22 @@ async def test_a_refreshed_document_that_now_redirects_to_another_is_gone_and_ta
     # The document it leads to stands where it stood, less the place the gone one left.
     shift = 1 if before[merged]["position"] < before[into]["position"] else 0
     assert after[into]["position"] == before[into]["position"] - shift
+
+
+@deferred_f_from_coro_f
+async def test_a_304_naming_another_entity_tag_is_not_believed(tmp_path: Path) -> None:
+    """A front answering 304 with the page's current ETag (not the one the job sent) for
+    every first request of a document: the deep edits under it are found the same night."""
+    port, jobs, documents = free_port(), tmp_path / "jobs", 140
+    with running_replica(port=port, documents=documents) as rep:
+        first = await job_run(rep.base_url, jobs, "details=true")
+        assert first.verdict == "ok", first.reasons
+    truth = tmp_path / "truth.jsonl"
+    with running_replica(port=port, documents=documents, night=1, churn="deepedits=5",
+                         faults="lie304:validators=current@1.0/document/#1", dump_truth=truth,
+                         truth_page_size=100) as rep:  # fmt: skip
+        a_day_passes(jobs)
+        run = await job_run(rep.base_url, jobs, "details=true", "full=true")
+    assert run.verdict == "ok", run.reasons
+    assert summary(jobs)["changes"]["changed"] == 5
+    assert run.stat("harvester/job/untrusted_304") >= 5

@@ -232,7 +232,8 @@ class JobExtension:
             return RowAnswer(None, new)
         if decision is Row.HARVEST:
             self._pending[target] = listing_fp
-            self._changed.add(target)
+            if known.listing_fp != listing_fp:
+                self._changed.add(target)  # a changed row: a changed page, asked unconditionally
             store.reuse(target, position, listing_url, done=False)  # listed: never a removal
             return RowAnswer(target, new)
         store.reuse(target, position, listing_url, done=target not in self._refreshing)

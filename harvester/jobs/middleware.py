@@ -8,7 +8,8 @@ the job can judge, and marks the response settled (``meta["harvester_settled"]``
 spider reads nothing from it):
 
 - ``304 Not Modified`` counts only as the answer to a conditional request the job sent, for
-  a document it holds and whose row this run did not show changed. Any other 304 is not
+  a document it holds and whose row this run did not show changed, and (when it names one)
+  for the entity tag the request named. Any other 304 is not
   trusted: the page is asked again without validators (within ``RETRY_TIMES``), and a 304
   past them is a failed page.
 - ``404``/``410`` for a document the job holds: it is gone, and leaves the dataset with
@@ -102,7 +103,7 @@ class JobHttpMiddleware:
     def _not_modified(
         self, job: JobExtension, key: str, request: Request, response: Response
     ) -> Request | Response:
-        if request.meta.get(SENT_META) and job.not_modified(key):
+        if request.meta.get(SENT_META) and _same_entity(request, response) and job.not_modified(key):
             return _settle(request, response)
         self.crawler.stats.inc_value(stats.JOB_UNTRUSTED_304)
         assert self.crawler.spider is not None  # responses only arrive while a spider runs
@@ -133,6 +134,16 @@ class JobHttpMiddleware:
         if job.failed(key, f"{type(exception).__name__}: {exception}"):
             return _settle(request, Response(request.url, status=200, request=request))
         return None
+
+
+def _same_entity(request: Request, response: Response) -> bool:
+    """A 304 that names an entity (its ``ETag``) must name the one the request asked about
+    (RFC 9110 13.1.2): one that names another contradicts itself."""
+    etag = response.headers.get(b"ETag")
+    asked = request.headers.get(b"If-None-Match")
+    if not etag or not asked:
+        return True
+    return etag.strip().removeprefix(b"W/") in {t.strip().removeprefix(b"W/") for t in asked.split(b",")}
 
 
 def _settle(request: Request, response: Response) -> Response:
