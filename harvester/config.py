@@ -41,6 +41,7 @@ PREFIX = "HARVESTER_"
 #: Numeric settings checked before the crawl: name -> (lowest, highest).
 NUMBERS: dict[str, tuple[float, float]] = {
     "HARVESTER_MIN_COMPLETENESS": (0.0, 1.0),
+    "HARVESTER_COVERAGE_DROP": (0.0, 1.0),
     "HARVESTER_PAGE_SIZE": (1.0, 1000.0),
     "HARVESTER_PROGRESS_INTERVAL": (0.0, 86_400.0),
     "HARVESTER_RETRY_AFTER_MAX": (0.0, 86_400.0),
@@ -224,7 +225,13 @@ def _check_numbers(settings: Settings) -> None:
             raise ArgumentError(name, value, fix) from None
         if not low <= number <= high or (whole and not number.is_integer()):
             raise ArgumentError(name, value, fix)
-    for name in ("HARVESTER_CSV_TEXT", "HARVESTER_LOCAL_FAST", "HARVESTER_REWALK", "HARVESTER_DEDUPE"):
+    for name in (
+        "HARVESTER_CSV_TEXT",
+        "HARVESTER_LOCAL_FAST",
+        "HARVESTER_REWALK",
+        "HARVESTER_DEDUPE",
+        "HARVESTER_COVERAGE_DROP_FAILS",
+    ):
         try:
             settings.getbool(name)
         except ValueError:
