@@ -153,6 +153,8 @@ FEED_STORAGES = {
 }
 FEED_EXPORTERS = {
     "csv": "harvester.exporters.HarvesterCsvItemExporter",
+    # -O x.parquet: typed columns, a row group per 1,000 records (pyarrow: the parquet extra).
+    "parquet": "harvester.parquet.ParquetItemExporter",
 }
 FEEDS = {
     "output/%(name)s.jsonl": {"format": "jsonlines", "overwrite": True},

@@ -69,6 +69,7 @@ class DetailsExport:
     result: Crawl
     jsonl: Path
     csv: Path
+    parquet: Path
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +78,7 @@ def details_300(tmp_path_factory: pytest.TempPathFactory) -> DetailsExport:
     crawl runs once whatever uses it (pytest-twisted's async fixtures are per test only:
     this one waits on the crawl with ``blockon``)."""
     out = tmp_path_factory.mktemp("details300")
-    files = [out / "archive.jsonl", out / "archive.csv"]
+    files = [out / "archive.jsonl", out / "archive.csv", out / "archive.parquet"]
     with running_replica(documents=300) as rep:
         coro = crawl(rep.base_url, "details=true", out=files, settings={"HARVESTER_PAGE_SIZE": 100})
         result = pytest_twisted.blockon(deferred_from_coro(coro))
