@@ -30,6 +30,7 @@ from harvester.exceptions import ArgumentError
 from harvester.exporters import csv_export_kwargs
 from harvester.files import OutputPathError, lock_output, release_outputs, resolve_output
 from harvester.items import FIELD_ORDER, LISTING_FIELDS
+from harvester.parquet import pyarrow_missing
 from harvester.settings import FEEDS as DEFAULT_FEEDS
 from harvester.settings import HARVESTER_JOBS_DIR as DEFAULT_JOBS_DIR
 from harvester.streams import open_fifo, park, stream_kind
@@ -41,6 +42,7 @@ PREFIX = "HARVESTER_"
 #: Numeric settings checked before the crawl: name -> (lowest, highest).
 NUMBERS: dict[str, tuple[float, float]] = {
     "HARVESTER_MIN_COMPLETENESS": (0.0, 1.0),
+    "HARVESTER_COVERAGE_DROP": (0.0, 1.0),
     "HARVESTER_PAGE_SIZE": (1.0, 1000.0),
     "HARVESTER_PROGRESS_INTERVAL": (0.0, 86_400.0),
     "HARVESTER_RETRY_AFTER_MAX": (0.0, 86_400.0),
@@ -224,7 +226,13 @@ def _check_numbers(settings: Settings) -> None:
             raise ArgumentError(name, value, fix) from None
         if not low <= number <= high or (whole and not number.is_integer()):
             raise ArgumentError(name, value, fix)
-    for name in ("HARVESTER_CSV_TEXT", "HARVESTER_LOCAL_FAST", "HARVESTER_REWALK", "HARVESTER_DEDUPE"):
+    for name in (
+        "HARVESTER_CSV_TEXT",
+        "HARVESTER_LOCAL_FAST",
+        "HARVESTER_REWALK",
+        "HARVESTER_DEDUPE",
+        "HARVESTER_COVERAGE_DROP_FAILS",
+    ):
         try:
             settings.getbool(name)
         except ValueError:
@@ -256,6 +264,8 @@ def _check_each_feed(settings: Settings) -> None:
             _check_stream(path, kind, settings.getfloat("HARVESTER_STREAM_WAIT"))
             continue
         fmt = str(options.get("format", ""))
+        if fmt == "parquet" and (missing := pyarrow_missing()):
+            raise ArgumentError("output", text, missing)
         append = not options.get("overwrite", False)
         if append and fmt in NOT_APPENDABLE:
             raise ArgumentError(
@@ -295,7 +305,7 @@ def _check_each_feed(settings: Settings) -> None:
 SPIDER_NAME = "archive"
 
 #: Formats whose file is one document: a second run's records appended after it make it invalid.
-NOT_APPENDABLE = ("json", "xml")
+NOT_APPENDABLE = ("json", "xml", "parquet")
 
 
 def _columns(settings: Settings, options: dict[str, Any], extra: dict[str, Any]) -> list[str]:

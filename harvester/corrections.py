@@ -14,17 +14,21 @@ import os
 from pathlib import Path
 
 #: Feed formats whose files can be corrected; others keep the places read before the move.
-CORRECTABLE = ("jsonlines", "jsonl", "jl", "csv")
+CORRECTABLE = ("jsonlines", "jsonl", "jl", "csv", "parquet")
 
 
 def apply_corrections(path: Path, fmt: str, corrections: dict[str, tuple[int, str]]) -> int:
     """Set ``position`` and ``listing_url`` of moved documents in a finished feed file.
 
-    Returns how many records were corrected; formats other than JSON Lines and CSV are left
-    as they are.
+    Returns how many records were corrected; formats other than JSON Lines, CSV and Parquet
+    are left as they are.
     """
     if fmt not in CORRECTABLE:
         return 0
+    if fmt == "parquet":
+        from harvester.parquet import correct_parquet  # pyarrow only when Parquet is written
+
+        return correct_parquet(path, corrections)
     fixed = 0
     out = path.with_name(path.name + ".fix")
     with (

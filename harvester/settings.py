@@ -52,6 +52,11 @@ HARVESTER_JOB_FULL_EVERY_DAYS = 7.0
 HARVESTER_JOB_MAX_FAILING = 10
 #: A run whose completeness (unique documents / reported) is below this fails.
 HARVESTER_MIN_COMPLETENESS = 1.0
+#: A field whose coverage (share of records that have it) drops by more than this since the
+#: previous run (a share: 0.10 is 10 points) is a warning (harvester/report/coverage.py)...
+HARVESTER_COVERAGE_DROP = 0.10
+#: ... and fails the run when this is True.
+HARVESTER_COVERAGE_DROP_FAILS = False
 
 # --- politeness (real site) -------------------------------------------------------
 #: What the project is, and no invented URL; harvester.config adds HARVESTER_CONTACT to it
@@ -129,6 +134,7 @@ EXTENSIONS = {
     "harvester.publish.PublishGate": 100,
     "harvester.jobs.extension.JobExtension": 200,
     "harvester.report.progress.Progress": 500,
+    # Before RunEnd: on engine_stopped it compares coverage before RunEnd judges.
     "harvester.report.extension.RunReport": 510,
     # The one owner of a run's end: judges, lets the gate publish and the job record, then
     # the report writes the summary and the HTML (run_ended).
@@ -147,6 +153,8 @@ FEED_STORAGES = {
 }
 FEED_EXPORTERS = {
     "csv": "harvester.exporters.HarvesterCsvItemExporter",
+    # -O x.parquet: typed columns, a row group per 1,000 records (pyarrow: the parquet extra).
+    "parquet": "harvester.parquet.ParquetItemExporter",
 }
 FEEDS = {
     "output/%(name)s.jsonl": {"format": "jsonlines", "overwrite": True},

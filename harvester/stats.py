@@ -86,6 +86,11 @@ OUTPUT_KEPT_ASIDE = "harvester/output/kept_aside"
 #: Outputs whose records could not be kept at all (a full disk): "path: reason" each.
 OUTPUT_LOST = "harvester/output/lost"
 SUMMARY_FILE = "harvester/output/summary"
+#: Fields whose coverage dropped by more than HARVESTER_COVERAGE_DROP since the previous run
+#: ("date 97.3% -> 48.0% (-49.3 points)" each), and True when that fails the run
+#: (HARVESTER_COVERAGE_DROP_FAILS): the verdict reads the latter.
+COVERAGE_DROPS = "harvester/coverage_drops"
+COVERAGE_DROPS_FAIL = "harvester/coverage_drops/fail"
 REPORT_FILE = "harvester/output/report"
 VERDICT = "harvester/verdict"
 VERDICT_REASONS = "harvester/verdict_reasons"

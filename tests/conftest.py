@@ -6,12 +6,16 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_twisted
+from scrapy.utils.defer import deferred_from_coro
 
 from replica.process import Replica, crawl_command, running_replica
+from tests.crawling import Crawl, crawl
 from tests.shared import require_shared
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,3 +60,27 @@ def replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replica]:
 def truth(replica: Replica) -> dict[str, dict[str, Any]]:
     assert replica.truth_path is not None
     return {rec["url"]: rec for rec in read_jsonl(replica.truth_path)}
+
+
+@dataclass
+class DetailsExport:
+    """One details crawl of a 300-document replica, exported to every published format."""
+
+    result: Crawl
+    jsonl: Path
+    csv: Path
+    parquet: Path
+
+
+@pytest.fixture(scope="session")
+def details_300(tmp_path_factory: pytest.TempPathFactory) -> DetailsExport:
+    """Shared by the tests of the schema, the exporters and the analysis recipes: the
+    crawl runs once whatever uses it (pytest-twisted's async fixtures are per test only:
+    this one waits on the crawl with ``blockon``)."""
+    out = tmp_path_factory.mktemp("details300")
+    files = [out / "archive.jsonl", out / "archive.csv", out / "archive.parquet"]
+    with running_replica(documents=300) as rep:
+        coro = crawl(rep.base_url, "details=true", out=files, settings={"HARVESTER_PAGE_SIZE": 100})
+        result = pytest_twisted.blockon(deferred_from_coro(coro))
+    assert result.verdict == "ok", result.reasons
+    return DetailsExport(result, *files)

@@ -56,7 +56,7 @@ def project_settings(
     settings.set("LOG_LEVEL", "INFO", priority="cmdline")
     feeds: dict[str, Any] = {}
     for path in [out] if isinstance(out, Path) else out or []:
-        fmt = {".csv": "csv", ".json": "json"}.get(path.suffix, "jsonlines")
+        fmt = {".csv": "csv", ".json": "json", ".parquet": "parquet"}.get(path.suffix, "jsonlines")
         feeds[str(path)] = {"format": fmt, "overwrite": not append}
     settings.set("FEEDS", feeds, priority="cmdline")
     if out is None:

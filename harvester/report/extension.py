@@ -27,6 +27,7 @@ from harvester.files import write_json
 from harvester.items import fields_of
 from harvester.jobs.extension import JobExtension
 from harvester.publish import Published, PublishGate
+from harvester.report import coverage
 from harvester.report.build import job_report, report_path, write_report
 from harvester.report.dataset import DatasetProfile
 from harvester.report.html import ReportData
@@ -53,6 +54,11 @@ class RunReport:
         self.pace = PaceSeries(time.monotonic())
         self.profile = DatasetProfile()
         self.summary: dict[str, Any] | None = None
+        self.summary_file: tuple[Path | None] | None = None
+        """Where the summary goes, decided once (on ``engine_stopped``, or when it is written)."""
+        self.coverage: dict[str, Any] = {}
+        """``coverage``, ``coverage_change``, ``coverage_drops`` and the previous run's
+        ``published_coverage`` (as ``baseline``), from :meth:`engine_stopped`."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunReport:
@@ -62,6 +68,9 @@ class RunReport:
         crawler.signals.connect(ext.response_received, signal=scrapy_signals.response_received)
         crawler.signals.connect(ext.walk_finished, signal=signals.walk_finished)
         crawler.signals.connect(ext.spider_closed, signal=scrapy_signals.spider_closed)
+        # Before RunEnd judges on the same signal (it is built after this extension:
+        # EXTENSIONS order), so a coverage drop can fail the verdict.
+        crawler.signals.connect(ext.engine_stopped, signal=scrapy_signals.engine_stopped)
         crawler.signals.connect(ext.run_ended, signal=signals.run_ended)
         crawler.signals.connect(ext.run_closed, signal=signals.run_closed)
         return ext
@@ -84,6 +93,78 @@ class RunReport:
     def spider_closed(self, spider: Spider, reason: str) -> None:
         self.finish_reason = reason
         self.spider_name = spider.name
+
+    def engine_stopped(self) -> None:
+        """Measure the dataset's coverage and compare it with the previous run's; a drop past
+        ``HARVESTER_COVERAGE_DROP`` is a warning, and a stat the verdict reads when
+        ``HARVESTER_COVERAGE_DROP_FAILS`` is set."""
+        if self.finish_reason == "plan":
+            return
+        try:
+            self._check_coverage()
+        except Exception as exc:  # a comparison that cannot be made must not hide the verdict
+            logger.error("Could not compare field coverage with the previous run: %s", exc, exc_info=True)
+
+    def _check_coverage(self) -> None:
+        settings = self.crawler.settings
+        job = self.crawler.get_extension(JobExtension)
+        fields = self.fields or list(self.profile.present)
+        if job is not None:  # the job's dataset as it will be published, not tonight's fetches
+            present, documents = coverage.count_present(job.store.present_records(), fields)
+        else:
+            present, documents = dict(self.profile.present), self.items
+        now = coverage.coverage_of(present, documents, fields)
+        path = self._summary_path(job, self.crawler.get_extension(PublishGate))
+        previous = coverage.previous_summary(path)
+        raw_args = self.stats.get_value(keys.ARGS)
+        arguments = json.loads(raw_args) if raw_args else {}
+        base = coverage.baseline(previous)
+        if previous is not None and job is None and previous.get("arguments") != arguments:
+            logger.info(
+                "Field coverage not compared with the previous run: its summary %s is of a run with "
+                "other arguments (%s)",
+                path, previous.get("arguments"),
+            )  # fmt: skip
+            base = None
+        threshold = settings.getfloat("HARVESTER_COVERAGE_DROP")
+        change, drops = coverage.compare(base, now, threshold)
+        self.coverage = {
+            "coverage": now,
+            "coverage_change": change,
+            "coverage_drops": drops,
+            "baseline": base,
+        }
+        if change is not None and previous is not None:
+            change["against"] = {
+                "run": previous.get("run"),
+                "ended": previous.get("ended"),
+                "summary": str(path),
+            }
+        if not drops:
+            return
+        described = [coverage.describe(d) for d in drops]
+        self.stats.set_value(keys.COVERAGE_DROPS, described)
+        fails = settings.getbool("HARVESTER_COVERAGE_DROP_FAILS")
+        if fails:
+            self.stats.set_value(keys.COVERAGE_DROPS_FAIL, True)
+        logger.warning(
+            "Field coverage dropped by more than %s points since the previous run (%s): %s. A selector "
+            "may have broken (check a document page against harvester/pages/), or the archive changed; %s",
+            f"{100 * threshold:g}", path, "; ".join(described),
+            "the run fails (HARVESTER_COVERAGE_DROP_FAILS=True)" if fails
+            else "give -s HARVESTER_COVERAGE_DROP_FAILS=True to fail such runs",
+        )  # fmt: skip
+
+    def _summary_path(self, job: JobExtension | None, gate: PublishGate | None) -> Path | None:
+        """Where this run's summary goes (and the previous run's summary is), decided once."""
+        if self.summary_file is None:
+            if job is not None:
+                self.summary_file = (job.summary_path,)
+            else:
+                first = gate.staged[0].final if gate is not None and gate.staged else None
+                template = self.crawler.settings.get("HARVESTER_SUMMARY_FILE")
+                self.summary_file = (summary_path(template, first, self.spider_name),)
+        return self.summary_file[0]
 
     def run_ended(self, verdict: Verdict, published: Published) -> dict[str, Any]:
         """Write the run's summary; return it (a job keeps it in its history)."""
@@ -141,11 +222,11 @@ class RunReport:
         job: JobExtension | None,
         gate: PublishGate | None,
     ) -> dict[str, Any]:
-        if job is not None:
-            path: Path | None = job.summary_path
-        else:
-            first = gate.staged[0].final if gate is not None and gate.staged else None
-            path = summary_path(self.crawler.settings.get("HARVESTER_SUMMARY_FILE"), first, self.spider_name)
+        path = self._summary_path(job, gate)
+        checked = self.coverage
+        # What the next run compares with: this run's coverage if it published, else what it
+        # compared against (the dataset still published).
+        published_coverage = checked.get("coverage") if status == "ok" else checked.get("baseline")
         raw_args = self.stats.get_value(keys.ARGS)
         summary = build_summary(
             self.stats.get_stats(), status=status, reasons=reasons, finish_reason=self.finish_reason,
@@ -154,6 +235,8 @@ class RunReport:
             corrections=len(self.outcome.corrections) if self.outcome else 0, files=files,
             job=job.summary() if job is not None else None,
             pages_per_minute=self.pace.summary(time.monotonic()),
+            coverage=checked.get("coverage"), coverage_change=checked.get("coverage_change"),
+            coverage_drops=checked.get("coverage_drops", []), published_coverage=published_coverage,
         )  # fmt: skip
         if path is not None:
             try:

@@ -32,6 +32,10 @@ def build_summary(
     files: dict[str, Any],
     job: dict[str, Any] | None,
     pages_per_minute: dict[str, Any] | None = None,
+    coverage: dict[str, Any] | None = None,
+    coverage_change: dict[str, Any] | None = None,
+    coverage_drops: list[dict[str, Any]] | None = None,
+    published_coverage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     get = stats.get
     start = get("start_time")
@@ -104,6 +108,17 @@ def build_summary(
         "retries_exhausted": get(keys.RETRY_MAX_REACHED, 0),
         # {"bucket_s": B, "series": [pages per minute in each B-second step of the run]}
         "pages_per_minute": pages_per_minute,
+        # Records that have each field (harvester/report/coverage.py): a job's whole dataset,
+        # a single run's records. {"documents": N, "fields": {name: {"count": c, "share": s}}}
+        "coverage": coverage,
+        # Against the previous run's published coverage: {"against": {...}, "documents":
+        # {"previous", "now", "change"}, "fields": {name: {"previous", "now", "change"}}}; null
+        # without a previous run to compare with.
+        "coverage_change": coverage_change,
+        # Fields whose share dropped by more than HARVESTER_COVERAGE_DROP.
+        "coverage_drops": coverage_drops or [],
+        # The coverage of the dataset left published: what the next run compares with.
+        "published_coverage": published_coverage,
         "files": files,
         # What each JSON Lines file was when the run ended: a report rebuilt later from this
         # summary refuses a file that a later run (or anyone) has replaced since.

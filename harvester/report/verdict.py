@@ -79,6 +79,12 @@ def judge(
         reasons.append(f"{errors} page(s) raised an error in the harvester (see the tracebacks above)")
     if unfinished:
         reasons.append(f"the walk did not finish: {unfinished}")
+    if stats.get(keys.COVERAGE_DROPS_FAIL):
+        reasons.append(
+            "field coverage dropped since the previous run: "
+            + "; ".join(stats.get(keys.COVERAGE_DROPS) or [])
+            + " (HARVESTER_COVERAGE_DROP_FAILS; see the warning above)"
+        )
     feed_failures = sum(v for k, v in stats.items() if k.startswith(keys.FEED_FAILED_PREFIX))
     if feed_failures or stats.get(keys.OUTPUT_ERRORS, 0):
         reasons.append("an output could not be written in full (see the errors above)")

@@ -16,20 +16,54 @@ from harvester.items import LISTING_FIELDS, DocumentItem
 
 SCHEMA_PATH = Path(__file__).with_name("document.schema.json")
 
+#: ``date`` at each ``date_precision``: a real month, and a real day (``format: date``, checked
+#: by a format checker, refuses 1956-02-30 that the pattern lets through).
+YEAR = r"^\d{4}$"
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+DAY = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
+#: An absolute http(s) URL with a host and no white space (``format: uri`` says the rest).
+HTTP_URL = r"^https?://[^\s/?#]+([/?#]\S*)?$"
+_HTTP_URL = {"format": "uri", "pattern": HTTP_URL}
+
 # Constraints the type hints cannot say.
 _REFINEMENTS: dict[str, dict[str, Any]] = {
     "id": {"minLength": 1},
-    "url": {"format": "uri", "pattern": "^https?://[^/]+/document/[^/?#]+$"},
-    "date": {"pattern": r"^\d{4}(-\d{2}(-\d{2})?)?$"},
+    "url": {"format": "uri", "pattern": r"^https?://[^\s/?#]+/document/[^\s/?#]+$"},
+    "date": {"pattern": rf"{YEAR}|{MONTH}|{DAY}"},
     "date_precision": {"enum": ["day", "month", "year", None]},
-    "listing_url": {"format": "uri"},
+    "listing_url": _HTTP_URL,
     "position": {"minimum": 1},
     "harvested_at": {"format": "date-time", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"},
     "record_id": {"pattern": r"^\d+$"},
     "node_id": {"pattern": r"^\d+$"},
-    "uploaded_date": {"pattern": r"^\d{4}-\d{2}-\d{2}$"},
-    "download_url": {"format": "uri"},
+    "uploaded_date": {"format": "date", "pattern": DAY},
+    "download_url": _HTTP_URL,
 }
+
+
+def _date_matches_precision() -> list[dict[str, Any]]:
+    """``date`` as ``date_precision`` says, and null exactly when the precision is null."""
+    rules: list[dict[str, Any]] = []
+    for precision, pattern in (("year", YEAR), ("month", MONTH), ("day", DAY)):
+        date: dict[str, Any] = {"type": "string", "pattern": pattern}
+        if precision == "day":
+            date["format"] = "date"
+        rules.append(
+            {
+                "if": {
+                    "properties": {"date_precision": {"const": precision}},
+                    "required": ["date_precision"],
+                },
+                "then": {"properties": {"date": date}, "required": ["date"]},
+            }
+        )
+    rules.append(
+        {
+            "if": {"properties": {"date_precision": {"const": None}}, "required": ["date_precision"]},
+            "then": {"properties": {"date": {"const": None}}},
+        }
+    )
+    return rules
 
 
 def build_schema() -> dict[str, Any]:
@@ -45,8 +79,9 @@ def build_schema() -> dict[str, Any]:
     for name, extra in _REFINEMENTS.items():
         schema["properties"][name].update(extra)
     for name in ("pdf_urls", "related"):
-        schema["properties"][name]["items"] = {"type": "string", "format": "uri"}
+        schema["properties"][name]["items"] = {"type": "string", **_HTTP_URL}
     schema["required"] = list(LISTING_FIELDS)
+    schema["allOf"] = _date_matches_precision()
     return schema
 
 

@@ -1,0 +1,124 @@
+"""Parquet (harvester/parquet.py): typed columns, the same records as JSON Lines, row groups,
+the publish gate and position corrections."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from scrapy.utils.defer import deferred_f_from_coro_f
+
+from harvester.corrections import apply_corrections
+from harvester.items import FIELD_ORDER, LIST_FIELDS, LISTING_FIELDS
+from harvester.parquet import ParquetItemExporter
+from replica.process import running_replica
+from tests.conftest import DetailsExport, read_jsonl
+from tests.crawling import crawl
+
+
+def as_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A Parquet row in the JSON Lines forms (a date32 as YYYY-MM-DD, a timestamp as ...Z)."""
+    out = dict(row)
+    if isinstance(out.get("uploaded_date"), date):
+        out["uploaded_date"] = out["uploaded_date"].isoformat()
+    if isinstance(out.get("harvested_at"), datetime):
+        out["harvested_at"] = out["harvested_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return out
+
+
+def export(records: list[dict[str, Any]], path: Path, **options: Any) -> ParquetItemExporter:
+    with path.open("wb") as handle:
+        exporter = ParquetItemExporter(handle, fields_to_export=list(FIELD_ORDER), **options)
+        exporter.start_exporting()
+        for record in records:
+            exporter.export_item(record)
+            assert len(exporter.columns[0]) < exporter.row_group_size  # never more than a group held
+        exporter.finish_exporting()
+    return exporter
+
+
+def test_a_parquet_feed_has_typed_columns_and_the_records_of_the_json_lines(
+    details_300: DetailsExport,
+) -> None:
+    schema = pq.read_schema(details_300.parquet)
+    assert schema.names == list(FIELD_ORDER)
+    expected = {
+        "position": pa.int32(),
+        "uploaded_date": pa.date32(),
+        "harvested_at": pa.timestamp("ms", tz="UTC"),
+    }
+    for name in FIELD_ORDER:
+        want = expected.get(name, pa.list_(pa.string()) if name in LIST_FIELDS else pa.string())
+        assert schema.field(name).type == want, name
+    rows = pq.read_table(details_300.parquet).to_pylist()
+    records = read_jsonl(details_300.jsonl)
+    assert len(rows) == 300
+    assert [as_json(r) for r in rows] == records
+    # Published by the gate like the other files: in place, nothing hidden left beside it.
+    assert not list(details_300.parquet.parent.glob(".*partial"))
+    assert details_300.result.stat("feedexport/success_count/GatedFileFeedStorage") == 3
+
+
+def test_records_are_written_a_row_group_at_a_time(details_300: DetailsExport, tmp_path: Path) -> None:
+    records = read_jsonl(details_300.jsonl)
+    exporter = export(records, tmp_path / "x.parquet", row_group_size=128)
+    meta = pq.ParquetFile(tmp_path / "x.parquet").metadata
+    assert exporter.row_groups == meta.num_row_groups == 3
+    assert [meta.row_group(i).num_rows for i in range(3)] == [128, 128, 44]
+
+
+def test_unknown_options_and_malformed_values_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="row_groups"), (tmp_path / "x").open("wb") as handle:
+        ParquetItemExporter(handle, row_groups=10)
+    with (tmp_path / "y").open("wb") as handle:
+        exporter = ParquetItemExporter(handle, fields_to_export=["id", "uploaded_date"])
+        exporter.start_exporting()
+        with pytest.raises(ValueError, match=r"uploaded_date='2 April 2013' cannot be written to Parquet"):
+            exporter.export_item({"id": "x", "uploaded_date": "2 April 2013"})
+        exporter.finish_exporting()
+
+
+def test_corrections_rewrite_position_and_listing_url(details_300: DetailsExport, tmp_path: Path) -> None:
+    records = read_jsonl(details_300.jsonl)
+    path = tmp_path / "x.parquet"
+    export(records, path, row_group_size=100)
+    moved = {
+        records[5]["url"]: (299, "http://127.0.0.1:1/search?page=2"),
+        records[250]["url"]: (1, "http://127.0.0.1:1/search"),
+    }
+    assert apply_corrections(path, "parquet", moved) == 2
+    after = [as_json(r) for r in pq.read_table(path).to_pylist()]
+    for before, now in zip(records, after, strict=True):
+        if before["url"] in moved:
+            position, listing = moved[before["url"]]
+            assert (now["position"], now["listing_url"]) == (position, listing)
+            before = {**before, "position": position, "listing_url": listing}
+        assert now == before
+    assert pq.ParquetFile(path).metadata.num_row_groups == 3
+    assert pq.read_schema(path).field("position").type == pa.int32()
+
+
+@deferred_f_from_coro_f
+async def test_a_failed_run_keeps_its_parquet_aside(tmp_path: Path) -> None:
+    files = [tmp_path / "x.jsonl", tmp_path / "x.parquet"]
+    with running_replica(documents=20) as rep:
+        first = await crawl(rep.base_url, out=files)
+        assert first.verdict == "ok", first.reasons
+        published = files[1].read_bytes()
+        assert pq.read_table(files[1]).column_names == list(LISTING_FIELDS)
+        # A previous run that (by this summary) had a query in every record: this run's
+        # none is a drop of 100 points, and fails it when asked.
+        summary_file = tmp_path / "x.summary.json"
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+        summary["published_coverage"]["fields"]["query"] = {"count": 20, "share": 1.0}
+        summary_file.write_text(json.dumps(summary), encoding="utf-8")
+        failed = await crawl(rep.base_url, out=files, settings={"HARVESTER_COVERAGE_DROP_FAILS": True})
+    assert failed.verdict == "failed"
+    assert files[1].read_bytes() == published
+    aside = tmp_path / "x.failed.parquet"
+    assert pq.read_table(aside).num_rows == 20
