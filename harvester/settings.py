@@ -35,6 +35,8 @@ HARVESTER_STREAM_WAIT = 30.0
 #: Run summary (JSON) of a single run: "auto" puts it beside the first feed
 #: (``output/archive.summary.json`` by default); a path (``%(name)s`` allowed); "" for none.
 HARVESTER_SUMMARY_FILE = "auto"
+#: Write the HTML run report beside the run's files (False: only the summary).
+HARVESTER_REPORT = True
 #: The scheduled job of this run and its arguments: set from ``-a job=NAME`` / ``-a full=true``
 #: by ``harvester.config``; read only by ``harvester.jobs.extension``.
 HARVESTER_JOB = ""

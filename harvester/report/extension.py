@@ -181,8 +181,8 @@ class RunReport:
         return self.summary
 
     def run_closed(self) -> None:
-        """The job has recorded the run: write the HTML report."""
-        if self.summary is not None:
+        """The job has recorded the run: write the HTML report (unless ``HARVESTER_REPORT`` is off)."""
+        if self.summary is not None and self.crawler.settings.getbool("HARVESTER_REPORT", True):
             self._write_report(
                 self.summary,
                 self.crawler.get_extension(JobExtension),
