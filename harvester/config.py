@@ -232,6 +232,7 @@ def _check_numbers(settings: Settings) -> None:
         "HARVESTER_REWALK",
         "HARVESTER_DEDUPE",
         "HARVESTER_COVERAGE_DROP_FAILS",
+        "HARVESTER_REPORT",
     ):
         try:
             settings.getbool(name)
