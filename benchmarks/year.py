@@ -204,10 +204,15 @@ async def simulate(
                 result.largest_lag = max(result.largest_lag, lag)
                 if lag > WINDOW:
                     result.late.append((night.number, key, lag))
+                    if progress is not None:
+                        progress(f"night {night.number}: {key} differs {lag} nights after its change")
         if night.quiet and night.number % 7 == 0:
             result.weeks_checked += 1
-            if differing(published, truth, place=True):
+            unequal = differing(published, truth, place=True)
+            if unequal:
                 result.weeks_unequal.append(night.number)
+                if progress is not None:
+                    progress(f"night {night.number}: a quiet week ends unequal: {sorted(unequal)[:5]}")
         if progress is not None and night.number % 7 == 0:
             progress(
                 f"night {night.number}: archive night {night.archive}, {len(truth)} documents, "
@@ -224,7 +229,7 @@ def cli_night(page_size: int) -> RunNight:
         cmd = crawl_command(
             base_url, "-a", "job=nightly", "-a", "details=true", "-s", f"HARVESTER_JOBS_DIR={jobs}",
             "-s", f"HARVESTER_PAGE_SIZE={page_size}", "-s", "HARVESTER_PROGRESS_INTERVAL=0",
-            "-s", "LOG_LEVEL=WARNING",
+            "-s", "LOG_LEVEL=WARNING", "-s", "HARVESTER_REPORT=False",
         )  # fmt: skip
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600, check=False)
