@@ -23,7 +23,7 @@ def memory_runs(args: argparse.Namespace, workdir: Path, big: int, results: list
     fields = [
         f
         for f in (FIELD_ORDER if args.memory_details else LISTING_FIELDS)
-        if f not in ("query", "harvested_at")
+        if f not in ("query", "harvested_at", "capture_id", "captured_at")
     ]
     with running_replica(
         documents=big, dump_truth=truth_path, startup_timeout=1800, truth_page_size=100

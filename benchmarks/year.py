@@ -42,7 +42,7 @@ from replica.process import ROOT, crawl_command, running_replica
 
 #: What differs between runs and is not the document's: left out of the lag comparison.
 PLACE_FIELDS = ("position", "listing_url")
-RUN_FIELDS = ("harvested_at",)
+RUN_FIELDS = ("harvested_at", "capture_id", "captured_at")
 WINDOW = 7
 
 

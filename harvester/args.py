@@ -7,6 +7,8 @@ names are refused, and every message names the argument and the fix.
 from __future__ import annotations
 
 import difflib
+import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,6 +53,11 @@ class ArchiveArgs(BaseModel):
     plan: bool = Field(
         False, description="Fetch one results page (and robots.txt), print the run's plan, exit; no output."
     )
+    replay: str | None = Field(
+        None,
+        description="A WACZ a harvest wrote: run the same walk against its archived responses, "
+        "making no network request.",
+    )
 
     @field_validator("start_url")
     @classmethod
@@ -62,6 +69,19 @@ class ArchiveArgs(BaseModel):
             raise ValueError(f"must be an absolute http(s) URL of a results page. {_EXAMPLE_URL}")
         if parts.path.rstrip("/") != "/search":
             raise ValueError(f"must be a results page (/search?...), not {parts.path!r}. {_EXAMPLE_URL}")
+        return value
+
+    @field_validator("replay")
+    @classmethod
+    def _check_replay(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        path = Path(value)
+        if not path.is_file():
+            what = "is a folder" if path.is_dir() else "no such file"
+            raise ValueError(f"{what}; give the .wacz file a harvest wrote (HARVESTER_WACZ)")
+        if not os.access(path, os.R_OK):
+            raise ValueError("cannot be read (permission denied); give a .wacz file this user can read")
         return value
 
     @field_validator("details", "full", "plan", mode="before")
@@ -83,6 +103,8 @@ class ArchiveArgs(BaseModel):
     def _one_source(self) -> ArchiveArgs:
         if self.query and self.start_url:
             raise ValueError("give either query or start_url, not both")
+        if self.replay and self.job:
+            raise ValueError("replay is for single runs, not scheduled jobs: leave out job=NAME")
         return self
 
 
@@ -99,6 +121,7 @@ _FIXES = {
     "full": "give true or false",
     "plan": "give true or false",
     "start_url": _EXAMPLE_URL,
+    "replay": "give the path of a .wacz file a harvest wrote",
 }
 
 
@@ -108,7 +131,7 @@ def parse_args(raw: dict[str, Any]) -> ArchiveArgs:
     >>> parse_args({"detials": "true"})
     Traceback (most recent call last):
     ...
-    harvester.exceptions.ArgumentError: argument detials='true': unknown argument; did you mean details? Known arguments: query, start_url, max_pages, details, job, full, plan
+    harvester.exceptions.ArgumentError: argument detials='true': unknown argument; did you mean details? Known arguments: query, start_url, max_pages, details, job, full, plan, replay
     >>> parse_args({"max_pages": "0"})
     Traceback (most recent call last):
     ...

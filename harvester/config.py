@@ -34,6 +34,7 @@ from harvester.parquet import pyarrow_missing
 from harvester.settings import FEEDS as DEFAULT_FEEDS
 from harvester.settings import HARVESTER_JOBS_DIR as DEFAULT_JOBS_DIR
 from harvester.streams import open_fifo, park, stream_kind
+from harvester.webarchive.reader import WaczArchive, WaczError
 
 logger = logging.getLogger(__name__)
 
@@ -111,12 +112,16 @@ def configure(settings: Settings, args: ArchiveArgs) -> RunConfig:
             for key in DEFAULT_FEEDS:
                 if key in feeds:
                     del feeds[key]
+    if args.replay:
+        _replay(settings, Path(args.replay), base)
     if args.plan:
-        # A plan writes nothing: no feeds, no summary, and a job's state is only read.
+        # A plan writes nothing: no feeds, no summary, no web archive, and a job's state is only read.
         settings.set("FEEDS", {}, priority="cmdline")
         settings.set("HARVESTER_SUMMARY_FILE", "", priority="cmdline")
+        settings.set("HARVESTER_WACZ", "", priority="cmdline")
         return RunConfig(base_url=base, host=host)
     _defaults_in_project(settings)
+    _check_wacz(settings)
     if args.job:
         settings.set("HARVESTER_JOB", args.job, priority="spider")
         settings.set("HARVESTER_JOB_FULL", args.full, priority="spider")
@@ -125,6 +130,33 @@ def configure(settings: Settings, args: ArchiveArgs) -> RunConfig:
     else:
         _check_feeds(settings)
     return RunConfig(base_url=base, host=host)
+
+
+def _replay(settings: Settings, path: Path, base: str) -> None:
+    """``-a replay=PATH``: the archive must be a whole WACZ of this site, checked before the crawl."""
+    try:
+        archive = WaczArchive.open(path)
+        try:
+            archive.check_site(base)
+        finally:
+            archive.close()
+    except WaczError as exc:
+        raise ArgumentError("replay", str(path), str(exc)) from exc
+    settings.set("HARVESTER_REPLAY", str(path.resolve()), priority="cmdline")
+    settings.set("HARVESTER_WACZ", "", priority="cmdline")  # a replay reads an archive, it keeps none
+
+
+def _check_wacz(settings: Settings) -> None:
+    value = str(settings.get("HARVESTER_WACZ") or "")
+    if value in ("", "auto"):
+        return
+    if not value.endswith(".wacz"):
+        raise ArgumentError(
+            "HARVESTER_WACZ",
+            value,
+            "give auto, a path ending in .wacz, or nothing (-s HARVESTER_WACZ=) for none",
+        )
+    _check_folder(Path(value).parent, "HARVESTER_WACZ")
 
 
 def project_root() -> Path:

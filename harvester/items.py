@@ -53,6 +53,13 @@ class DocumentItem:
     """1-based rank of the document in the results (page offset plus row number)."""
     harvested_at: str | None = None
     """When the record was harvested, UTC ISO 8601 with seconds (``2026-11-30T13:06:08Z``)."""
+    capture_id: str | None = None
+    """The ``WARC-Record-ID`` (``<urn:uuid:...>``) of the archived response the record was
+    read from, in the run's web archive (``HARVESTER_WACZ``): the document page in a details
+    run, the results page otherwise. Null when the run kept no web archive."""
+    captured_at: str | None = None
+    """When that response was received: its ``WARC-Date``, UTC ISO 8601 with microseconds
+    (``2026-11-30T13:06:08.123456Z``). Null with ``capture_id``."""
 
     # --- document page fields (``-a details=true``) -------------------------------
     record_id: str | None = None
@@ -109,7 +116,7 @@ class DocumentItem:
 FIELD_ORDER: tuple[str, ...] = tuple(f.name for f in fields(DocumentItem))
 
 #: Fields read from the search listing (every run).
-LISTING_FIELDS: tuple[str, ...] = FIELD_ORDER[: FIELD_ORDER.index("harvested_at") + 1]
+LISTING_FIELDS: tuple[str, ...] = FIELD_ORDER[: FIELD_ORDER.index("captured_at") + 1]
 
 #: Fields read from the document page (``details`` runs only).
 DETAIL_FIELDS: tuple[str, ...] = FIELD_ORDER[len(LISTING_FIELDS) :]

@@ -37,6 +37,14 @@ HARVESTER_STREAM_WAIT = 30.0
 HARVESTER_SUMMARY_FILE = "auto"
 #: Write the HTML run report beside the run's files (False: only the summary).
 HARVESTER_REPORT = True
+#: The run's web archive (WACZ: every response it read, harvester.webarchive): "auto" puts
+#: ``<dataset name>.wacz`` beside the first output file (``output/archive.wacz`` by default;
+#: none for a run that writes only streams); a path (``%(name)s`` allowed); "" for none. A job
+#: writes ``archive.wacz`` in its folder. Published, or kept aside, with the dataset.
+HARVESTER_WACZ = "auto"
+#: The WACZ a run replays instead of the network: set from ``-a replay=PATH`` by
+#: ``harvester.config``; read only by ``harvester.webarchive.middleware.ReplayMiddleware``.
+HARVESTER_REPLAY = ""
 #: The scheduled job of this run and its arguments: set from ``-a job=NAME`` / ``-a full=true``
 #: by ``harvester.config``; read only by ``harvester.jobs.extension``.
 HARVESTER_JOB = ""
@@ -117,7 +125,13 @@ DOWNLOADER_MIDDLEWARES = {
     # Below the retries (550) and redirects (600): it settles what is left of a job's
     # document requests after them (304, gone, failing); off unless the run is a job.
     "harvester.jobs.middleware.JobHttpMiddleware": 540,
+    # Next to the downloader (after HttpCacheMiddleware's 900): every response as the site
+    # sent it, before retries, redirects and decompression (harvester/webarchive).
+    "harvester.webarchive.middleware.CaptureMiddleware": 950,
+    "harvester.webarchive.middleware.ReplayMiddleware": 960,
 }
+# Each record names the archived response it was read from (capture_id, captured_at).
+SPIDER_MIDDLEWARES = {"harvester.webarchive.middleware.ProvenanceMiddleware": 50}
 # A real document page is 60-90 KB as served; the longest translations run to a few hundred
 # KB. 32 MiB holds any real page with a wide margin; a page over it fails the run (never a
 # record silently missing its details), and a job tries it again on its next run.

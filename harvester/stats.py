@@ -80,6 +80,12 @@ JOB_UNTRUSTED_304 = "harvester/job/untrusted_304"
 JOB_DATASET_DOCUMENTS = "harvester/job/dataset_documents"
 JOB_CHANGES = "harvester/job/changes"
 
+# --- web archive (harvester.webarchive) -------------------------------------------------------
+WACZ_RESPONSES = "harvester/wacz/responses"
+WACZ_BYTES = "harvester/wacz/bytes"
+REPLAY_ANSWERED = "harvester/replay/answered"
+REPLAY_MISSING = "harvester/replay/missing"
+
 # --- output and verdict -----------------------------------------------------------------------
 OUTPUT_ERRORS = "harvester/output/errors"
 OUTPUT_KEPT_ASIDE = "harvester/output/kept_aside"

@@ -173,7 +173,8 @@ def test_every_documented_setting_is_known_and_every_known_one_documented() -> N
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     table = readme[readme.index("### Settings (`-s NAME=VALUE`)") : readme.index("### How long a harvest")]
     documented = set(re.findall(r"`(HARVESTER_[A-Z_]+)`", table))
-    internal = {"HARVESTER_JOB", "HARVESTER_JOB_FULL", "HARVESTER_JOB_ARGS"}  # set from -a job=/full=
+    # set from -a job=/full=/replay=
+    internal = {"HARVESTER_JOB", "HARVESTER_JOB_FULL", "HARVESTER_JOB_ARGS", "HARVESTER_REPLAY"}
     assert documented == set(KNOWN_SETTINGS) - internal
 
 

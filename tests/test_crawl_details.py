@@ -20,7 +20,7 @@ from tests.crawling import crawl
 from tests.test_items import validator
 
 SEED_QUERY = "Korean Workers' Party"
-TRUTH_FIELDS = [f for f in FIELD_ORDER if f not in ("query", "harvested_at")]
+TRUTH_FIELDS = [f for f in FIELD_ORDER if f not in ("query", "harvested_at", "capture_id", "captured_at")]
 Caplog = pytest.LogCaptureFixture
 
 

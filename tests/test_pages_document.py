@@ -53,6 +53,8 @@ NOT_FROM_THE_PAGE = {
     "listing_url",
     "position",
     "harvested_at",
+    "capture_id",
+    "captured_at",
 }
 
 

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 #: Fields that describe the run, not the document: left out of fingerprints.
-RUN_FIELDS = frozenset({"query", "listing_url", "position", "harvested_at"})
+RUN_FIELDS = frozenset({"query", "listing_url", "position", "harvested_at", "capture_id", "captured_at"})
 
 
 def _hash(value: Any) -> str:

@@ -34,6 +34,8 @@ _REFINEMENTS: dict[str, dict[str, Any]] = {
     "listing_url": _HTTP_URL,
     "position": {"minimum": 1},
     "harvested_at": {"format": "date-time", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"},
+    "capture_id": {"pattern": r"^<urn:uuid:[0-9a-f-]{36}>$"},
+    "captured_at": {"format": "date-time", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"},
     "record_id": {"pattern": r"^\d+$"},
     "node_id": {"pattern": r"^\d+$"},
     "uploaded_date": {"format": "date", "pattern": DAY},

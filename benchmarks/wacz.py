@@ -1,0 +1,78 @@
+"""The web archive's costs (issue 17): ``python -m benchmarks.wacz [--documents N] [--repeat R]``.
+
+Over a replica of N documents (2,000 by default), a details harvest through the CLI:
+
+- online without a web archive (``HARVESTER_WACZ=``) and with one (``auto``), alternating,
+  R times each: the capture's CPU overhead (the crawl process's user + system seconds);
+- a replay of the last WACZ with the replica stopped (``-a replay=``): wall time against the
+  online crawl, and whether it published the same dataset (``harvested_at`` aside);
+- the WACZ's bytes per document page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import ChildUsage, run_child
+from replica.process import ROOT, crawl_command, running_replica
+
+
+def _crawl(base_url: str, out: Path, *extra: str) -> ChildUsage:
+    cmd = crawl_command(
+        base_url, "-s", "HARVESTER_PROGRESS_INTERVAL=0", "-a", "details=true", "-O", str(out), *extra
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    usage = run_child(cmd, cwd=ROOT, env=env, log_path=out.with_suffix(".log"), timeout=1800)
+    if usage.returncode != 0:
+        raise SystemExit(f"the crawl to {out} failed: see {out.with_suffix('.log')}")
+    return usage
+
+
+def _records(path: Path) -> dict[str, dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle if line.strip()]
+    return {r["url"]: {k: v for k, v in r.items() if k != "harvested_at"} for r in rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-wacz-"))
+    plain: list[ChildUsage] = []
+    kept: list[ChildUsage] = []
+    with running_replica(documents=args.documents) as rep:
+        for n in range(args.repeat):
+            plain.append(_crawl(rep.base_url, work / f"plain{n}.jsonl", "-s", "HARVESTER_WACZ="))
+            kept.append(_crawl(rep.base_url, work / f"kept{n}.jsonl"))
+    last = work / f"kept{args.repeat - 1}.jsonl"
+    wacz = last.with_suffix(".wacz")
+    replays = [
+        _crawl(rep.base_url, work / f"replay{n}.jsonl", "-a", f"replay={wacz}") for n in range(args.repeat)
+    ]  # the replica is stopped: any network request would fail the run
+    same = _records(work / "replay0.jsonl") == _records(last)
+    pages = len(_records(last))
+
+    def med(runs: list[ChildUsage], what: str) -> float:
+        return float(statistics.median(getattr(u, what) for u in runs))
+
+    print(f"{args.documents:,} documents, details, median of {args.repeat} (CLI, this machine)")
+    print(f"online, no web archive:   wall {med(plain, 'wall'):6.1f} s  CPU {med(plain, 'cpu'):6.1f} s")
+    print(f"online, with web archive: wall {med(kept, 'wall'):6.1f} s  CPU {med(kept, 'cpu'):6.1f} s  "
+          f"(capture CPU +{100 * (med(kept, 'cpu') / med(plain, 'cpu') - 1):.0f}%)")  # fmt: skip
+    print(f"replay, replica stopped:  wall {med(replays, 'wall'):6.1f} s  CPU {med(replays, 'cpu'):6.1f} s  "
+          f"({med(replays, 'wall') / med(plain, 'wall'):.2f}x the plain crawl's wall); same dataset: {same}")  # fmt: skip
+    size = wacz.stat().st_size
+    print(f"WACZ: {size:,} bytes, {size / pages / 1024:.1f} KiB per document page ({pages:,} pages)")
+    print(f"files in {work}")
+
+
+if __name__ == "__main__":
+    main()

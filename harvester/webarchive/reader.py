@@ -1,0 +1,216 @@
+"""Open a WACZ, check it, and answer requests from its index (``-a replay=PATH``).
+
+:meth:`WaczArchive.open` refuses, with one line saying what is wrong, a file that is not a
+ZIP (truncated, or another kind of file), a ZIP that is not a WACZ (no ``datapackage.json``),
+a WACZ missing its WARC, its index or its page list, and a WACZ whose files do not match the
+``sha256`` digests of its ``datapackage.json`` (corrupt). :meth:`WaczArchive.check_site`
+refuses a WACZ of another site.
+
+Requests are answered by URL and method, in the order the captures were written: a page
+fetched twice (a retry after a 503, a re-walk) gets its captures in turn, the last again if
+asked once more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import struct
+import tempfile
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from warcio.archiveiterator import ArchiveIterator
+
+from harvester.exceptions import HarvesterError
+from harvester.webarchive.wacz import INDEX_NAME, PACKAGE_NAME, PAGES_NAME
+
+
+class WaczError(HarvesterError):
+    """A WACZ that cannot be replayed; the message says what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    url: str
+    filename: str
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True)
+class Archived:
+    """An archived response, as the site sent it (less the transfer coding)."""
+
+    url: str
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    protocol: str
+    record_id: str
+    date: str
+
+
+_LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+
+
+class WaczArchive:
+    def __init__(self, path: Path, zf: zipfile.ZipFile, index: dict[tuple[str, str], list[Entry]]) -> None:
+        self.path = path
+        self.zip = zf
+        self.index = index
+        self._served: dict[tuple[str, str], int] = defaultdict(int)
+        self._sources: dict[str, tuple[IO[bytes], int]] = {}
+        self._temp: list[Any] = []
+
+    @classmethod
+    def open(cls, path: Path, *, verify: bool = True) -> WaczArchive:
+        fix = "give the .wacz file a harvest wrote (HARVESTER_WACZ)"
+        try:
+            zf = zipfile.ZipFile(path)
+        except zipfile.BadZipFile as exc:
+            raise WaczError(
+                f"{path} is not a WACZ: not a ZIP file ({exc}; truncated, or another kind of file); {fix}"
+            ) from exc
+        except OSError as exc:
+            raise WaczError(f"cannot read {path} ({exc.strerror or exc}); {fix}") from exc
+        names = set(zf.namelist())
+        if PACKAGE_NAME not in names:
+            raise WaczError(f"{path} is not a WACZ: a ZIP without {PACKAGE_NAME}; {fix}")
+        try:
+            package = json.loads(zf.read(PACKAGE_NAME))
+            resources = {r["path"]: r for r in package["resources"]}
+        except (ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+            raise WaczError(f"{path} is corrupt: its {PACKAGE_NAME} cannot be read ({exc}); {fix}") from exc
+        for needed, what in ((INDEX_NAME, "index"), (PAGES_NAME, "page list")):
+            if needed not in names:
+                raise WaczError(f"{path} is not a complete WACZ: it lacks its {what} {needed}; {fix}")
+        if not any(n.startswith("archive/") and n.endswith((".warc.gz", ".warc")) for n in names):
+            raise WaczError(f"{path} is not a complete WACZ: it holds no WARC under archive/; {fix}")
+        if verify:
+            for name in sorted(names - {PACKAGE_NAME, "datapackage-digest.json"}):
+                if name.endswith("/"):
+                    continue
+                _check_digest(path, zf, name, resources.get(name))
+        index = _read_index(path, zf)
+        if not index:
+            raise WaczError(f"{path} holds no archived responses (its index is empty); {fix}")
+        return cls(path, zf, index)
+
+    def origins(self) -> list[str]:
+        """The sites the archive holds pages of (``scheme://host:port``), most pages first."""
+        counts: dict[str, int] = defaultdict(int)
+        for _, url in self.index:
+            parts = urlsplit(url)
+            counts[f"{parts.scheme}://{parts.netloc}".lower()] += 1
+        return sorted(counts, key=lambda o: -counts[o])
+
+    def check_site(self, base_url: str) -> None:
+        origins = self.origins()
+        if base_url.rstrip("/").lower() not in origins:
+            raise WaczError(
+                f"{self.path} is an archive of another site ({', '.join(origins[:3])}), not of {base_url}; "
+                f"replay it with the base URL it was harvested from: -s HARVESTER_BASE_URL={origins[0]}"
+            )
+
+    def answer(self, method: str, url: str) -> Archived | None:
+        """The next capture of ``url`` (the last one again once all were served), or None."""
+        entries = self.index.get((method.upper(), url))
+        if not entries:
+            return None
+        key = (method.upper(), url)
+        entry = entries[min(self._served[key], len(entries) - 1)]
+        self._served[key] += 1
+        return self._read(entry)
+
+    def _read(self, entry: Entry) -> Archived:
+        source, start = self._source(entry.filename)
+        source.seek(start + entry.offset)
+        raw = source.read(entry.length)
+        try:
+            record = next(iter(ArchiveIterator(BytesIO(raw))))
+            body = record.raw_stream.read()
+        except Exception as exc:  # warcio raises several kinds on a damaged record
+            raise WaczError(f"{self.path}: the record of {entry.url} cannot be read ({exc})") from exc
+        http = record.http_headers
+        headers = [(str(k), str(v)) for k, v in http.headers]
+        return Archived(
+            url=entry.url, status=int(http.get_statuscode()), headers=headers, body=body,
+            protocol=http.protocol or "HTTP/1.1", record_id=record.rec_headers.get_header("WARC-Record-ID"),
+            date=record.rec_headers.get_header("WARC-Date"),
+        )  # fmt: skip
+
+    def _source(self, filename: str) -> tuple[IO[bytes], int]:
+        """A file object and where the WARC's bytes start in it."""
+        if filename in self._sources:
+            return self._sources[filename]
+        info = self.zip.getinfo(f"archive/{filename}")
+        if info.compress_type == zipfile.ZIP_STORED:
+            raw = self.path.open("rb")
+            raw.seek(info.header_offset)
+            header = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
+            start = info.header_offset + _LOCAL_HEADER.size + header[9] + header[10]
+            self._sources[filename] = (raw, start)
+        else:  # a deflated WARC cannot be read at an offset: read it out once
+            temp = tempfile.TemporaryFile()
+            with self.zip.open(info) as member:
+                shutil.copyfileobj(member, temp)
+            self._temp.append(temp)
+            self._sources[filename] = (temp, 0)
+        return self._sources[filename]
+
+    def close(self) -> None:
+        for source, _ in self._sources.values():
+            source.close()
+        self._sources.clear()
+        self.zip.close()
+
+
+def _check_digest(path: Path, zf: zipfile.ZipFile, name: str, resource: dict[str, Any] | None) -> None:
+    if resource is None:
+        raise WaczError(f"{path} is corrupt: {name} is not listed in its {PACKAGE_NAME}")
+    algorithm, _, expected = str(resource.get("hash", "")).partition(":")
+    if algorithm not in ("sha256", "md5"):
+        raise WaczError(f"{path}: {name} has no sha256 digest in its {PACKAGE_NAME}; it cannot be checked")
+    digest = hashlib.new(algorithm)
+    try:
+        with zf.open(name) as member:
+            while chunk := member.read(1 << 20):
+                digest.update(chunk)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise WaczError(f"{path} is corrupt: {name} cannot be read ({exc})") from exc
+    if digest.hexdigest() != expected:
+        raise WaczError(f"{path} is corrupt: {name} does not match its {algorithm} in {PACKAGE_NAME}")
+
+
+def _read_index(path: Path, zf: zipfile.ZipFile) -> dict[tuple[str, str], list[Entry]]:
+    index: dict[tuple[str, str], list[Entry]] = defaultdict(list)
+    try:
+        lines = zf.read(INDEX_NAME).decode("utf-8").splitlines()
+        for line in lines:
+            if not line.strip() or line.startswith("!"):
+                continue
+            fields = json.loads(line.split(" ", 2)[2])
+            if str(fields.get("status", "")) == "" or fields.get("mime") == "warc/revisit":
+                continue  # not a response we can answer with
+            url = str(fields["url"])
+            method = str(fields.get("method", "GET")).upper()
+            index[(method, url)].append(
+                Entry(
+                    url,
+                    str(fields.get("filename", "data.warc.gz")),
+                    int(fields["offset"]),
+                    int(fields["length"]),
+                )
+            )
+    except (ValueError, KeyError, IndexError, zipfile.BadZipFile) as exc:
+        raise WaczError(f"{path} is corrupt: its index {INDEX_NAME} cannot be read ({exc})") from exc
+    for entries in index.values():
+        entries.sort(key=lambda e: (e.filename, e.offset))  # the order they were captured in
+    return dict(index)

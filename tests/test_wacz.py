@@ -1,0 +1,332 @@
+"""The web archive (issue 17): every response a harvest reads kept as WARC 1.1 in a WACZ,
+each record naming its capture, and the same run replayed from the WACZ with no network.
+
+Crawls run real Scrapy in this process against the replica over loopback; every WACZ a test
+makes is checked by py-wacz's validator and read back with warcio, clients that are not ours.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from scrapy.utils.defer import deferred_f_from_coro_f
+from warcio.archiveiterator import ArchiveIterator
+
+from harvester.exceptions import ArgumentError
+from harvester.webarchive.reader import WaczArchive
+from replica.process import running_replica
+from tests.conftest import read_jsonl, run_crawl
+from tests.crawling import crawl
+from tests.test_items import validator
+
+SEED_QUERY = "Korean Workers' Party"
+
+
+def py_wacz_validate(path: Path) -> subprocess.CompletedProcess[str]:
+    """py-wacz's own validator (``wacz validate -f FILE``), in its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "wacz", "validate", "-f", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_valid(path: Path) -> None:
+    result = py_wacz_validate(path)
+    assert result.returncode == 0 and "is valid" in result.stdout, result.stdout + result.stderr
+
+
+def warc_records(path: Path) -> list[Any]:
+    """Every record of the WACZ's WARC, read by warcio: (type, headers, http status, payload)."""
+    with zipfile.ZipFile(path) as wacz:
+        data = wacz.read("archive/data.warc.gz")
+    out = []
+    for record in ArchiveIterator(io.BytesIO(data)):
+        status = record.http_headers.get_statuscode() if record.http_headers else None
+        payload = record.content_stream().read()
+        out.append((record.rec_type, record.rec_headers, status, payload))
+    return out
+
+
+def index_of(path: Path) -> list[tuple[str, str, dict[str, Any]]]:
+    with zipfile.ZipFile(path) as wacz:
+        lines = wacz.read("indexes/index.cdxj").decode("utf-8").splitlines()
+    return [(key, ts, json.loads(rest)) for key, ts, rest in (line.split(" ", 2) for line in lines)]
+
+
+def pages_of(path: Path) -> list[dict[str, Any]]:
+    with zipfile.ZipFile(path) as wacz:
+        return [json.loads(line) for line in wacz.read("pages/pages.jsonl").decode("utf-8").splitlines()]
+
+
+def responses_by_id(records: list[Any]) -> dict[str, Any]:
+    return {
+        h.get_header("WARC-Record-ID"): (h, status) for kind, h, status, _ in records if kind == "response"
+    }
+
+
+def without_run_time(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {r["url"]: {k: v for k, v in r.items() if k != "harvested_at"} for r in records}
+
+
+# Pages of 10 over 40 documents: 4 results pages; aliases: 301 redirects and /node/ pages;
+# the first results page answers 503 once (an error page, then its retry).
+FAULTS = "aliases,503@/search?page=1#1"
+FAST = {"HARVESTER_BACKOFF_BASE": 0}
+
+
+@deferred_f_from_coro_f
+async def test_a_details_run_keeps_every_response_and_replays_offline(tmp_path: Path) -> None:
+    out = tmp_path / "out" / "korea.jsonl"
+    with running_replica(documents=40, faults=FAULTS) as rep:
+        online = await crawl(rep.base_url, "details=true", out=out, settings=FAST)
+    assert online.verdict == "ok", online.reasons
+    wacz = out.with_name("korea.wacz")  # auto: <dataset name>.wacz beside the first output
+    assert sorted(p.name for p in out.parent.iterdir() if not p.name.endswith((".html", ".json"))) == [
+        "korea.jsonl",
+        "korea.wacz",
+    ]  # and no capture file left behind
+    assert_valid(wacz)
+
+    # Every response the run read, as warcio reads it: robots.txt, the 503 and its retry,
+    # the redirects, every page; each with the request that asked for it.
+    records = warc_records(wacz)
+    assert records[0][0] == "warcinfo"
+    assert all(h.protocol == "WARC/1.1" for _, h, _, _ in records)
+    responses = [(h, status) for kind, h, status, _ in records if kind == "response"]
+    requests = {h.get_header("WARC-Concurrent-To"): h for kind, h, _, _ in records if kind == "request"}
+    assert len(responses) == online.stat("downloader/response_count")
+    assert all(h.get_header("WARC-Record-ID") in requests for h, _ in responses)
+    statuses = [status for _, status in responses]
+    for code in ("200", "301", "503"):
+        assert statuses.count(code) == online.stat(f"downloader/response_status_count/{code}") > 0, code
+    urls = [h.get_header("WARC-Target-URI") for h, _ in responses]
+    assert f"{rep.base_url}/robots.txt" in urls
+
+    # The index names every response record where warcio finds it (offset and length).
+    index = index_of(wacz)
+    assert [line[0] for line in index] == sorted(line[0] for line in index)
+    with zipfile.ZipFile(wacz) as zf:
+        data = zf.read("archive/data.warc.gz")
+    by_id = responses_by_id(records)
+    assert len(index) == len(by_id)
+    for _, _, fields in index:
+        start, length = int(fields["offset"]), int(fields["length"])
+        record = next(iter(ArchiveIterator(io.BytesIO(data[start : start + length]))))
+        assert record.rec_type == "response"
+        assert record.rec_headers.get_header("WARC-Target-URI") == fields["url"]
+        assert record.http_headers.get_statuscode() == fields["status"]
+
+    # Provenance: each record names the document page's response it was read from.
+    dataset = read_jsonl(out)
+    assert len(dataset) == 40
+    for record in dataset:
+        validator().validate(record)
+        headers, status = by_id[record["capture_id"]]
+        assert status == "200"
+        # The canonical page, or a /node/ shortlink's page (served in place).
+        target = headers.get_header("WARC-Target-URI")
+        assert target == record["url"] or target.startswith(f"{rep.base_url}/node/")
+        assert headers.get_header("WARC-Date") == record["captured_at"]
+    assert sum(by_id[r["capture_id"]][0].get_header("WARC-Target-URI") == r["url"] for r in dataset) > 20
+    # The page list: each document page, by the record's title.
+    pages = pages_of(wacz)
+    assert pages[0]["format"] == "json-pages-1.0"
+    titled = {(p["url"], p["ts"]): p.get("title") for p in pages[1:]}
+    expected = {
+        (by_id[r["capture_id"]][0].get_header("WARC-Target-URI"), r["captured_at"]): r["title"]
+        for r in dataset
+    }
+    assert titled == expected
+
+    # Replay, the replica stopped: the same dataset, field for field, with no network at all.
+    replayed_out = tmp_path / "replayed.jsonl"
+    replay = await crawl(rep.base_url, "details=true", f"replay={wacz}", out=replayed_out, settings=FAST)
+    assert replay.verdict == "ok", replay.reasons
+    assert without_run_time(read_jsonl(replayed_out)) == without_run_time(dataset)
+    assert replay.stat("harvester/replay/answered") == len(responses)
+    assert replay.stat("downloader/exception_count") == 0
+    assert not replayed_out.with_name("replayed.wacz").exists()  # a replay reads an archive, keeps none
+
+
+@deferred_f_from_coro_f
+async def test_where_the_archive_goes_and_what_a_listing_record_names(tmp_path: Path) -> None:
+    with running_replica(documents=40) as rep:
+        listing = await crawl(rep.base_url, out=tmp_path / "a" / "list.csv")
+        stream = await crawl(rep.base_url, out=Path("/dev/null"))
+        named = await crawl(
+            rep.base_url,
+            out=Path("/dev/null"),
+            settings={"HARVESTER_WACZ": str(tmp_path / "b" / "%(name)s.wacz")},
+        )
+        none = await crawl(rep.base_url, out=tmp_path / "c" / "x.jsonl", settings={"HARVESTER_WACZ": ""})
+    for result in (listing, stream, named, none):
+        assert result.verdict == "ok", result.reasons
+    # auto: beside the first output file, named after its dataset.
+    wacz = tmp_path / "a" / "list.wacz"
+    assert_valid(wacz)
+    # A listing record names the results page it was read from.
+    by_id = responses_by_id(warc_records(wacz))
+    assert len(listing.items) == 40
+    for item in listing.items:
+        headers, status = by_id[item["capture_id"]]
+        target = headers.get_header("WARC-Target-URI")
+        assert status == "200" and urlsplit(target).path == "/search"
+        assert parse_qs(urlsplit(target).query).get("page") == parse_qs(
+            urlsplit(item["listing_url"]).query
+        ).get("page")
+        assert headers.get_header("WARC-Date") == item["captured_at"]
+    # The page list: the results pages the records came from.
+    assert [p["title"] for p in pages_of(wacz)[1:]] == [f"Results page {n}" for n in range(1, 5)]
+    # A run that writes no file keeps no archive (nor any capture file); records say so.
+    assert stream.stat("harvester/wacz/responses") == 0
+    assert all(i["capture_id"] is None and i["captured_at"] is None for i in stream.items)
+    assert_valid(tmp_path / "b" / "archive.wacz")  # unless a path is given
+    assert named.items[0]["capture_id"] in responses_by_id(warc_records(tmp_path / "b" / "archive.wacz"))
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [
+        "x.jsonl",
+        "x.report.html",
+        "x.summary.json",
+    ]
+    assert none.items[0]["capture_id"] is None
+
+
+@deferred_f_from_coro_f
+async def test_a_failed_run_never_publishes_its_archive(tmp_path: Path) -> None:
+    out = tmp_path / "korea.jsonl"
+    wacz = out.with_name("korea.wacz")
+    with running_replica(documents=40) as rep:
+        good = await crawl(rep.base_url, "details=true", out=out)
+    assert good.verdict == "ok"
+    before = wacz.read_bytes()
+    # The fault: one document page answers 500 at every attempt, and the run fails.
+    slug = good.items[5]["id"]
+    with running_replica(documents=40, faults=f"500@/document/{slug}") as rep:
+        failed = await crawl(rep.base_url, "details=true", out=out, settings={"RETRY_TIMES": 1, **FAST})
+    assert failed.verdict == "failed"
+    assert wacz.read_bytes() == before  # the published archive, byte for byte
+    aside = out.with_name("korea.failed.wacz")
+    assert_valid(aside)  # kept aside, with the error pages it met
+    statuses = [
+        status
+        for kind, headers, status, _ in warc_records(aside)
+        if kind == "response" and headers.get_header("WARC-Target-URI").endswith(f"/document/{slug}")
+    ]
+    assert statuses == ["500", "500"]
+
+
+@deferred_f_from_coro_f
+async def test_a_job_keeps_the_pages_of_each_run(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs"
+    settings = {"HARVESTER_JOBS_DIR": str(jobs), "HARVESTER_PAGE_SIZE": 100}
+    with running_replica(documents=60) as rep:
+        first = await crawl(rep.base_url, "job=nightly", "details=true", settings=settings)
+        wacz = jobs / "nightly" / "archive.wacz"
+        assert_valid(wacz)
+        first_ids = set(responses_by_id(warc_records(wacz)))
+        published = read_jsonl(jobs / "nightly" / "archive.jsonl")
+        second = await crawl(rep.base_url, "job=nightly", "details=true", settings=settings)
+    assert first.verdict == second.verdict == "ok"
+    assert len(published) == 60 and {r["capture_id"] for r in published} <= first_ids
+    # The next run's archive holds what that run fetched, and no more.
+    assert_valid(wacz)
+    again = responses_by_id(warc_records(wacz))
+    assert len(again) == second.stat("downloader/response_count") < len(first_ids)
+    assert not again.keys() & first_ids
+
+
+def rewritten(source: Path, target: Path, *, drop: str = "", damage: str = "") -> Path:
+    """A copy of a WACZ without the member ``drop``, or with one byte of ``damage`` flipped."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for info in old.infolist():
+            if info.filename == drop:
+                continue
+            data = old.read(info.filename)
+            if info.filename == damage:
+                middle = len(data) // 2
+                data = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
+            new.writestr(info, data)
+    return target
+
+
+@deferred_f_from_coro_f
+async def test_a_page_the_archive_lacks_is_a_failed_page(tmp_path: Path) -> None:
+    with running_replica(documents=40) as rep:
+        listing = await crawl(rep.base_url, f"query={SEED_QUERY}", out=tmp_path / "list.jsonl")
+    assert listing.verdict == "ok"
+    # A listing run's archive has no document pages: a details replay from it lacks 11.
+    out = tmp_path / "details.jsonl"
+    replay = await crawl(
+        rep.base_url, f"query={SEED_QUERY}", "details=true", f"replay={tmp_path / 'list.wacz'}", out=out
+    )
+    assert replay.verdict == "failed"
+    assert replay.stat("harvester/replay/missing") == replay.stat("harvester/pages/failed") == 11
+    assert any("could not be fetched" in reason for reason in replay.reasons), replay.reasons
+    assert not out.exists()  # nothing published
+
+
+@deferred_f_from_coro_f
+async def test_bad_archives_are_refused_before_any_request(tmp_path: Path) -> None:
+    with running_replica(documents=40) as rep:
+        await crawl(rep.base_url, f"query={SEED_QUERY}", out=tmp_path / "good.jsonl")
+    good = tmp_path / "good.wacz"
+    truncated = tmp_path / "truncated.wacz"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    not_wacz = tmp_path / "good.jsonl"
+    plain_zip = tmp_path / "plain.zip"
+    with zipfile.ZipFile(plain_zip, "w") as zf:
+        zf.writestr("hello.txt", "not an archive")
+    cases = {
+        truncated: "is not a WACZ: not a ZIP file",
+        not_wacz: "is not a WACZ: not a ZIP file",
+        plain_zip: "is not a WACZ: a ZIP without datapackage.json",
+        rewritten(good, tmp_path / "corrupt.wacz", damage="archive/data.warc.gz"): (
+            "is corrupt: archive/data.warc.gz does not match its sha256 in datapackage.json"
+        ),
+        rewritten(good, tmp_path / "nopages.wacz", drop="pages/pages.jsonl"): (
+            "lacks its page list pages/pages.jsonl"
+        ),
+        rewritten(
+            good, tmp_path / "noindex.wacz", drop="indexes/index.cdxj"
+        ): "lacks its index indexes/index.cdxj",
+        tmp_path / "missing.wacz": "no such file",
+    }
+    # The damage, were the digests not checked: a corrupt archive opens like a good one.
+    assert WaczArchive.open(tmp_path / "corrupt.wacz", verify=False).origins() == [rep.base_url]
+    out = tmp_path / "replayed.jsonl"
+    for path, problem in cases.items():
+        with pytest.raises(ArgumentError) as refused:
+            await crawl(rep.base_url, f"query={SEED_QUERY}", f"replay={path}", out=out)
+        message = str(refused.value)
+        assert message.startswith(f"argument replay='{path}'") and problem in message, message
+        assert "\n" not in message
+    # A WACZ of another site: replayed with another base URL, it names the one to give.
+    with pytest.raises(
+        ArgumentError, match=rf"is an archive of another site .* -s HARVESTER_BASE_URL={rep.base_url}$"
+    ):
+        await crawl("http://127.0.0.1:9", f"query={SEED_QUERY}", f"replay={good}", out=out)
+    assert not out.exists()
+
+
+def test_the_command_line_refuses_a_bad_archive_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "x.wacz"
+    bad.write_text('{"not": "a wacz"}\n')
+    out = tmp_path / "out.jsonl"
+    result = run_crawl("http://127.0.0.1:9", out, f"replay={bad}")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].endswith(
+        f"Run FAILED: argument replay='{bad}': {bad} is not a WACZ: not a ZIP file (File is not a zip file; "
+        "truncated, or another kind of file); give the .wacz file a harvest wrote (HARVESTER_WACZ)"
+    )
+    assert "Traceback" not in result.stderr
+    assert not out.exists() and not out.with_name("out.wacz").exists()
