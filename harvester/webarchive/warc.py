@@ -9,6 +9,7 @@ reading the WARC again.
 
 from __future__ import annotations
 
+import gzip
 import http
 from dataclasses import dataclass
 from io import BytesIO
@@ -18,6 +19,9 @@ from urllib.parse import urlsplit
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
+
+#: gzip level of each record (zlib's default; 9 costs 4x the CPU for 2% fewer bytes).
+COMPRESS_LEVEL = 6
 
 #: A WARC stores the message as received, less the transfer coding: Scrapy has already
 #: de-chunked the body, so the header would make a replay tool read it wrong.
@@ -69,13 +73,16 @@ class WarcStorage:
     def __init__(self, path: Path, software: str) -> None:
         self.path = path
         self.file: IO[bytes] = path.open("wb")
-        self.writer = WARCWriter(self.file, gzip=True, warc_version="1.1")
+        # warcio writes each record plain into a buffer, and we gzip it as one member at level
+        # 6: warcio's own gzip is level 9, 4x the CPU for 2% fewer bytes on real pages.
+        self._buffer = BytesIO()
+        self.writer = WARCWriter(self._buffer, gzip=False, warc_version="1.1")
         self.captures: list[Capture] = []
         self.bytes_in = 0
         info = self.writer.create_warcinfo_record(
             "data.warc.gz", {"software": software, "format": "WARC File Format 1.1"}
         )
-        self.writer.write_record(info)
+        self._write(info)
 
     def store(
         self,
@@ -95,7 +102,7 @@ class WarcStorage:
             url, "response", payload=BytesIO(body), length=len(body), http_headers=http_headers
         )
         offset = self.file.tell()
-        self.writer.write_record(response)
+        self._write(response)
         length = self.file.tell() - offset
         rec = response.rec_headers
         record_id, date = rec.get_header("WARC-Record-ID"), rec.get_header("WARC-Date")
@@ -109,7 +116,7 @@ class WarcStorage:
             http_headers=StatusAndHeaders(f"{method} {target} HTTP/1.1", pairs, is_http_request=True),
             warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": record_id},
         )  # fmt: skip
-        self.writer.write_record(request)
+        self._write(request)
         mime = (response_headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip()
         capture = Capture(
             record_id=record_id, date=date, url=url, status=status, mime=mime or "unk",
@@ -118,6 +125,13 @@ class WarcStorage:
         self.captures.append(capture)
         self.bytes_in += len(body)
         return capture
+
+    def _write(self, record: Any) -> None:
+        """One record, as one gzip member (so that a reader can seek to it)."""
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self.writer.write_record(record)
+        self.file.write(gzip.compress(self._buffer.getvalue(), compresslevel=COMPRESS_LEVEL, mtime=0))
 
     def close(self) -> None:
         if not self.file.closed:
