@@ -304,3 +304,29 @@ async def test_a_304_naming_another_entity_tag_is_not_believed(tmp_path: Path) -
     assert run.verdict == "ok", run.reasons
     assert summary(jobs)["changes"]["changed"] == 5
     assert run.stat("harvester/job/untrusted_304") >= 5
+
+
+@deferred_f_from_coro_f
+async def test_removals_anywhere_are_found_by_the_pages_read_even_behind_a_lying_front(
+    tmp_path: Path,
+) -> None:
+    """Before: a removal deep in the archive was only found by a walk of every page or by its
+    page's 404 at its refresh; behind a front answering 304 for everything, never. The pages
+    the rolling walk reads show what left the results."""
+    port, jobs, documents = free_port(), tmp_path / "jobs", 300
+    with running_replica(port=port, documents=documents) as rep:
+        first = await job_run(rep.base_url, jobs, "details=true", HARVESTER_PAGE_SIZE=10)
+        assert first.verdict == "ok", first.reasons
+    truth = tmp_path / "truth.jsonl"
+    with running_replica(port=port, documents=documents, changes="0,0,5", faults="lie304@1.0/document/",
+                         dump_truth=truth, truth_page_size=10) as rep:  # fmt: skip
+        removed = 0
+        for _ in range(7):
+            a_day_passes(jobs)
+            run = await job_run(rep.base_url, jobs, "details=true", HARVESTER_PAGE_SIZE=10)
+            assert run.verdict == "ok", run.reasons
+            removed += summary(jobs)["changes"]["removed"]
+            assert summary(jobs)["requests"] <= -(-documents // 7) + 50
+    assert removed == 5
+    published = {r["url"] for r in read_jsonl(jobs / "nightly" / "archive.jsonl")}
+    assert published == {r["url"] for r in read_jsonl(truth)}

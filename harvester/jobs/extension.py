@@ -37,6 +37,7 @@ from harvester.jobs.policy import (
     refresh_share,
     rolling_pages,
     row_decision,
+    vanished,
 )
 from harvester.jobs.store import JobStore, RunChanges
 from harvester.publish import PublishGate
@@ -331,12 +332,20 @@ class JobExtension:
     def write_files(self, gate: PublishGate) -> None:
         """The verdict is ok: settle the state and stage the job's files."""
         store, outcome = self.store, self.outcome
+        if outcome is not None and outcome.corrections:
+            store.apply_corrections(outcome.corrections)
         if outcome is not None and outcome.complete and not outcome.early_stopped:
             removed = store.declare_removals()
             if removed:
                 logger.info("Job %s: %s documents are gone from the archive", self.name, removed)
-        if outcome is not None and outcome.corrections:
-            store.apply_corrections(outcome.corrections)
+        elif outcome is not None:
+            # Not every page was read: the pages that were show what left the results.
+            for url in vanished(store.places()):
+                store.gone(url)
+                self.crawler.stats.inc_value(stats.JOB_GONE)
+                logger.info(
+                    "Job %s: %s is no longer listed where it stood: removed from the dataset", self.name, url
+                )
         if outcome is not None:
             store.set_places(ranks(store.places(), outcome.page_size, outcome.listing_url))
         if self._next_cursor is not None:

@@ -5,6 +5,7 @@ document again, and where each document stands."""
 from __future__ import annotations
 
 import enum
+import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -54,9 +55,30 @@ def full_run_reason(
     if every_days > 0 and history.last_full_run:
         if now >= parse_time(history.last_full_run) + timedelta(days=every_days):
             return f"the last full run is over {every_days:g} days old (HARVESTER_JOB_FULL_EVERY_DAYS)"
-    if history.last_ok_args not in (None, run_args):
+    if history.last_ok_args is not None and not same_args(history.last_ok_args, run_args):
         return "the arguments changed since the last run"
     return None
+
+
+def same_args(a: str, b: str) -> bool:
+    """Two runs' arguments (JSON) ask for the same harvest: equal but for arguments left at
+    an empty default (so that an argument a later release adds changes nothing).
+
+    >>> same_args('{"query": "", "details": true}', '{"details": true, "replay": ""}')
+    True
+    >>> same_args('{"query": "korea"}', '{"query": ""}')
+    False
+    """
+
+    def given(text: str) -> dict[str, object]:
+        values = json.loads(text or "{}")
+        return (
+            {k: v for k, v in values.items() if v not in (None, "", False)}
+            if isinstance(values, dict)
+            else {}
+        )
+
+    return given(a) == given(b)
 
 
 @dataclass
@@ -246,3 +268,38 @@ def _beside(listed: dict[int, Place], position: int) -> float:
         at += 1
     above = [p.before for n, p in listed.items() if n < position and p.before is not None]
     return float(max(above)) + 0.5 if above else 0.5
+
+
+def vanished(places: Iterable[Place]) -> list[str]:
+    """Documents this run's walk shows are gone from the results, though it did not read
+    every page: the order is stable, so a document that stood between two documents the walk
+    listed one after the other on the pages it read (a stretch of consecutive positions)
+    would have been listed between them.
+
+    >>> ps = [Place("a", 1, 1, True), Place("c", 2, 3, True), Place("b", 2, 2, False),
+    ...       Place("d", 4, 4, False), Place("e", 10, 9, True)]
+    >>> vanished(ps)
+    ['b']
+    """
+    places = list(places)
+    listed = sorted((p.position, p.before) for p in places if p.listed and p.position is not None)
+    spans: list[tuple[int, int]] = []  # (lowest, highest) old position of each stretch
+    run: list[int] = []
+    last: int | None = None
+    for position, before in listed:
+        if last is not None and position != last + 1:
+            if len(run) > 1:
+                spans.append((min(run), max(run)))
+            run = []
+        if before is not None:
+            run.append(before)
+        last = position
+    if len(run) > 1:
+        spans.append((min(run), max(run)))
+    out = []
+    for p in places:
+        if p.listed or p.position is None:
+            continue
+        if any(low < p.position < high for low, high in spans):
+            out.append(p.url)
+    return sorted(out)

@@ -35,7 +35,7 @@ from harvester.exceptions import HarvesterError
 from harvester.files import PARTIAL_SUFFIX
 from harvester.jobs.fingerprints import fingerprint
 from harvester.jobs.lock import JobLock
-from harvester.jobs.policy import Known, Place, refresh_plan
+from harvester.jobs.policy import Known, Place, refresh_plan, same_args
 from harvester.text import utc_now
 
 logger = logging.getLogger(__name__)
@@ -284,7 +284,7 @@ class JobStore:
         if row is not None:
             run_id, old_args, old_full = row
             status = self.conn.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()[0]
-            if status == "running" and old_args == args:
+            if status == "running" and same_args(old_args, args):
                 self.run_id, self.full, self.resumed = run_id, bool(old_full), True
                 self.conn.execute("UPDATE runs SET pid=? WHERE id=?", (os.getpid(), run_id))
                 self.conn.commit()
