@@ -20,6 +20,9 @@ from scrapy.settings import Settings
 from harvester.items import fields_of
 from harvester.spiders.archive import ArchiveSpider
 
+#: ``HARVESTER_WACZ`` of the crawls in the test process unless a test gives it: none.
+WACZ_DEFAULT = ""
+
 
 @dataclass
 class Crawl:
@@ -54,6 +57,8 @@ def project_settings(
     # faults on pages such as /search?page=2 of small archives.
     settings.set("HARVESTER_PAGE_SIZE", 10, priority="cmdline")
     settings.set("LOG_LEVEL", "INFO", priority="cmdline")
+    # The web archive costs CPU in every crawl; tests/test_wacz.py turns it back on.
+    settings.set("HARVESTER_WACZ", WACZ_DEFAULT, priority="cmdline")
     feeds: dict[str, Any] = {}
     for path in [out] if isinstance(out, Path) else out or []:
         fmt = {".csv": "csv", ".json": "json", ".parquet": "parquet"}.get(path.suffix, "jsonlines")

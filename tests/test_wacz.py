@@ -23,6 +23,7 @@ from warcio.archiveiterator import ArchiveIterator
 from harvester.exceptions import ArgumentError
 from harvester.webarchive.reader import WaczArchive
 from replica.process import running_replica
+from tests import crawling
 from tests.conftest import read_jsonl, run_crawl
 from tests.crawling import crawl
 from tests.test_items import validator
@@ -82,6 +83,12 @@ def without_run_time(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]
 # the first results page answers 503 once (an error page, then its retry).
 FAULTS = "aliases,503@/search?page=1#1"
 FAST = {"HARVESTER_BACKOFF_BASE": 0}
+
+
+@pytest.fixture(autouse=True)
+def capture_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The crawls of this module write their web archive, as a run does by default."""
+    monkeypatch.setattr(crawling, "WACZ_DEFAULT", "auto")
 
 
 @deferred_f_from_coro_f

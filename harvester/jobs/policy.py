@@ -236,11 +236,11 @@ def ranks(
     {'new': (1, 'p0'), 'a': (2, 'p0'), 'b': (3, 'p1'), 'c': (4, 'p1'), 'back': (5, 'p2'), 'd': (6, 'p2')}
     """
     places = list(places)
-    listed = {p.position: p for p in places if p.listed and p.position is not None}
+    beside = _beside(places)
     keyed: list[tuple[float, float, str]] = []
     for p in places:
         if p.listed and p.before is None and p.position is not None:
-            keyed.append((_beside(listed, p.position), float(p.position), p.url))
+            keyed.append((beside[p.position], float(p.position), p.url))
         elif p.listed and p.before is not None:
             keyed.append((float(p.before), 0.0, p.url))
         elif p.position is not None:
@@ -252,22 +252,47 @@ def ranks(
     return {url: (rank, page_url((rank - 1) // size)) for rank, (_, _, url) in enumerate(keyed, start=1)}
 
 
-def _beside(listed: dict[int, Place], position: int) -> float:
-    """Where a document new to the job goes in the old order: after the nearest listed
-    document above it that the job had, or before the nearest below it, within the run of
-    positions the walk listed around it."""
-    at = position - 1
-    while at in listed:
-        if listed[at].before is not None:
-            return float(listed[at].before) + 0.5  # type: ignore[arg-type]
-        at -= 1
-    at = position + 1
-    while at in listed:
-        if listed[at].before is not None:
-            return float(listed[at].before) - 0.5  # type: ignore[arg-type]
-        at += 1
-    above = [p.before for n, p in listed.items() if n < position and p.before is not None]
-    return float(max(above)) + 0.5 if above else 0.5
+def _beside(places: list[Place]) -> dict[int, float]:
+    """For each listed position: where a document new to the job there goes in the old order,
+    after the nearest listed document above it that the job had, or before the nearest below
+    it, within the stretch of consecutive positions the walk listed around it."""
+    listed = sorted((p.position, p.before) for p in places if p.listed and p.position is not None)
+    above: list[float | None] = []
+    last: int | None = None
+    known: float | None = None
+    highest: float | None = None
+    for position, before in listed:
+        if last is None or position != last + 1:
+            known = None  # a new stretch
+        above.append(known)
+        if before is not None:
+            known = float(before)
+            highest = known if highest is None else max(highest, known)
+        last = position
+    out: dict[int, float] = {}
+    below: float | None = None
+    nxt: int | None = None
+    running_max: list[float | None] = []
+    best: float | None = None
+    for _, before in listed:
+        running_max.append(best)
+        if before is not None:
+            best = float(before) if best is None else max(best, float(before))
+    for index in range(len(listed) - 1, -1, -1):
+        position, before = listed[index]
+        if nxt is None or position != nxt - 1:
+            below = None
+        if above[index] is not None:
+            out[position] = above[index] + 0.5  # type: ignore[operator]
+        elif below is not None:
+            out[position] = below - 0.5
+        else:
+            fallback = running_max[index]
+            out[position] = fallback + 0.5 if fallback is not None else 0.5
+        if before is not None:
+            below = float(before)
+        nxt = position
+    return out
 
 
 def vanished(places: Iterable[Place]) -> list[str]:

@@ -91,7 +91,7 @@ def _migrate_1(db: sqlite3.Connection) -> None:
 
 def _migrate_2(db: sqlite3.Connection) -> None:
     """Version 2: documents found gone, documents that keep failing (since when, with what,
-    when to try again), where a row stood before this run (positions are ranks), alias
+    when to try again), where each stood in the published dataset (positions are ranks), alias
     addresses resolved once, and the job's own values (the rolling walk's place)."""
     for column, kind in (
         ("gone_run", "INTEGER"),
@@ -99,9 +99,13 @@ def _migrate_2(db: sqlite3.Connection) -> None:
         ("failed_since", "TEXT"),
         ("last_error", "TEXT"),
         ("next_try", "TEXT"),
-        ("prev_position", "INTEGER"),
+        ("published_position", "INTEGER"),
     ):
         db.execute(f"ALTER TABLE documents ADD COLUMN {column} {kind}")
+    # What a version-1 state published is where its records stand.
+    db.execute(
+        "UPDATE documents SET published_position=json_extract(record, '$.position') WHERE published_present=1"
+    )
     db.executescript(
         """
         CREATE TABLE aliases (alias TEXT PRIMARY KEY, url TEXT NOT NULL);
@@ -251,10 +255,11 @@ class JobStore:
                     now = utc_now()
                     self.conn.execute(
                         """INSERT OR IGNORE INTO documents (url, record, fingerprint, field_hashes, first_seen,
-                               last_seen, present, published_present, published_fp, published_hashes)
-                           VALUES (?, ?, ?, ?, ?, ?, 1, 1, ?, ?)""",
+                               last_seen, present, published_present, published_fp, published_hashes,
+                               published_position)
+                           VALUES (?, ?, ?, ?, ?, ?, 1, 1, ?, ?, ?)""",
                         (record["url"], json.dumps(record, ensure_ascii=False), fp, json.dumps(hashes),
-                         now, now, fp, json.dumps(hashes)),
+                         now, now, fp, json.dumps(hashes), record.get("position")),
                     )  # fmt: skip
                     count += 1
         logger.warning(
@@ -387,8 +392,6 @@ class JobStore:
                ON CONFLICT(url) DO UPDATE SET record=excluded.record, fingerprint=excluded.fingerprint,
                    field_hashes=excluded.field_hashes, listing_fp=COALESCE(excluded.listing_fp, listing_fp),
                    last_seen=excluded.last_seen,
-                   prev_position=CASE WHEN excluded.seen_run IS NOT NULL AND seen_run IS NOT excluded.seen_run
-                       THEN json_extract(record, '$.position') ELSE prev_position END,
                    seen_run=COALESCE(excluded.seen_run, seen_run),
                    done_run=excluded.done_run, present=1, gone_run=NULL, fetched_run=excluded.fetched_run,
                    etag=excluded.etag, last_modified=excluded.last_modified,
@@ -477,16 +480,13 @@ class JobStore:
         return (row[0], row[1]) if row else (None, None)
 
     def reuse(self, url: str, position: int | None, listing_url: str | None, *, done: bool = True) -> None:
-        """A known document listed by this run's walk: keep its record, note where it stands
-        now (and where it stood before, for the documents the walk does not reach)."""
+        """A known document listed by this run's walk: keep its record, note where it stands now."""
         self.conn.execute(
             """UPDATE documents SET last_seen=?,
-                   prev_position=CASE WHEN seen_run IS NOT ? THEN json_extract(record, '$.position')
-                       ELSE prev_position END,
                    seen_run=?, done_run=CASE WHEN ? THEN ? ELSE done_run END, present=1,
                    record=json_set(record, '$.position', ?, '$.listing_url', ?)
                WHERE url=?""",
-            (utc_now(), self.run_id, self.run_id, done, self.run_id, position, listing_url, url),
+            (utc_now(), self.run_id, done, self.run_id, position, listing_url, url),
         )
         self._maybe_commit()
 
@@ -512,14 +512,18 @@ class JobStore:
         return cur.rowcount
 
     def places(self) -> list[Place]:
-        """Every present document's place, for :func:`harvester.jobs.policy.ranks`."""
+        """Every present document's place, for :func:`harvester.jobs.policy.ranks`: where
+        this run's walk listed it, and where it stood in the last published dataset (a failed
+        run's walk, which published nothing, counts for neither)."""
         rows = self.conn.execute(
-            "SELECT url, json_extract(record, '$.position'), prev_position, seen_run FROM documents WHERE present=1"
+            "SELECT url, json_extract(record, '$.position'), published_position, seen_run FROM documents WHERE present=1"
         )
-        return [
-            Place(url, position, prev if seen == self.run_id else position, seen == self.run_id)
-            for url, position, prev, seen in rows
-        ]
+        places = []
+        for url, position, published, seen in rows:
+            listed = seen == self.run_id
+            before = published if published is not None or listed else position
+            places.append(Place(url, position if listed else before, before, listed))
+        return places
 
     def set_places(self, places: dict[str, tuple[int, str]]) -> None:
         """Write each document's position and results page (``url -> (position, listing_url)``)."""
@@ -575,7 +579,7 @@ class JobStore:
         """Make the current state the baseline of the next change set."""
         self.conn.execute(
             "UPDATE documents SET published_present=present, published_fp=fingerprint, "
-            "published_hashes=field_hashes"
+            "published_hashes=field_hashes, published_position=json_extract(record, '$.position')"
         )
         self.conn.execute("DELETE FROM documents WHERE present=0 AND published_present=0")
         self.conn.execute("DELETE FROM aliases WHERE url NOT IN (SELECT url FROM documents)")
