@@ -164,7 +164,13 @@ async def simulate(
     if first["status"] != "ok":
         raise RuntimeError(f"the first harvest failed: {first['reasons']}")
     truth0 = read_jsonl(base_truth)
-    broken = "/document/" + truth0[len(truth0) // 2]["id"]
+    # The broken document is one the churn never touches (the seed search's), so that it stays
+    # a known document all year: a document removed and back is new to the job, and a new
+    # document whose page fails fails the run (there is no record to keep).
+    seed = {
+        r["title"] for r in json.loads((ROOT / "replica" / "facts.json").read_text(encoding="utf-8"))["seed"]
+    }
+    broken = "/document/" + next(r["id"] for r in truth0[len(truth0) // 2 :] + truth0 if r["title"] in seed)
     plan = schedule(nights, broken, quiet_every=quiet_every)
     changed_on: dict[str, int] = {}  # slug -> the job's night of its last change in the archive
     current = -1
