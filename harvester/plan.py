@@ -62,6 +62,7 @@ class Plan:
 def plan_for(
     reported: int, page_size: int, *, details: bool, delay: float, max_pages: int | None = None,
     incremental_documents: int | None = None,
+    already_done: int = 0,
 ) -> Plan:  # fmt: skip
     """The plan of a walk of every page (``max_pages`` caps it), with every document in a
     details run; an incremental job run reads at least one page and ``incremental_documents``.
@@ -70,13 +71,18 @@ def plan_for(
     163
     >>> plan_for(16_153, 100, details=True, delay=3.0, incremental_documents=2_308).requests
     2310
+
+    A resumed run counts what is left (``already_done`` documents done before it was killed):
+
+    >>> plan_for(16_153, 100, details=True, delay=3.0, already_done=16_000).documents
+    153
     """
     pages = max(1, math.ceil(reported / page_size)) if page_size else 1
     if max_pages is not None:
         pages = min(pages, max_pages)
     if incremental_documents is not None:
         return Plan(reported, page_size, 1, incremental_documents, delay, incremental=True)
-    documents = min(reported, pages * page_size) if details else 0
+    documents = max(0, min(reported, pages * page_size) - already_done) if details else 0
     return Plan(reported, page_size, pages, documents, delay)
 
 

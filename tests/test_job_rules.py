@@ -330,3 +330,27 @@ async def test_removals_anywhere_are_found_by_the_pages_read_even_behind_a_lying
     assert removed == 5
     published = {r["url"] for r in read_jsonl(jobs / "nightly" / "archive.jsonl")}
     assert published == {r["url"] for r in read_jsonl(truth)}
+
+
+@deferred_f_from_coro_f
+async def test_a_resumed_runs_plan_counts_what_is_left(tmp_path: Path) -> None:
+    """Before: a resumed job's plan line counted the whole run again."""
+    port, jobs, documents = free_port(), tmp_path / "jobs", 300
+    with running_replica(port=port, documents=documents) as rep:
+        first = await job_run(rep.base_url, jobs, "details=true")
+        assert first.verdict == "ok", first.reasons
+        # A full run killed after 120 documents (as a SIGKILL leaves it: its run still open).
+        with sqlite3.connect(jobs / "nightly" / "state.sqlite") as db:
+            args = db.execute("SELECT args FROM runs ORDER BY id DESC LIMIT 1").fetchone()[0]
+            run = db.execute(
+                "INSERT INTO runs (started, status, full, args) VALUES ('2026-12-01T00:00:00Z', 'running', 1, ?)",
+                (args,),
+            ).lastrowid
+            db.execute(
+                "UPDATE documents SET done_run=? WHERE url IN (SELECT url FROM documents LIMIT 120)", (run,)
+            )
+        resumed = await job_run(rep.base_url, jobs, "details=true")
+    assert resumed.verdict == "ok", resumed.reasons
+    assert summary(jobs)["resumed"] is True
+    pages = -(-documents // 100)
+    assert resumed.stat("harvester/plan/requests") == pages + (documents - 120) + 1

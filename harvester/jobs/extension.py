@@ -63,6 +63,8 @@ class JobStart:
 
     full: bool = False
     """This run walks everything and fetches every document again."""
+    already_done: int = 0
+    """Documents a resumed run had harvested before it was killed (its plan counts the rest)."""
     refresh: list[dict[str, Any]] = field(default_factory=list)
     """Records of the documents to fetch again (the rolling refresh), oldest fetch first."""
     stop_after_known: int = 0
@@ -181,7 +183,10 @@ class JobExtension:
         store, now = self.store, datetime.now(UTC)
         published = store.published_count()
         if self.full or not self.refresh_days:
-            return JobStart(full=self.full, stop_after_known=self.stop_after_known, published=published)
+            return JobStart(
+                full=self.full, stop_after_known=self.stop_after_known, published=published,
+                already_done=store.done_in_run() if store.resumed else 0,
+            )  # fmt: skip
         last_end = store.last_ok_end()
         records = store.oldest_fetched(
             *refresh_plan(published, self.refresh_days, last_end, now), now=now.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -323,6 +323,11 @@ class JobStore:
             self.conn.execute("SELECT COUNT(*) FROM documents WHERE published_present=1").fetchone()[0]
         )
 
+    def done_in_run(self) -> int:
+        """Documents this run has harvested so far (a resumed run: before it was killed)."""
+        row = self.conn.execute("SELECT COUNT(*) FROM documents WHERE done_run=?", (self.run_id,)).fetchone()
+        return int(row[0])
+
     def last_ok_end(self) -> str | None:
         """When the last complete run ended."""
         row = self.conn.execute("SELECT MAX(ended) FROM runs WHERE status='ok'").fetchone()

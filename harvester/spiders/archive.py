@@ -203,6 +203,7 @@ class ArchiveSpider(PageFailures):
         plan = plan_for(
             reported, page_size, details=self.args.details, delay=settings.getfloat("DOWNLOAD_DELAY"),
             max_pages=self.args.max_pages, incremental_documents=incremental,
+            already_done=self.job_start.already_done,
         )  # fmt: skip
         self.crawler.stats.set_value(stats.PLAN_REQUESTS, plan.requests)
         self.crawler.stats.set_value(stats.PLAN_SECONDS, plan.seconds)
