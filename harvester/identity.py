@@ -45,6 +45,18 @@ def is_numeric_document_path(url: str) -> bool:
     return slug is not None and slug.isdigit()
 
 
+def needs_resolving(url: str) -> bool:
+    """A row linking by another address than ``/document/<slug>`` (``/node/<nid>``, the legacy
+    ``/document/<record id>``): only its page tells the canonical address, the identity.
+
+    >>> needs_resolving("https://x.org/node/1"), needs_resolving("https://x.org/document/123")
+    (True, True)
+    >>> needs_resolving("https://x.org/document/letter-kim-il-sung")
+    False
+    """
+    return document_id(url) is None or is_numeric_document_path(url)
+
+
 def identity_key(url: str) -> int:
     """A 64-bit key of an identity: what is kept per document to tell it was seen (8 bytes,
     not the URL). A collision between two of 161,530 documents has odds of about 1 in 10^9.

@@ -23,13 +23,14 @@ from scrapy.http import Response
 
 from harvester import signals, stats
 from harvester.exporters import csv_export_kwargs
-from harvester.identity import document_id, is_numeric_document_path
+from harvester.identity import document_id, needs_resolving
 from harvester.items import fields_of
 from harvester.jobs.files import write_job_files
 from harvester.jobs.fingerprints import listing_fingerprint
 from harvester.jobs.policy import (
     History,
     Row,
+    format_time,
     full_run_reason,
     next_try,
     ranks,
@@ -90,12 +91,6 @@ class RowAnswer:
     """A document the job has not published."""
 
 
-def needs_resolving(url: str) -> bool:
-    """A row linking by another address than ``/document/<slug>`` (``/node/<nid>``, the legacy
-    ``/document/<record id>``): only its page tells the canonical address, the identity."""
-    return document_id(url) is None or is_numeric_document_path(url)
-
-
 class JobExtension:
     def __init__(
         self,
@@ -128,8 +123,6 @@ class JobExtension:
         self._fetched: set[str] = set()
         """Documents whose whole page this run read."""
         self._next_cursor: int | None = None
-        self.gone: list[str] = []
-        self.failing: list[str] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> JobExtension:
@@ -189,7 +182,7 @@ class JobExtension:
             )  # fmt: skip
         last_end = store.last_ok_end()
         records = store.oldest_fetched(
-            *refresh_plan(published, self.refresh_days, last_end, now), now=now.strftime("%Y-%m-%dT%H:%M:%SZ")
+            *refresh_plan(published, self.refresh_days, last_end, now), now=format_time(now)
         )
         self._refreshing = {str(r["url"]) for r in records}
         if records:
@@ -233,8 +226,7 @@ class JobExtension:
         decision = row_decision(known, listing_fp, run_id=store.run_id, full=store.full)
         if decision is Row.HARVEST and target in self._fetched:
             # The whole page was read this run (the rolling refresh): the row joins it.
-            store.reuse(target, position, listing_url)
-            store.conn.execute("UPDATE documents SET listing_fp=? WHERE url=?", (listing_fp, target))
+            store.reuse(target, position, listing_url, listing_fp=listing_fp)
             return RowAnswer(None, new)
         if decision is Row.HARVEST:
             self._pending[target] = listing_fp
@@ -282,7 +274,6 @@ class JobExtension:
         if not self.store.holds(url):
             return False
         self.store.gone(url)
-        self.gone.append(url)
         self.crawler.stats.inc_value(stats.JOB_GONE)
         logger.info("Job %s: %s is gone from the archive (%s): removed from the dataset", self.name, url, why)
         return True
@@ -297,7 +288,6 @@ class JobExtension:
         attempts = self.store.fail_count(url) + 1
         when = next_try(attempts, self.refresh_days or 7.0, datetime.now(UTC))
         self.store.failed(url, error, when)
-        self.failing.append(url)
         self.crawler.stats.inc_value(stats.JOB_STALE)
         logger.warning(
             "Job %s: %s failed (%s), %s run(s) in a row: its last good record stays in the dataset; "

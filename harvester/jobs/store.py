@@ -484,14 +484,24 @@ class JobStore:
         ).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
-    def reuse(self, url: str, position: int | None, listing_url: str | None, *, done: bool = True) -> None:
-        """A known document listed by this run's walk: keep its record, note where it stands now."""
+    def reuse(
+        self,
+        url: str,
+        position: int | None,
+        listing_url: str | None,
+        *,
+        done: bool = True,
+        listing_fp: str | None = None,
+    ) -> None:
+        """A known document listed by this run's walk: keep its record, note where it stands
+        now (and, given, the fingerprint of the row that lists it)."""
         self.conn.execute(
             """UPDATE documents SET last_seen=?,
                    seen_run=?, done_run=CASE WHEN ? THEN ? ELSE done_run END, present=1,
-                   record=json_set(record, '$.position', ?, '$.listing_url', ?)
+                   record=json_set(record, '$.position', ?, '$.listing_url', ?),
+                   listing_fp=COALESCE(?, listing_fp)
                WHERE url=?""",
-            (utc_now(), self.run_id, done, self.run_id, position, listing_url, url),
+            (utc_now(), self.run_id, done, self.run_id, position, listing_url, listing_fp, url),
         )
         self._maybe_commit()
 

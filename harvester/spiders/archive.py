@@ -22,7 +22,7 @@ from harvester import signals, stats
 from harvester.args import ArchiveArgs, parse_args
 from harvester.config import configure
 from harvester.exceptions import LayoutChanged, PageError
-from harvester.identity import canonical_document_url, document_id
+from harvester.identity import canonical_document_url, document_id, needs_resolving
 from harvester.items import LISTING_FIELDS, DocumentItem
 from harvester.jobs.extension import (
     REFRESH_META,
@@ -30,7 +30,6 @@ from harvester.jobs.extension import (
     SETTLED_META,
     JobExtension,
     JobStart,
-    needs_resolving,
 )
 from harvester.jobs.store import preview
 from harvester.pages.document import DocumentPage
