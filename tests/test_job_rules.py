@@ -354,3 +354,24 @@ async def test_a_resumed_runs_plan_counts_what_is_left(tmp_path: Path) -> None:
     assert summary(jobs)["resumed"] is True
     pages = -(-documents // 100)
     assert resumed.stat("harvester/plan/requests") == pages + (documents - 120) + 1
+
+
+@deferred_f_from_coro_f
+async def test_many_known_documents_failing_at_once_fail_the_run(tmp_path: Path) -> None:
+    """A site whose document pages all answer 500: with the limit out of the way the run
+    would say ok with every record stale; past HARVESTER_JOB_MAX_FAILING it fails and
+    publishes nothing."""
+    port, documents = free_port(), 40
+    with running_replica(port=port, documents=documents) as rep:
+        for name in ("loose", "strict"):
+            first = await job_run(rep.base_url, tmp_path / name, "details=true")
+            assert first.verdict == "ok", first.reasons
+    before = (tmp_path / "strict" / "nightly" / "archive.jsonl").read_bytes()
+    with running_replica(port=port, documents=documents, faults="500@1.0/document/") as rep:
+        loose = await job_run(rep.base_url, tmp_path / "loose", "details=true", "full=true",
+                              RETRY_TIMES=0, HARVESTER_JOB_MAX_FAILING=1000)  # fmt: skip
+        strict = await job_run(rep.base_url, tmp_path / "strict", "details=true", "full=true", RETRY_TIMES=0)
+    assert loose.verdict == "ok" and loose.stat("harvester/job/stale") == documents
+    assert strict.verdict == "failed"
+    assert any("HARVESTER_JOB_MAX_FAILING=10" in r for r in strict.reasons), strict.reasons
+    assert (tmp_path / "strict" / "nightly" / "archive.jsonl").read_bytes() == before
