@@ -9,6 +9,15 @@ refuses a WACZ of another site.
 Requests are answered by URL and method, in the order the captures were written: a page
 fetched twice (a retry after a 503, a re-walk) gets its captures in turn, the last again if
 asked once more.
+
+A WACZ may hold several WARCs: a scheduled job's archive holds one per night
+(:mod:`harvester.webarchive.jobarchive`). A URL is answered from the last WARC that captured
+it (its latest night), its captures in that WARC in turn. A ``revisit`` record (a 304 the job
+trusted) is answered with the capture it confirms (``WARC-Refers-To``, found by the index's
+``warc-record-id``, else by its target URI, date and payload digest): that capture's status,
+headers, body, record id and date. A ``304`` kept as a plain response (one the job did not
+trust, and asked again) is skipped when a later capture of the URL follows it in that WARC:
+the answer is what the site sent when asked again.
 """
 
 from __future__ import annotations
@@ -29,7 +38,15 @@ from urllib.parse import urlsplit
 from warcio.archiveiterator import ArchiveIterator
 
 from harvester.exceptions import HarvesterError
-from harvester.webarchive.wacz import INDEX_NAME, PACKAGE_NAME, PAGES_NAME
+from harvester.webarchive.wacz import (
+    INDEX_NAME,
+    LEGACY_INDEX_NAME,
+    PACKAGE_NAME,
+    PAGES_NAME,
+    RECORD_ID,
+    timestamp,
+)
+from harvester.webarchive.warc import REVISIT_MIME
 
 
 class WaczError(HarvesterError):
@@ -42,6 +59,11 @@ class Entry:
     filename: str
     offset: int
     length: int
+    status: int = 0
+    revisit: bool = False
+    record_id: str = ""
+    digest: str = ""
+    timestamp: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,6 +87,7 @@ class WaczArchive:
         self.path = path
         self.zip = zf
         self.index = index
+        self.by_id = {e.record_id: e for entries in index.values() for e in entries if e.record_id}
         self._served: dict[tuple[str, str], int] = defaultdict(int)
         self._sources: dict[str, tuple[IO[bytes], int]] = {}
         self._temp: list[Any] = []
@@ -88,7 +111,10 @@ class WaczArchive:
             resources = {r["path"]: r for r in package["resources"]}
         except (ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
             raise WaczError(f"{path} is corrupt: its {PACKAGE_NAME} cannot be read ({exc}); {fix}") from exc
-        for needed, what in ((INDEX_NAME, "index"), (PAGES_NAME, "page list")):
+        index_name = (
+            LEGACY_INDEX_NAME if LEGACY_INDEX_NAME in names and INDEX_NAME not in names else INDEX_NAME
+        )
+        for needed, what in ((index_name, "index"), (PAGES_NAME, "page list")):
             if needed not in names:
                 raise WaczError(f"{path} is not a complete WACZ: it lacks its {what} {needed}; {fix}")
         if not any(n.startswith("archive/") and n.endswith((".warc.gz", ".warc")) for n in names):
@@ -98,7 +124,7 @@ class WaczArchive:
                 if name.endswith("/"):
                     continue
                 _check_digest(path, zf, name, resources.get(name))
-        index = _read_index(path, zf)
+        index = _read_index(path, zf, index_name)
         if not index:
             raise WaczError(f"{path} holds no archived responses (its index is empty); {fix}")
         return cls(path, zf, index)
@@ -125,16 +151,46 @@ class WaczArchive:
         if not entries:
             return None
         key = (method.upper(), url)
+        entries = _latest_night(entries)
         entry = entries[min(self._served[key], len(entries) - 1)]
         self._served[key] += 1
+        if entry.revisit:
+            return self._confirmed(entry)
         return self._read(entry)
 
-    def _read(self, entry: Entry) -> Archived:
+    def _confirmed(self, entry: Entry) -> Archived | None:
+        """The capture a revisit record confirms, or None when the archive lacks it."""
+        record = self._record(entry)
+        headers = record.rec_headers
+        original = self.by_id.get(headers.get_header("WARC-Refers-To") or "")
+        if original is None:  # found as pywb finds it: same target, the closest date, same digest
+            target = headers.get_header("WARC-Refers-To-Target-URI") or entry.url
+            refers_date = headers.get_header("WARC-Refers-To-Date")
+            when = timestamp(refers_date) if refers_date else entry.timestamp
+            candidates = [
+                e for e in self.index.get(("GET", target), [])
+                if not e.revisit and (not entry.digest or e.digest == entry.digest)
+            ]  # fmt: skip
+            if not candidates:
+                return None
+            original = min(candidates, key=lambda e: abs(int(e.timestamp or 0) - int(when or 0)))
+        if original.revisit:
+            return None
+        return self._read(original)
+
+    def _record(self, entry: Entry) -> Any:
+        """The WARC record at ``entry``, its headers read (its block not yet)."""
         source, start = self._source(entry.filename)
         source.seek(start + entry.offset)
         raw = source.read(entry.length)
         try:
-            record = next(iter(ArchiveIterator(BytesIO(raw))))
+            return next(iter(ArchiveIterator(BytesIO(raw))))
+        except Exception as exc:  # warcio raises several kinds on a damaged record
+            raise WaczError(f"{self.path}: the record of {entry.url} cannot be read ({exc})") from exc
+
+    def _read(self, entry: Entry) -> Archived:
+        record = self._record(entry)
+        try:
             body = record.raw_stream.read()
         except Exception as exc:  # warcio raises several kinds on a damaged record
             raise WaczError(f"{self.path}: the record of {entry.url} cannot be read ({exc})") from exc
@@ -189,15 +245,18 @@ def _check_digest(path: Path, zf: zipfile.ZipFile, name: str, resource: dict[str
         raise WaczError(f"{path} is corrupt: {name} does not match its {algorithm} in {PACKAGE_NAME}")
 
 
-def _read_index(path: Path, zf: zipfile.ZipFile) -> dict[tuple[str, str], list[Entry]]:
+def _read_index(
+    path: Path, zf: zipfile.ZipFile, name: str = INDEX_NAME
+) -> dict[tuple[str, str], list[Entry]]:
     index: dict[tuple[str, str], list[Entry]] = defaultdict(list)
     try:
-        lines = zf.read(INDEX_NAME).decode("utf-8").splitlines()
+        lines = zf.read(name).decode("utf-8").splitlines()
         for line in lines:
             if not line.strip() or line.startswith("!"):
                 continue
-            fields = json.loads(line.split(" ", 2)[2])
-            if str(fields.get("status", "")) == "" or fields.get("mime") == "warc/revisit":
+            _, stamp, rest = line.split(" ", 2)
+            fields = json.loads(rest)
+            if str(fields.get("status", "")) == "":
                 continue  # not a response we can answer with
             url = str(fields["url"])
             method = str(fields.get("method", "GET")).upper()
@@ -207,10 +266,32 @@ def _read_index(path: Path, zf: zipfile.ZipFile) -> dict[tuple[str, str], list[E
                     str(fields.get("filename", "data.warc.gz")),
                     int(fields["offset"]),
                     int(fields["length"]),
+                    int(fields["status"]) if str(fields["status"]).isdigit() else 0,
+                    fields.get("mime") == REVISIT_MIME,
+                    str(fields.get(RECORD_ID, "")),
+                    str(fields.get("digest", "")),
+                    stamp,
                 )
             )
     except (ValueError, KeyError, IndexError, zipfile.BadZipFile) as exc:
-        raise WaczError(f"{path} is corrupt: its index {INDEX_NAME} cannot be read ({exc})") from exc
+        raise WaczError(f"{path} is corrupt: its index {name} cannot be read ({exc})") from exc
+    # The order they were captured in: the archive's WARCs in the order it holds them (a job's,
+    # night after night), each from its start.
+    order = {n.removeprefix("archive/"): i for i, n in enumerate(zf.namelist()) if n.startswith("archive/")}
     for entries in index.values():
-        entries.sort(key=lambda e: (e.filename, e.offset))  # the order they were captured in
+        entries.sort(key=lambda e: (order.get(e.filename, -1), e.offset))
     return dict(index)
+
+
+def _latest_night(entries: list[Entry]) -> list[Entry]:
+    """The captures of a URL in the last WARC that holds any, less the 304s asked again.
+
+    >>> a = Entry("u", "n1.warc.gz", 0, 1, 200)
+    >>> b, c = Entry("u", "n2.warc.gz", 0, 1, 304), Entry("u", "n2.warc.gz", 9, 1, 200)
+    >>> _latest_night([a]) == [a], _latest_night([a, b, c]) == [c], _latest_night([a, b]) == [b]
+    (True, True, True)
+    """
+    last = entries[-1].filename
+    night = [e for e in entries if e.filename == last]
+    kept = [e for i, e in enumerate(night) if e.revisit or e.status != 304 or i == len(night) - 1]
+    return kept

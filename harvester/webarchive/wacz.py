@@ -1,11 +1,17 @@
-"""Package a run's WARC as a WACZ 1.1.1 (https://specs.webrecorder.net/wacz/1.1.1/).
+"""Package WARCs as a WACZ 1.1.1 (https://specs.webrecorder.net/wacz/1.1.1/).
 
 A ZIP holding:
 
-- ``archive/data.warc.gz``: the WARC, *stored* (not deflated), so a reader seeks straight to a
-  record by the offset the index gives (ReplayWeb.page reads it by HTTP range requests);
-- ``indexes/index.cdxj``: one line per response record, ``<SURT> <14-digit timestamp> {json}``,
-  sorted, the form pywb and ReplayWeb.page read;
+- ``archive/*.warc.gz``: the WARCs, *stored* (not deflated), so a reader seeks straight to a
+  record by the offset the index gives (ReplayWeb.page reads it by HTTP range requests). A
+  single run's WACZ holds one, ``archive/data.warc.gz``; a scheduled job's holds one per
+  night (:mod:`harvester.webarchive.jobarchive`);
+- ``indexes/index.cdx``: CDXJ, one line per response or revisit record,
+  ``<SURT> <14-digit timestamp> {json}``, sorted, the form pywb and ReplayWeb.page read, with
+  the record's ``warc-record-id`` (as ``cdxj-indexer -f warc-record-id`` names it) so a
+  record's ``capture_id`` is found from the index alone. Named ``.cdx``, not ``.cdxj``:
+  pywb's ``wb-manager add --unpack-wacz`` takes only ``*.cdx``/``*.cdx.gz`` indexes, and
+  ReplayWeb.page takes both (WACZ 1.1.1 asks only that an index hold CDXJ);
 - ``pages/pages.jsonl``: the pages a reader opens first: each document page a record was
   read from, with its title (in a listing run, the results pages the records came from);
 - ``datapackage.json``: every file's ``sha256`` digest and size, and
@@ -21,11 +27,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
@@ -36,7 +43,11 @@ from harvester.webarchive.warc import Capture
 
 WACZ_VERSION = "1.1.1"
 WARC_NAME = "archive/data.warc.gz"
-INDEX_NAME = "indexes/index.cdxj"
+INDEX_NAME = "indexes/index.cdx"
+#: The index's name in WACZs written before it was ``index.cdx`` (still read).
+LEGACY_INDEX_NAME = "indexes/index.cdxj"
+#: The index field that holds a record's ``WARC-Record-ID``.
+RECORD_ID = "warc-record-id"
 PAGES_NAME = "pages/pages.jsonl"
 PACKAGE_NAME = "datapackage.json"
 DIGEST_NAME = "datapackage-digest.json"
@@ -50,6 +61,29 @@ class Page:
     capture: Capture
     title: str | None
 
+    def entry(self) -> dict[str, Any]:
+        """Its line of ``pages/pages.jsonl``."""
+        entry: dict[str, Any] = {"id": self.capture.record_id.strip("<>").removeprefix("urn:uuid:"),
+                                 "url": self.capture.url, "ts": self.capture.date}  # fmt: skip
+        if self.title:
+            entry["title"] = self.title
+        return entry
+
+
+@dataclass(frozen=True)
+class WarcPart:
+    """One WARC of a WACZ: its name under ``archive/`` and where its bytes come from."""
+
+    name: str
+    open: Callable[[], AbstractContextManager[IO[bytes]]]
+    size: int
+    sha256: str | None = None
+    """The digest it must have (``sha256:...``), checked as it is copied; None: not known."""
+
+
+class DigestMismatch(OSError):
+    """A WARC being copied does not match the digest its archive recorded for it."""
+
 
 def timestamp(warc_date: str) -> str:
     """A WARC-Date as the 14-digit timestamp of CDXJ lines and replay URLs.
@@ -61,28 +95,20 @@ def timestamp(warc_date: str) -> str:
 
 
 def cdxj_line(capture: Capture, filename: str = "data.warc.gz") -> str:
-    """The index line of one response record, with the fields py-wacz's indexer writes.
+    """The index line of one response (or revisit) record, with the fields py-wacz's indexer
+    writes and the record's id.
 
     >>> c = Capture("<urn:uuid:1>", "2026-11-30T13:06:08.5Z", "http://127.0.0.1:8000/search?page=1",
     ...             200, "text/html", "sha1:ABC", 120, 3400)
     >>> cdxj_line(c)
-    '1,0,0,127:8000)/search?page=1 20261130130608 {"url": "http://127.0.0.1:8000/search?page=1", "mime": "text/html", "status": "200", "digest": "sha1:ABC", "length": "3400", "offset": "120", "filename": "data.warc.gz"}'
+    '1,0,0,127:8000)/search?page=1 20261130130608 {"url": "http://127.0.0.1:8000/search?page=1", "mime": "text/html", "status": "200", "digest": "sha1:ABC", "length": "3400", "offset": "120", "filename": "data.warc.gz", "warc-record-id": "<urn:uuid:1>"}'
     """
     fields = {
         "url": capture.url, "mime": capture.mime, "status": str(capture.status), "digest": capture.digest,
         "length": str(capture.length), "offset": str(capture.offset), "filename": filename,
+        RECORD_ID: capture.record_id,
     }  # fmt: skip
     return f"{surt(capture.url)} {timestamp(capture.date)} {json.dumps(fields)}"
-
-
-def _sha256(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return f"sha256:{digest.hexdigest()}", size
 
 
 def _zip_date() -> tuple[int, int, int, int, int, int]:
@@ -99,52 +125,91 @@ def write_wacz(
     title: str,
     software: str,
     main_page: Capture | None = None,
+    warc_name: str = WARC_NAME.removeprefix("archive/"),
 ) -> None:
-    """Write the WACZ of ``warc`` (whose response records are ``captures``) to ``out``."""
+    """Write the WACZ of one WARC, ``warc`` (whose response records are ``captures``), to
+    ``out``, as ``archive/<warc_name>``."""
+    name = warc_name
+    write_package(
+        out, [WarcPart(name, lambda: warc.open("rb"), warc.stat().st_size)],
+        sorted(cdxj_line(c, name) for c in captures), (page.entry() for page in pages),
+        title=title, software=software,
+        main_page=(main_page.url, main_page.date) if main_page is not None else None,
+    )  # fmt: skip
+
+
+def write_package(
+    out: IO[bytes],
+    warcs: list[WarcPart],
+    index: Iterable[str],
+    pages: Iterable[dict[str, Any]],
+    *,
+    title: str,
+    software: str,
+    main_page: tuple[str, str] | None = None,
+    created: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write a WACZ to ``out``: the ``warcs`` copied as stored members (a known digest checked
+    as they are copied: :class:`DigestMismatch`), the ``index`` lines (sorted, without their
+    newline) and the ``pages`` as they come, so that memory does not grow with the archive."""
     stamp = _zip_date()
-    index = "".join(line + "\n" for line in sorted(cdxj_line(c) for c in captures)).encode("utf-8")
-    page_lines = [json.dumps(PAGES_HEADER)]
-    for page in pages:
-        entry: dict[str, Any] = {"id": page.capture.record_id.strip("<>").removeprefix("urn:uuid:"),
-                                 "url": page.capture.url, "ts": page.capture.date}  # fmt: skip
-        if page.title:
-            entry["title"] = page.title
-        page_lines.append(json.dumps(entry, ensure_ascii=False))
-    pages_bytes = ("\n".join(page_lines) + "\n").encode("utf-8")
-    warc_hash, warc_size = _sha256(warc)
-    resources = [
-        {"name": "data.warc.gz", "path": WARC_NAME, "hash": warc_hash, "bytes": warc_size},
-        _resource("index.cdxj", INDEX_NAME, index),
-        _resource("pages.jsonl", PAGES_NAME, pages_bytes),
-    ]
-    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    package: dict[str, Any] = {
-        "profile": "data-package", "resources": resources, "wacz_version": WACZ_VERSION,
-        "title": title, "software": software, "created": created, "modified": created,
-    }  # fmt: skip
-    if main_page is not None:
-        package["mainPageUrl"] = main_page.url
-        package["mainPageDate"] = main_page.date
-    package_bytes = (json.dumps(package, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    digest = {"path": PACKAGE_NAME, "hash": "sha256:" + hashlib.sha256(package_bytes).hexdigest()}
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    resources: list[dict[str, Any]] = []
     with zipfile.ZipFile(out, "w", allowZip64=True) as wacz:
-        # The WARC stored, not deflated: a reader seeks to a record by its offset.
-        info = zipfile.ZipInfo(WARC_NAME, stamp)
-        info.compress_type = zipfile.ZIP_STORED
-        info.file_size = warc_size  # > 2 GiB needs ZIP64 decided before writing
-        with wacz.open(info, "w", force_zip64=warc_size > 0x7FFFFFFF) as target, warc.open("rb") as source:
-            shutil.copyfileobj(source, target, 1 << 20)
-        for name, data in ((INDEX_NAME, index), (PAGES_NAME, pages_bytes), (PACKAGE_NAME, package_bytes),
-                           (DIGEST_NAME, (json.dumps(digest) + "\n").encode("utf-8"))):  # fmt: skip
+        for part in warcs:
+            # Stored, not deflated: a reader seeks to a record by its offset.
+            info = zipfile.ZipInfo(f"archive/{part.name}", stamp)
+            info.compress_type = zipfile.ZIP_STORED
+            info.file_size = part.size  # > 2 GiB needs ZIP64 decided before writing
+            digest = hashlib.sha256()
+            size = 0
+            with wacz.open(info, "w", force_zip64=part.size > 0x7FFFFFFF) as target, part.open() as source:
+                while chunk := source.read(1 << 20):
+                    digest.update(chunk)
+                    target.write(chunk)
+                    size += len(chunk)
+            found = f"sha256:{digest.hexdigest()}"
+            if part.sha256 is not None and found != part.sha256:
+                raise DigestMismatch(f"archive/{part.name} does not match the sha256 its archive recorded")
+            resources.append(
+                {"name": part.name, "path": f"archive/{part.name}", "hash": found, "bytes": size}
+            )
+        header = [json.dumps(PAGES_HEADER)]
+        for name, path, lines in (
+            ("index.cdx", INDEX_NAME, index),
+            ("pages.jsonl", PAGES_NAME, chain(header, (json.dumps(p, ensure_ascii=False) for p in pages))),
+        ):
+            resources.append(_write_lines(wacz, zipfile.ZipInfo(path, stamp), name, lines))
+        package: dict[str, Any] = {
+            "profile": "data-package", "resources": resources, "wacz_version": WACZ_VERSION,
+            "title": title, "software": software, "created": created or now, "modified": now,
+        }  # fmt: skip
+        if main_page is not None:
+            package["mainPageUrl"], package["mainPageDate"] = main_page
+        package.update(extra or {})
+        package_bytes = (json.dumps(package, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        digest_doc = {"path": PACKAGE_NAME, "hash": "sha256:" + hashlib.sha256(package_bytes).hexdigest()}
+        for name, data in (
+            (PACKAGE_NAME, package_bytes),
+            (DIGEST_NAME, (json.dumps(digest_doc) + "\n").encode()),
+        ):
             member = zipfile.ZipInfo(name, stamp)
             member.compress_type = zipfile.ZIP_DEFLATED
             wacz.writestr(member, data)
 
 
-def _resource(name: str, path: str, data: bytes) -> dict[str, Any]:
-    return {
-        "name": name,
-        "path": path,
-        "hash": "sha256:" + hashlib.sha256(data).hexdigest(),
-        "bytes": len(data),
-    }
+def _write_lines(
+    wacz: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, lines: Iterable[str]
+) -> dict[str, Any]:
+    """A deflated member of text lines, streamed; its resource entry (digest and size)."""
+    info.compress_type = zipfile.ZIP_DEFLATED
+    digest = hashlib.sha256()
+    size = 0
+    with wacz.open(info, "w") as member:
+        for line in lines:
+            data = (line + "\n").encode("utf-8")
+            digest.update(data)
+            member.write(data)
+            size += len(data)
+    return {"name": name, "path": info.filename, "hash": f"sha256:{digest.hexdigest()}", "bytes": size}

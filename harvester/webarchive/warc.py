@@ -5,13 +5,19 @@ asked for it (``WARC-Concurrent-To`` the response), as warcio's own
 ``write_request_response_pair`` orders them. The storage remembers where each response record
 lies in the file (offset and length of its gzip member) so the CDXJ index is written without
 reading the WARC again.
+
+A ``304 Not Modified`` that a scheduled job trusted is written as a ``revisit`` record of the
+WARC 1.1 profile *server-not-modified* instead (:meth:`WarcStorage.store_revisit`): the 304's
+status line and headers, pointing at the capture it confirms (``WARC-Refers-To``, its target
+URI and date), with that capture's payload digest (the payload of such a revisit is the one
+the validators came from, WARC 1.1 section 6.7.3).
 """
 
 from __future__ import annotations
 
 import gzip
 import http
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from io import BytesIO
 from pathlib import Path
 from typing import IO, Any
@@ -22,6 +28,11 @@ from warcio.warcwriter import WARCWriter
 
 #: gzip level of each record (zlib's default; 9 costs 4x the CPU for 2% fewer bytes).
 COMPRESS_LEVEL = 6
+
+#: ``WARC-Profile`` of a revisit that a server's 304 asserts (WARC 1.1, 6.7.3).
+SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+#: The index's ``mime`` of a revisit record (as cdxj-indexer writes it).
+REVISIT_MIME = "warc/revisit"
 
 #: A WARC stores the message as received, less the transfer coding: Scrapy has already
 #: de-chunked the body, so the header would make a replay tool read it wrong.
@@ -70,7 +81,7 @@ def status_line(status: int) -> str:
 class WarcStorage:
     """A WARC file written as the run goes; :meth:`store` returns the response's :class:`Capture`."""
 
-    def __init__(self, path: Path, software: str) -> None:
+    def __init__(self, path: Path, software: str, filename: str = "data.warc.gz") -> None:
         self.path = path
         self.file: IO[bytes] = path.open("wb")
         # warcio writes each record plain into a buffer, and we gzip it as one member at level
@@ -80,7 +91,7 @@ class WarcStorage:
         self.captures: list[Capture] = []
         self.bytes_in = 0
         info = self.writer.create_warcinfo_record(
-            "data.warc.gz", {"software": software, "format": "WARC File Format 1.1"}
+            filename, {"software": software, "format": "WARC File Format 1.1"}
         )
         self._write(info)
 
@@ -125,6 +136,72 @@ class WarcStorage:
         self.captures.append(capture)
         self.bytes_in += len(body)
         return capture
+
+    def store_revisit(
+        self,
+        *,
+        url: str,
+        method: str,
+        request_headers: Any,
+        status: int,
+        response_headers: Any,
+        protocol: str | None,
+        date: str,
+        refers_to: str,
+        refers_to_url: str,
+        refers_to_date: str,
+        digest: str | None,
+    ) -> Capture:
+        """A trusted 304 received at ``date``: a ``revisit`` record (server-not-modified) of
+        the capture ``refers_to`` (its target URI, date and payload ``digest``, when known)."""
+        http_headers = StatusAndHeaders(
+            status_line(status), _header_pairs(response_headers), protocol=protocol or "HTTP/1.1"
+        )
+        headers = {
+            "WARC-Date": date, "WARC-Profile": SERVER_NOT_MODIFIED, "WARC-Refers-To": refers_to,
+            "WARC-Refers-To-Target-URI": refers_to_url, "WARC-Refers-To-Date": refers_to_date,
+        }  # fmt: skip
+        if digest:
+            headers["WARC-Payload-Digest"] = digest
+        revisit = self.writer.create_warc_record(
+            url, "revisit", http_headers=http_headers, warc_headers_dict=headers
+        )
+        if not digest:  # not the digest of an empty payload: unknown
+            revisit.rec_headers.remove_header("WARC-Payload-Digest")
+        offset = self.file.tell()
+        self._write(revisit)
+        length = self.file.tell() - offset
+        record_id = revisit.rec_headers.get_header("WARC-Record-ID")
+        self._write_request(url, method, request_headers, date, record_id)
+        capture = Capture(
+            record_id=record_id, date=date, url=url, status=status, mime=REVISIT_MIME, digest=digest or "",
+            offset=offset, length=length,
+        )  # fmt: skip
+        self.captures.append(capture)
+        return capture
+
+    def append_records(self, data: bytes, captures: list[Capture]) -> None:
+        """Whole records written by another storage (a killed run's), copied as they are;
+        ``captures`` are their response records, at offsets in ``data``."""
+        base = self.file.tell()
+        self.file.write(data)
+        self.captures.extend(replace(c, offset=c.offset + base) for c in captures)
+
+    def _write_request(
+        self, url: str, method: str, request_headers: Any, date: str, concurrent_to: str
+    ) -> None:
+        """The request record of a revisit (as :meth:`store` writes a response's)."""
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        pairs = _header_pairs(request_headers)
+        if not any(name.lower() == "host" for name, _ in pairs):
+            pairs.insert(0, ("Host", parts.netloc))
+        request = self.writer.create_warc_record(
+            url, "request",
+            http_headers=StatusAndHeaders(f"{method} {target} HTTP/1.1", pairs, is_http_request=True),
+            warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": concurrent_to},
+        )  # fmt: skip
+        self._write(request)
 
     def _write(self, record: Any) -> None:
         """One record, as one gzip member (so that a reader can seek to it)."""
