@@ -82,7 +82,17 @@ JOB_CHANGES = "harvester/job/changes"
 
 # --- web archive (harvester.webarchive) -------------------------------------------------------
 WACZ_RESPONSES = "harvester/wacz/responses"
+#: Size of the WACZ the run stages (a job's: the grown archive, every night's capture).
 WACZ_BYTES = "harvester/wacz/bytes"
+#: A job's trusted 304s, written as revisit records, and their bytes (with their request records).
+WACZ_REVISITS = "harvester/wacz/revisits"
+WACZ_REVISIT_BYTES = "harvester/wacz/revisit_bytes"
+#: Bytes this night adds to a job's archive (its WARC, index lines and pages).
+WACZ_ADDED_BYTES = "harvester/wacz/added_bytes"
+#: Records a job publishes whose capture its archive lacks (fetched again first next night).
+WACZ_UNRESOLVED = "harvester/wacz/unresolved"
+#: Records salvaged from a killed run's capture file.
+WACZ_SALVAGED = "harvester/wacz/salvaged"
 REPLAY_ANSWERED = "harvester/replay/answered"
 REPLAY_MISSING = "harvester/replay/missing"
 

@@ -267,6 +267,14 @@ class JobExtension:
         self.crawler.stats.inc_value(stats.JOB_NOT_MODIFIED)
         return True
 
+    def held_capture(self, key: str) -> tuple[str, str] | None:
+        """``(capture_id, captured_at)`` of the record the job holds for a document: the
+        capture a 304 confirms. None when it names none (a run that kept no web archive)."""
+        record = self.store.record_of(self.store.canonical(key)) or {}
+        if not record.get("capture_id"):
+            return None
+        return str(record["capture_id"]), str(record.get("captured_at") or "")
+
     def gone_away(self, key: str, why: str) -> bool:
         """The page of a document the job holds says it is gone (404/410, or a redirect to
         another document): removed with this run. ``False``: not a document the job holds."""
@@ -348,6 +356,17 @@ class JobExtension:
         self.changes, self.files = write_job_files(
             store, self.fields, self.csv_options["include_text"], gate.stage
         )
+
+    def captures(self) -> dict[str, str]:
+        """The capture each record the job publishes names: capture id -> document URL."""
+        return {
+            str(r["capture_id"]): str(r["url"]) for r in self.store.present_records() if r.get("capture_id")
+        }
+
+    def fetch_again(self, urls: list[str]) -> None:
+        """Documents whose capture the job's web archive lacks: first in the next rolling
+        refresh, which captures them again."""
+        self.store.forget_fetch(urls)
 
     def end(self, status: str, reasons: list[str]) -> None:
         """End the run: a new baseline when it is ok; resumable when interrupted."""

@@ -33,7 +33,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy.utils.misc import load_object
 
-from harvester import stats
+from harvester import signals, stats
 from harvester.identity import canonical_document_url
 from harvester.jobs.extension import ROW_META, SETTLED_META, JobExtension
 
@@ -104,7 +104,9 @@ class JobHttpMiddleware:
         self, job: JobExtension, key: str, request: Request, response: Response
     ) -> Request | Response:
         if request.meta.get(SENT_META) and _same_entity(request, response) and job.not_modified(key):
+            self._settled(request, response, job.held_capture(key))
             return _settle(request, response)
+        self._settled(request, response, None)
         self.crawler.stats.inc_value(stats.JOB_UNTRUSTED_304)
         assert self.crawler.spider is not None  # responses only arrive while a spider runs
         retry = get_retry_request(request, spider=self.crawler.spider, reason="untrusted 304")
@@ -121,6 +123,12 @@ class JobHttpMiddleware:
         if job.failed(key, "HTTP 304 to a request without validators"):
             return _settle(request, response)
         return response
+
+    def _settled(self, request: Request, response: Response, confirms: tuple[str, str] | None) -> None:
+        """Tell the web archive how this 304 was settled (a revisit of ``confirms``, or not)."""
+        self.crawler.signals.send_catch_log(
+            signals.not_modified_settled, request=request, response=response, confirms=confirms
+        )
 
     def process_exception(
         self, request: Request, exception: Exception, spider: Spider | None = None

@@ -37,6 +37,7 @@ from harvester.jobs.fingerprints import fingerprint
 from harvester.jobs.lock import JobLock
 from harvester.jobs.policy import Known, Place, refresh_plan, same_args
 from harvester.text import utc_now
+from harvester.webarchive.partials import CAPTURE_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -214,8 +215,11 @@ class JobStore:
     def _open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         # Files a killed run was writing: nobody else can be writing them, we hold the lock.
+        # Its web archive capture is the capture middleware's to salvage (the records it
+        # committed name captures in it).
         for stale in self.directory.glob(f".*{PARTIAL_SUFFIX}"):
-            stale.unlink(missing_ok=True)
+            if not stale.name.startswith(CAPTURE_PREFIX):
+                stale.unlink(missing_ok=True)
         lost = not self.path.exists() or self.path.stat().st_size == 0
         try:
             self.db = sqlite3.connect(self.path, isolation_level="DEFERRED")
@@ -475,6 +479,11 @@ class JobStore:
                 break
             out.append(json.loads(record))
         return out
+
+    def forget_fetch(self, urls: list[str]) -> None:
+        """These documents count as never fetched: the rolling refresh takes them first."""
+        self.conn.executemany("UPDATE documents SET fetched_run=NULL WHERE url=?", [(u,) for u in urls])
+        self._maybe_commit()
 
     def place_of(self, url: str) -> tuple[Any, Any]:
         """``(position, listing_url)`` of a document as the state has it now."""

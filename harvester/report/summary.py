@@ -120,6 +120,19 @@ def build_summary(
         # The coverage of the dataset left published: what the next run compares with.
         "published_coverage": published_coverage,
         "files": files,
+        # The run's web archive (harvester/webarchive): responses and revisits written, the
+        # WACZ's bytes; for a job, the bytes tonight added to its archive, records whose
+        # capture the archive lacks (fetched again first) and responses salvaged from a
+        # killed run's capture.
+        "web_archive": {
+            "responses": get(keys.WACZ_RESPONSES, 0),
+            "revisits": get(keys.WACZ_REVISITS, 0),
+            "revisit_bytes": get(keys.WACZ_REVISIT_BYTES, 0),
+            "bytes": get(keys.WACZ_BYTES),
+            "added_bytes": get(keys.WACZ_ADDED_BYTES),
+            "unresolved": get(keys.WACZ_UNRESOLVED, 0),
+            "salvaged": get(keys.WACZ_SALVAGED, 0),
+        },
         # What each JSON Lines file was when the run ended: a report rebuilt later from this
         # summary refuses a file that a later run (or anyone) has replaced since.
         "datasets": dataset_fingerprints(files),

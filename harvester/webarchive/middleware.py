@@ -4,9 +4,14 @@ keeps its storage out of the spider; provenance as a spider middleware.
 ``CaptureMiddleware`` (``HARVESTER_WACZ``) sits next to the downloader (950, after
 ``HttpCacheMiddleware``'s 900): on the way back it sees every response as the site sent it,
 before retries, redirects or decompression, and writes it with the request that asked for it
-(:class:`~harvester.webarchive.warc.WarcStorage`). When the feeds are stored it packages the
-WACZ and stages it with the publish gate, like a dataset: published on an ok verdict, kept
-aside as ``<name>.failed.wacz`` otherwise, never published by a failed run.
+(:class:`~harvester.webarchive.warc.WarcStorage`), to a capture file that the run locks
+(:mod:`.partials`; a killed run's is removed by the next run in that folder). When the feeds
+are stored it packages the WACZ and stages it with the publish gate, like a dataset: published
+on an ok verdict, kept aside as ``<name>.failed.wacz`` otherwise, never published by a failed
+run. In a scheduled job, a 304 to the job's conditional request is held until the job settles
+it (``not_modified_settled``): trusted, it becomes a ``revisit`` record of the capture it
+confirms; not, the plain response it was. On an ok verdict the job's archive grows by the
+night's capture (:mod:`.jobarchive`); a killed run's capture is salvaged into the next run's.
 
 ``ReplayMiddleware`` (``-a replay=PATH``) sits at the same place and answers every request
 from the archive (robots.txt included), so nothing reaches the downloader. The answer goes
@@ -21,8 +26,9 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -35,19 +41,26 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 
-from harvester import stats
+from harvester import signals, stats
 from harvester.files import dataset_stem, partial_path
 from harvester.items import DocumentItem
-from harvester.publish import PublishGate
+from harvester.jobs.extension import JobExtension
+from harvester.publish import PublishGate, asides_of
 from harvester.streams import stream_kind
+from harvester.webarchive.jobarchive import Found, JobArchiveError, Source, find_captures, grow, salvage
+from harvester.webarchive.partials import CaptureFile, abandoned_captures, open_capture
 from harvester.webarchive.reader import WaczArchive
-from harvester.webarchive.wacz import Page, write_wacz
+from harvester.webarchive.wacz import WARC_NAME, Page, write_wacz
 from harvester.webarchive.warc import Capture, WarcStorage
 
 logger = logging.getLogger(__name__)
 
 #: ``Request.meta``: ``(record id, WARC-Date)`` of the capture the response was read from.
 CAPTURE_META = "harvester_capture"
+#: ``Request.meta``: a 304 to a conditional request, held until the job settles it.
+HELD_META = "harvester_held_304"
+#: Request headers that make a request conditional (a job's validators).
+VALIDATOR_HEADERS = (b"If-None-Match", b"If-Modified-Since")
 
 
 def software() -> str:
@@ -91,14 +104,32 @@ def wacz_beside(first: Path) -> Path:
     return first.with_name(dataset_stem(first) + ".wacz")
 
 
+@dataclass(frozen=True)
+class _Held304:
+    """A 304 to a conditional request, written once the job has settled it."""
+
+    url: str
+    method: str
+    request_headers: Any
+    status: int
+    response_headers: Any
+    protocol: str | None
+    date: str
+
+
 class CaptureMiddleware:
-    def __init__(self, crawler: Crawler, target: Path | None, folder: Path) -> None:
+    def __init__(self, crawler: Crawler, target: Path | None, folder: Path, job: str | None = None) -> None:
         self.crawler = crawler
         self.target = target
         """Where the WACZ goes; None: beside the first file the run stages (``auto``)."""
         self.folder = folder
+        self.job = job
+        """The scheduled job whose archive grows (``HARVESTER_JOB``), or None."""
         self.storage: WarcStorage | None = None
+        self.capture: CaptureFile | None = None
+        self.warc_name = WARC_NAME.removeprefix("archive/")
         self.titles: dict[str, str | None] = {}
+        self.revisits: list[tuple[_Held304, tuple[str, str]]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CaptureMiddleware:
@@ -108,8 +139,9 @@ class CaptureMiddleware:
             raise NotConfigured
         name = crawler.spidercls.name
         target: Path | None
-        if settings.get("HARVESTER_JOB"):
-            target = Path(settings.get("HARVESTER_JOBS_DIR")) / settings.get("HARVESTER_JOB") / "archive.wacz"
+        job = settings.get("HARVESTER_JOB") or None
+        if job:
+            target = Path(settings.get("HARVESTER_JOBS_DIR")) / job / "archive.wacz"
             folder = target.parent
         elif setting != "auto":
             target = Path(setting.replace("%(name)s", name))
@@ -125,9 +157,10 @@ class CaptureMiddleware:
             target, folder = None, first.parent
             while "%(" in str(folder):
                 folder = folder.parent
-        mw = cls(crawler, target, folder)
+        mw = cls(crawler, target, folder, job)
         crawler.signals.connect(mw.spider_opened, signal=scrapy_signals.spider_opened)
         crawler.signals.connect(mw.item_scraped, signal=scrapy_signals.item_scraped)
+        crawler.signals.connect(mw.not_modified_settled, signal=signals.not_modified_settled)
         # The WACZ is staged after the feeds, so the run's first staged file stays its dataset.
         done = (
             scrapy_signals.feed_exporter_closed if settings.getdict("FEEDS") else scrapy_signals.spider_closed
@@ -137,22 +170,72 @@ class CaptureMiddleware:
 
     def spider_opened(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".harvester-capture.", suffix=".warc.gz.partial", dir=self.folder)
-        os.close(fd)  # WarcStorage opens it again
-        self.storage = WarcStorage(Path(name), software())
+        left = abandoned_captures(self.folder)
+        self.capture = open_capture(self.folder)
+        if self.job:  # one WARC a night in the job's archive, named after the night
+            self.warc_name = datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + ".warc.gz"  # UTC
+        self.storage = WarcStorage(self.capture.path, software(), self.warc_name)
+        for path in left:
+            if self.job:
+                # The records a killed run of the job committed name captures in its file.
+                data, captures = salvage(path)
+                self.storage.append_records(data, captures)
+                self.storage.file.flush()
+                self.crawler.stats.inc_value(stats.WACZ_SALVAGED, len(captures))
+                logger.info("Salvaged %s responses from %s, the capture of a killed run", len(captures), path)
+            else:
+                logger.info("Removed %s, the capture of a run that was killed", path)
+            path.unlink(missing_ok=True)
 
     def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Response:
         if self.storage is None:
             return response
+        self._write_held(request)  # a 304 nobody settled, asked again: kept as it came
+        if self.job and response.status == 304 and _conditional(request):
+            # Trusted by the job, it is a revisit of the capture it confirms; if not, the
+            # plain response it was (not_modified_settled says which).
+            request.meta[HELD_META] = _Held304(
+                url=response.url, method=request.method, request_headers=request.headers.copy(),
+                status=response.status, response_headers=response.headers.copy(), protocol=response.protocol,
+                date=warc_now(),
+            )  # fmt: skip
+            return response
         capture = self.storage.store(
             url=response.url, method=request.method, request_headers=request.headers, status=response.status,
             response_headers=response.headers, body=response.body, protocol=response.protocol,
         )  # fmt: skip
+        # On disk before any record read from it is committed: a killed job's run is salvaged.
+        self.storage.file.flush()
         self.crawler.stats.inc_value(stats.WACZ_RESPONSES)
         request.meta[CAPTURE_META] = (capture.record_id, capture.date)
         return response
+
+    def not_modified_settled(
+        self, request: Request, response: Response, confirms: tuple[str, str] | None
+    ) -> None:
+        held = request.meta.pop(HELD_META, None)
+        if held is None or self.storage is None:
+            return
+        if confirms is None:
+            self._store_plain(held)
+        else:
+            self.revisits.append((held, confirms))  # written with what it refers to, at the end
+
+    def _write_held(self, request: Request) -> None:
+        held = request.meta.pop(HELD_META, None)
+        if held is not None:
+            self._store_plain(held)
+
+    def _store_plain(self, held: _Held304) -> None:
+        assert self.storage is not None
+        self.storage.store(
+            url=held.url, method=held.method, request_headers=held.request_headers, status=held.status,
+            response_headers=held.response_headers, body=b"", protocol=held.protocol,
+        )  # fmt: skip
+        self.storage.file.flush()
+        self.crawler.stats.inc_value(stats.WACZ_RESPONSES)
 
     def item_scraped(self, item: Any) -> None:
         if isinstance(item, DocumentItem) and item.capture_id:
@@ -162,6 +245,16 @@ class CaptureMiddleware:
         storage, self.storage = self.storage, None
         if storage is None:
             return
+        try:
+            self._package(storage)
+        finally:
+            storage.path.unlink(missing_ok=True)
+            if self.capture is not None:
+                self.capture.release()
+
+    def _package(self, storage: WarcStorage) -> None:
+        if self.revisits:
+            self._write_revisits(storage)
         storage.close()
         gate = self.crawler.get_extension(PublishGate)
         target = self.target
@@ -169,14 +262,15 @@ class CaptureMiddleware:
             target = wacz_beside(gate.staged[0].final)
         if target is None or gate is None:
             logger.info("No web archive: the run wrote no file to put it beside")
-            storage.path.unlink(missing_ok=True)
             return
         tmp = partial_path(target)
+        title = f"harvester: job {self.job}" if self.job else f"harvester: {target.stem}"
         try:
             with tmp.open("wb") as out:
                 write_wacz(
                     out, storage.path, storage.captures, self._pages(storage.captures),
-                    title=f"harvester: {target.stem}", software=software(), main_page=_main_page(storage.captures),
+                    title=title, software=software(), main_page=_main_page(storage.captures),
+                    warc_name=self.warc_name,
                 )  # fmt: skip
             self.crawler.stats.set_value(stats.WACZ_BYTES, tmp.stat().st_size)
         except OSError as exc:
@@ -184,9 +278,84 @@ class CaptureMiddleware:
             logger.error("Could not write the web archive %s (%s)", target, exc.strerror or exc)
             gate.lose(target, exc.strerror or str(exc))
             return
-        finally:
-            storage.path.unlink(missing_ok=True)
+        # Tonight's capture alone: kept aside as <name>.failed.wacz if the run fails; on an ok
+        # verdict a job's archive grows by it instead.
         gate.stage(tmp, target, "wacz")
+        if self.job:
+            gate.on_ok(lambda: self._grow(tmp, target, title))
+
+    def _write_revisits(self, storage: WarcStorage) -> None:
+        """The 304s the job trusted, as revisit records of the captures they confirm (found in
+        tonight's capture, or the job's archive and the failed nights' kept aside)."""
+        assert self.target is not None
+        tonight = {c.record_id: Found(c.url, c.date, c.digest) for c in storage.captures}
+        wanted = {capture_id for _, (capture_id, _) in self.revisits} - tonight.keys()
+        sources = _open_sources([self.target, *asides_of(self.target)])
+        try:
+            found = {**find_captures(sources, wanted), **tonight}
+        finally:
+            for source in sources:
+                source.close()
+        before = storage.file.tell()
+        for held, (capture_id, captured_at) in self.revisits:
+            original = found.get(capture_id)
+            storage.store_revisit(
+                url=held.url, method=held.method, request_headers=held.request_headers, status=held.status,
+                response_headers=held.response_headers, protocol=held.protocol, date=held.date,
+                refers_to=capture_id, refers_to_url=original.url if original else held.url,
+                refers_to_date=captured_at, digest=original.digest if original else None,
+            )  # fmt: skip
+        self.crawler.stats.inc_value(stats.WACZ_REVISITS, len(self.revisits))
+        self.crawler.stats.inc_value(stats.WACZ_REVISIT_BYTES, storage.file.tell() - before)
+        self.revisits = []
+
+    def _grow(self, tonight: Path, target: Path, title: str) -> None:
+        """The verdict is ok: the job's archive becomes the last one published, the captures
+        of the failed nights since, and tonight's (issue 17), in place of tonight's alone."""
+        job = self.crawler.get_extension(JobExtension)
+        captures = job.captures() if job is not None else {}
+        previous = target.stat().st_size if target.exists() else 0
+        out = partial_path(target)
+        sources: list[Source] = []
+        try:
+            sources = _open_sources([target, *asides_of(target), tonight])
+            main = sources[-1].package
+            with out.open("wb") as handle:
+                grown = grow(
+                    handle, sources, title=title, software=software(), wanted=set(captures),
+                    main_page=(main["mainPageUrl"], main["mainPageDate"]) if "mainPageUrl" in main else None,
+                )  # fmt: skip
+                handle.flush()
+                os.fsync(handle.fileno())
+        except (OSError, JobArchiveError) as exc:
+            out.unlink(missing_ok=True)
+            logger.error(
+                "Could not add tonight's capture to the job's web archive %s (%s); if that archive is "
+                "damaged, move it away: the next run starts a new one",
+                target, exc,
+            )  # fmt: skip
+            raise OSError(f"could not grow the job's web archive {target}: {exc}") from exc
+        finally:
+            for source in sources:
+                source.close()
+        os.replace(out, tonight)  # staged in its place: published with the dataset
+        size = tonight.stat().st_size
+        self.crawler.stats.set_value(stats.WACZ_BYTES, size)
+        self.crawler.stats.set_value(stats.WACZ_ADDED_BYTES, size - previous)
+        if grown.missing and job is not None:
+            urls = sorted(captures[c] for c in grown.missing)
+            self.crawler.stats.set_value(stats.WACZ_UNRESOLVED, len(urls))
+            logger.warning(
+                "%s published records name a capture the job's web archive lacks (an archive from "
+                "before it grew, or a night whose capture was lost), e.g. %s: they are fetched "
+                "again first in the next rolling refresh",
+                len(urls), urls[0],
+            )  # fmt: skip
+            job.fetch_again(urls)
+        logger.info(
+            "Job web archive %s: %s WARCs (one a night), %s captures, %s bytes (%+d tonight)",
+            target, grown.warcs, grown.captures, size, size - previous,
+        )  # fmt: skip
 
     def _pages(self, captures: Iterable[Capture]) -> Iterator[Page]:
         for capture in captures:
@@ -195,6 +364,28 @@ class CaptureMiddleware:
             results = urlsplit(capture.url).path.rstrip("/") == "/search"
             title = _results_title(capture.url) if results else self.titles[capture.record_id]
             yield Page(capture, title)
+
+
+def _open_sources(paths: list[Path]) -> list[Source]:
+    sources: list[Source] = []
+    try:
+        for path in paths:
+            if path.exists():
+                sources.append(Source.open(path))
+    except JobArchiveError:
+        for source in sources:
+            source.close()
+        raise
+    return sources
+
+
+def _conditional(request: Request) -> bool:
+    return any(name in request.headers for name in VALIDATOR_HEADERS)
+
+
+def warc_now() -> str:
+    """Now as a WARC 1.1 ``WARC-Date`` (UTC, microseconds)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _results_title(url: str) -> str:

@@ -1,0 +1,268 @@
+"""A scheduled job's growing web archive (issue 17): night after night on a churning replica,
+one WARC a night copied as stored, revisit records for the 304s the job trusts, every record's
+capture_id found in the archive, a failed night publishing nothing, replay of the job's archive.
+
+Nights are crawled in the test process (tests/crawling.py) with the job's history moved a day
+back between them (tests/nights.py); every archive is checked by py-wacz's validator and read
+back with warcio.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scrapy.http import Headers
+from scrapy.utils.defer import deferred_f_from_coro_f
+from warcio.archiveiterator import ArchiveIterator
+
+from harvester.webarchive.jobarchive import Source, salvage
+from harvester.webarchive.reader import WaczArchive
+from harvester.webarchive.warc import SERVER_NOT_MODIFIED, WarcStorage
+from replica.process import running_replica
+from tests.conftest import read_jsonl
+from tests.crawling import Crawl, crawl
+from tests.nights import a_day_passes
+from tests.test_jobs import free_port, summary
+from tests.test_wacz import assert_valid, index_of, pages_of, without_run_time
+
+DOCUMENTS = 120
+
+
+def members(path: Path) -> dict[str, bytes]:
+    """The WARCs of a WACZ, by name, as stored."""
+    with zipfile.ZipFile(path) as wacz:
+        for info in wacz.infolist():
+            if info.filename.startswith("archive/"):
+                assert info.compress_type == zipfile.ZIP_STORED
+        return {n: wacz.read(n) for n in wacz.namelist() if n.startswith("archive/")}
+
+
+def records(path: Path) -> dict[str, Any]:
+    """Every response and revisit record of a WACZ by record id: (type, WARC headers, HTTP
+    status, payload, size of its gzip member)."""
+    out = {}
+    for data in members(path).values():
+        iterator = ArchiveIterator(io.BytesIO(data))
+        for record in iterator:
+            if record.rec_type not in ("response", "revisit"):
+                continue
+            status = record.http_headers.get_statuscode() if record.http_headers else None
+            payload = record.content_stream().read()
+            iterator.read_to_end(record)
+            size = iterator.get_record_length()
+            out[record.rec_headers.get_header("WARC-Record-ID")] = (
+                record.rec_type, record.rec_headers, status, payload, size,
+            )  # fmt: skip
+    return out
+
+
+async def night(base_url: str, jobs: Path, **settings: Any) -> Crawl:
+    return await crawl(
+        base_url, "job=nightly", "details=true",
+        settings={"HARVESTER_JOBS_DIR": str(jobs), "HARVESTER_PAGE_SIZE": 20, "HARVESTER_WACZ": "auto",
+                  "HARVESTER_REPORT": False, "LOG_LEVEL": "WARNING", "HARVESTER_BACKOFF_BASE": 0, **settings},
+    )  # fmt: skip
+
+
+def assert_every_capture_resolves(folder: Path) -> dict[str, Any]:
+    """Each record of the job's dataset names a response or revisit record of its archive."""
+    found = records(folder / "archive.wacz")
+    dataset = read_jsonl(folder / "archive.jsonl")
+    assert dataset
+    for record in dataset:
+        kind, headers, status, _, _ = found[record["capture_id"]]
+        assert kind == "response" and status == "200", record["url"]
+        assert headers.get_header("WARC-Date") == record["captured_at"]
+    return found
+
+
+def assert_revisits_confirm(found: dict[str, Any]) -> list[Any]:
+    revisits = [r for r in found.values() if r[0] == "revisit"]
+    for _, headers, status, payload, size in revisits:
+        assert status == "304" and payload == b""
+        assert headers.get_header("WARC-Profile") == SERVER_NOT_MODIFIED
+        kind, original, _, _, _ = found[headers.get_header("WARC-Refers-To")]
+        assert kind == "response"
+        assert headers.get_header("WARC-Refers-To-Target-URI") == original.get_header("WARC-Target-URI")
+        assert headers.get_header("WARC-Refers-To-Date") == original.get_header("WARC-Date")
+        assert headers.get_header("WARC-Payload-Digest") == original.get_header("WARC-Payload-Digest")
+        assert size <= 1024  # the goal: a quiet night's 304 costs at most 1 KB
+    return revisits
+
+
+@deferred_f_from_coro_f
+async def test_a_job_archive_grows_night_by_night(tmp_path: Path) -> None:
+    port, jobs = free_port(), tmp_path / "jobs"
+    folder = jobs / "nightly"
+    wacz = folder / "archive.wacz"
+    faults = "aliases"  # rows linking /node/<nid> (pages captured at another address) and redirects
+
+    # Night 0: the first archive.
+    with running_replica(port=port, documents=DOCUMENTS, faults=faults) as rep:
+        first = await night(rep.base_url, jobs)
+    assert first.verdict == "ok", first.reasons
+    assert_valid(wacz)
+    assert len(members(wacz)) == 1
+    assert_every_capture_resolves(folder)
+    lines = [len(index_of(wacz))]
+
+    # Nights 1 and 2: uploads, edits, removals; untrusted 304s on night 2 (a lying front).
+    for number, extra in ((1, ""), (2, ",lie304@0.3/document/#1")):
+        a_day_passes(jobs)
+        before = members(wacz)
+        with running_replica(port=port, documents=DOCUMENTS, faults=faults + extra, night=number) as rep:
+            run = await night(rep.base_url, jobs)
+        assert run.verdict == "ok", run.reasons
+        assert_valid(wacz)
+        after = members(wacz)
+        # The last archive's WARCs copied byte for byte, and one more: tonight's.
+        assert {n: after[n] for n in before} == before and len(after) == len(before) + 1
+        found = assert_every_capture_resolves(folder)
+        revisits = assert_revisits_confirm(found)
+        assert len(revisits) >= run.stat("harvester/job/not_modified") > 0
+        index = index_of(wacz)
+        assert [" ".join(line[:2]) for line in index] == sorted(" ".join(line[:2]) for line in index)
+        lines.append(len(index))
+        assert lines[-1] == lines[-2] + run.stat("harvester/wacz/responses") + run.stat(
+            "harvester/wacz/revisits"
+        )
+        assert all(line[2]["warc-record-id"] in found for line in index)
+    # An untrusted 304 is the plain response it was, never a revisit: the page was asked again.
+    assert run.stat("harvester/job/untrusted_304") > 0
+    tonight = records(wacz).keys() - records_before(before)
+    plain_304 = [r for i, r in records(wacz).items() if i in tonight and r[0] == "response" and r[2] == "304"]
+    assert len(plain_304) == run.stat("harvester/job/untrusted_304")
+
+    # Night 3 fails (document pages answer 500): nothing published, tonight's capture aside.
+    a_day_passes(jobs)
+    published = wacz.read_bytes()
+    with running_replica(
+        port=port, documents=DOCUMENTS, faults=faults + ",500@0.5/document/", night=3
+    ) as rep:
+        failed = await night(rep.base_url, jobs, RETRY_TIMES=0, HARVESTER_JOB_MAX_FAILING=1)
+    assert failed.verdict == "failed"
+    assert wacz.read_bytes() == published
+    aside = folder / "archive.failed.wacz"
+    assert_valid(aside)
+    assert len(members(aside)) == 1  # that night's capture alone
+    recorded = failed.stat("harvester/job/recorded")
+    assert recorded > 0
+
+    # Night 4 publishes the records the failed night recorded: its capture joins the archive.
+    a_day_passes(jobs)
+    with running_replica(port=port, documents=DOCUMENTS, faults=faults, night=4) as rep:
+        fourth = await night(rep.base_url, jobs)
+    assert fourth.verdict == "ok", fourth.reasons
+    assert_valid(wacz)
+    assert len(members(wacz)) == 5 and not aside.exists()
+    found = assert_every_capture_resolves(folder)
+    assert_revisits_confirm(found)
+    assert summary(jobs)["web_archive"]["unresolved"] == 0
+
+    # A quiet night (the archive as it stood): only revisits and the pages the job fetched.
+    a_day_passes(jobs)
+    size = wacz.stat().st_size
+    before = members(wacz)
+    with running_replica(port=port, documents=DOCUMENTS, faults=faults, night=4) as rep:
+        quiet = await night(rep.base_url, jobs)
+    assert quiet.verdict == "ok", quiet.reasons
+    assert_valid(wacz)
+    added = records(wacz)
+    new = {i: r for i, r in added.items() if i not in records_before(before)}
+    responses = [r for r in new.values() if r[0] == "response"]
+    revisits = [r for r in new.values() if r[0] == "revisit"]
+    assert len(revisits) == quiet.stat("harvester/job/not_modified") > 0
+    fetched = quiet.stat("downloader/response_count") - quiet.stat("downloader/response_status_count/304", 0)
+    assert len(responses) == fetched
+    assert all(r[4] <= 1024 for r in revisits)
+    web = summary(jobs)["web_archive"]
+    assert web["added_bytes"] == wacz.stat().st_size - size > 0
+    assert web["revisits"] == len(revisits)
+    print(
+        f"\nquiet night: {len(revisits)} revisits ({web['revisit_bytes']} bytes with their requests; "
+        f"largest record {max(r[4] for r in revisits)} bytes), {len(responses)} responses, "
+        f"archive +{web['added_bytes']} bytes"
+    )
+    assert_every_capture_resolves(folder)
+
+    # Replay of the job's archive: each URL answers with its latest capture, a revisit with
+    # the capture it confirms; each record's page is the one its capture_id names.
+    archive = WaczArchive.open(wacz)
+    try:
+        for record in read_jsonl(folder / "archive.jsonl"):
+            _, headers, _, payload, _ = added[record["capture_id"]]
+            answer = archive.answer("GET", headers.get_header("WARC-Target-URI"))
+            assert answer is not None and answer.record_id == record["capture_id"], record["url"]
+            assert answer.body == payload
+    finally:
+        archive.close()
+    pages = pages_of(wacz)
+    assert len(pages) - 1 == len({p["id"] for p in pages[1:]}) >= len(read_jsonl(folder / "archive.jsonl"))
+
+
+def records_before(previous: dict[str, bytes]) -> set[str]:
+    ids = set()
+    for data in previous.values():
+        for record in ArchiveIterator(io.BytesIO(data)):
+            ids.add(record.rec_headers.get_header("WARC-Record-ID"))
+    return ids
+
+
+@deferred_f_from_coro_f
+async def test_a_replay_of_a_job_archive_resolves_revisits(tmp_path: Path) -> None:
+    port, jobs = free_port(), tmp_path / "jobs"
+    folder = jobs / "nightly"
+    with running_replica(port=port, documents=60) as rep:
+        assert (await night(rep.base_url, jobs)).verdict == "ok"
+        a_day_passes(jobs)
+        second = await night(rep.base_url, jobs, HARVESTER_JOB_FULL_EVERY_DAYS=1)  # refresh all: 304s
+    assert second.verdict == "ok" and second.stat("harvester/job/not_modified") == 60
+    dataset = read_jsonl(folder / "archive.jsonl")
+    # Replayed with the job's walk (newest upload first) and the replica stopped: every
+    # document page's latest capture is a revisit, answered with the page it confirms.
+    out = tmp_path / "replayed.jsonl"
+    start = f"{rep.base_url}/search?items_per_page=20&sort_bef_combine=created_DESC"
+    replay = await crawl(
+        rep.base_url, f"start_url={start}", "details=true", f"replay={folder / 'archive.wacz'}", out=out,
+        settings={"HARVESTER_PAGE_SIZE": 20},
+    )  # fmt: skip
+    assert replay.verdict == "ok", replay.reasons
+    assert replay.stat("harvester/replay/missing", 0) == 0
+    assert without_run_time(read_jsonl(out)) == without_run_time(dataset)
+
+
+def test_a_killed_capture_is_salvaged_whole_records_only(tmp_path: Path) -> None:
+    path = tmp_path / "capture.warc.gz.partial"
+    storage = WarcStorage(path, "test")
+    for n in range(3):
+        storage.store(
+            url=f"http://h/document/{n}", method="GET", request_headers=Headers(), status=200,
+            response_headers=Headers({"Content-Type": "text/html"}), body=b"<html>%d</html>" % n,
+        )  # fmt: skip
+    storage.close()
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-7])  # killed while writing the last request record
+    data, captures = salvage(path)
+    assert [c.url for c in captures] == [f"http://h/document/{n}" for n in range(3)]
+    assert [c.record_id for c in captures] == [c.record_id for c in storage.captures]
+    for capture in captures:
+        record = next(
+            iter(ArchiveIterator(io.BytesIO(data[capture.offset : capture.offset + capture.length])))
+        )
+        assert record.rec_headers.get_header("WARC-Record-ID") == capture.record_id
+    # Cut inside a response record: that one is dropped, the records before it kept.
+    path.write_bytes(whole[: storage.captures[2].offset + 20])
+    assert [c.url for c in salvage(path)[1]] == ["http://h/document/0", "http://h/document/1"]
+    path.write_bytes(b"")
+    assert salvage(path) == (b"", [])
+
+
+def test_a_source_lists_its_warcs(tmp_path: Path) -> None:
+    bad = tmp_path / "x.wacz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(Exception, match="cannot read"):
+        Source.open(bad)
