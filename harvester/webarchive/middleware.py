@@ -300,8 +300,7 @@ class CaptureMiddleware:
         for held, (capture_id, captured_at) in self.revisits:
             original = found.get(capture_id)
             storage.store_revisit(
-                url=held.url, method=held.method, request_headers=held.request_headers, status=held.status,
-                response_headers=held.response_headers, protocol=held.protocol, date=held.date,
+                url=held.url, method=held.method, request_headers=held.request_headers, date=held.date,
                 refers_to=capture_id, refers_to_url=original.url if original else held.url,
                 refers_to_date=captured_at, digest=original.digest if original else None,
             )  # fmt: skip

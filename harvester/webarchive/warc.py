@@ -7,10 +7,13 @@ lies in the file (offset and length of its gzip member) so the CDXJ index is wri
 reading the WARC again.
 
 A ``304 Not Modified`` that a scheduled job trusted is written as a ``revisit`` record of the
-WARC 1.1 profile *server-not-modified* instead (:meth:`WarcStorage.store_revisit`): the 304's
-status line and headers, pointing at the capture it confirms (``WARC-Refers-To``, its target
-URI and date), with that capture's payload digest (the payload of such a revisit is the one
-the validators came from, WARC 1.1 section 6.7.3).
+WARC 1.1 profile *server-not-modified* instead (:meth:`WarcStorage.store_revisit`), pointing at
+the capture it confirms (``WARC-Refers-To``, its target URI and date), with that capture's
+payload digest (the payload of such a revisit is the one the validators came from, WARC 1.1
+section 6.7.3), followed by the conditional request that the 304 answered. Its block is empty
+(the profile allows it): pywb replays a revisit whose block holds the 304's status line as
+that 304, with no body, even as a URL's latest capture; an empty one it resolves to the page
+it confirms.
 """
 
 from __future__ import annotations
@@ -143,9 +146,6 @@ class WarcStorage:
         url: str,
         method: str,
         request_headers: Any,
-        status: int,
-        response_headers: Any,
-        protocol: str | None,
         date: str,
         refers_to: str,
         refers_to_url: str,
@@ -154,18 +154,13 @@ class WarcStorage:
     ) -> Capture:
         """A trusted 304 received at ``date``: a ``revisit`` record (server-not-modified) of
         the capture ``refers_to`` (its target URI, date and payload ``digest``, when known)."""
-        http_headers = StatusAndHeaders(
-            status_line(status), _header_pairs(response_headers), protocol=protocol or "HTTP/1.1"
-        )
         headers = {
             "WARC-Date": date, "WARC-Profile": SERVER_NOT_MODIFIED, "WARC-Refers-To": refers_to,
             "WARC-Refers-To-Target-URI": refers_to_url, "WARC-Refers-To-Date": refers_to_date,
         }  # fmt: skip
         if digest:
             headers["WARC-Payload-Digest"] = digest
-        revisit = self.writer.create_warc_record(
-            url, "revisit", http_headers=http_headers, warc_headers_dict=headers
-        )
+        revisit = self.writer.create_warc_record(url, "revisit", warc_headers_dict=headers)
         if not digest:  # not the digest of an empty payload: unknown
             revisit.rec_headers.remove_header("WARC-Payload-Digest")
         offset = self.file.tell()
@@ -174,7 +169,7 @@ class WarcStorage:
         record_id = revisit.rec_headers.get_header("WARC-Record-ID")
         self._write_request(url, method, request_headers, date, record_id)
         capture = Capture(
-            record_id=record_id, date=date, url=url, status=status, mime=REVISIT_MIME, digest=digest or "",
+            record_id=record_id, date=date, url=url, status=304, mime=REVISIT_MIME, digest=digest or "",
             offset=offset, length=length,
         )  # fmt: skip
         self.captures.append(capture)
