@@ -32,7 +32,7 @@ from tests.conftest import ROOT, read_jsonl, run_crawl
 from tests.crawling import Crawl, crawl
 from tests.nights import a_day_passes
 from tests.test_jobs import committed, crawl_cmd, free_port, kill_when, summary
-from tests.test_wacz import assert_valid, index_of, pages_of, without_run_time
+from tests.test_wacz import assert_valid, index_of, pages_of, rewritten, without_run_time
 
 DOCUMENTS = 120
 
@@ -329,3 +329,37 @@ def test_a_killed_job_run_is_salvaged_into_the_next(tmp_path: Path) -> None:
     assert_valid(folder / "archive.wacz")
     assert_every_capture_resolves(folder)
     assert not list(folder.glob(".*.partial"))
+
+
+@deferred_f_from_coro_f
+async def test_a_damaged_job_archive_is_never_grown_and_a_lost_one_is_healed(tmp_path: Path) -> None:
+    port, jobs = free_port(), tmp_path / "jobs"
+    folder = jobs / "nightly"
+    wacz = folder / "archive.wacz"
+    with running_replica(port=port, documents=60) as rep:
+        assert (await night(rep.base_url, jobs)).verdict == "ok"
+        # A bit flipped in the stored WARC (the ZIP's own CRC rewritten to match).
+        name = next(iter(members(wacz)))
+        damaged = rewritten(wacz, tmp_path / "damaged.wacz", damage=name)
+        os.replace(damaged, wacz)
+        before = wacz.read_bytes()
+        a_day_passes(jobs)
+        refused = await night(rep.base_url, jobs)
+        assert refused.verdict == "failed"
+        assert any("could not grow the job's web archive" in r and "sha256" in r for r in refused.reasons)
+        assert wacz.read_bytes() == before  # never extended, never replaced
+        # Moved away, the archive starts again: the records whose capture is gone are named
+        # and counted, and their next refresh reads the whole page (a 304 would confirm a page
+        # the archive cannot show).
+        wacz.rename(tmp_path / "damaged-moved.wacz")
+        a_day_passes(jobs)
+        restarted = await night(rep.base_url, jobs)
+        assert restarted.verdict == "ok", restarted.reasons
+        assert summary(jobs)["web_archive"]["unresolved"] == 60
+        a_day_passes(jobs)
+        healed = await night(rep.base_url, jobs, HARVESTER_JOB_FULL_EVERY_DAYS=1)  # every one refreshed
+    assert healed.verdict == "ok", healed.reasons
+    assert healed.stat("harvester/job/not_modified", 0) == 0
+    assert summary(jobs)["web_archive"]["unresolved"] == 0
+    assert_valid(wacz)
+    assert_every_capture_resolves(folder)

@@ -7,8 +7,10 @@ makes is checked by py-wacz's validator and read back with warcio, clients that 
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -22,6 +24,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from harvester.exceptions import ArgumentError
 from harvester.webarchive.reader import WaczArchive
+from harvester.webarchive.warc import WarcStorage
 from replica.process import running_replica
 from tests import crawling
 from tests.conftest import read_jsonl, run_crawl
@@ -340,3 +343,36 @@ def test_the_command_line_refuses_a_bad_archive_in_one_line(tmp_path: Path) -> N
     )
     assert "Traceback" not in result.stderr
     assert not out.exists() and not out.with_name("out.wacz").exists()
+
+
+@deferred_f_from_coro_f
+async def test_a_full_disk_during_capture_fails_the_run_and_keeps_no_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "korea.jsonl"
+    wacz = out.with_name("korea.wacz")
+    with running_replica(documents=40) as rep:
+        good = await crawl(rep.base_url, "details=true", out=out)
+        assert good.verdict == "ok", good.reasons
+        before = wacz.read_bytes()
+        # The disk fills up once the capture holds 200 KB.
+        real_write = WarcStorage._write
+        failed: list[int] = []
+
+        def write(storage: WarcStorage, record: Any) -> None:
+            if storage.file.tell() > 200_000:
+                failed.append(storage.file.tell())
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            real_write(storage, record)
+
+        monkeypatch.setattr(WarcStorage, "_write", write)
+        full = await crawl(rep.base_url, "details=true", out=out)
+    assert failed, "the full disk was not staged"
+    assert full.verdict == "failed"
+    assert "an output could not be written in full (see the errors above)" in full.reasons
+    assert full.stat("harvester/output/lost") == [f"{wacz} (No space left on device)"]
+    # Nothing published, no half-written WACZ where a reader looks (nor kept aside), no capture left.
+    assert wacz.read_bytes() == before
+    assert not out.with_name("korea.failed.wacz").exists()
+    assert not list(tmp_path.glob(".*.partial"))
+    assert out.with_name("korea.failed.jsonl").exists()  # the records themselves are kept aside

@@ -363,10 +363,10 @@ class JobExtension:
             str(r["capture_id"]): str(r["url"]) for r in self.store.present_records() if r.get("capture_id")
         }
 
-    def fetch_again(self, urls: list[str]) -> None:
-        """Documents whose capture the job's web archive lacks: first in the next rolling
-        refresh, which captures them again."""
-        self.store.forget_fetch(urls)
+    def fetch_whole(self, urls: list[str]) -> None:
+        """Documents whose capture the job's web archive lacks: their next refresh (within
+        the refresh period) asks without validators, so it captures the page again."""
+        self.store.forget_validators(urls)
 
     def end(self, status: str, reasons: list[str]) -> None:
         """End the run: a new baseline when it is ok; resumable when interrupted."""

@@ -480,9 +480,12 @@ class JobStore:
             out.append(json.loads(record))
         return out
 
-    def forget_fetch(self, urls: list[str]) -> None:
-        """These documents count as never fetched: the rolling refresh takes them first."""
-        self.conn.executemany("UPDATE documents SET fetched_run=NULL WHERE url=?", [(u,) for u in urls])
+    def forget_validators(self, urls: list[str]) -> None:
+        """These documents are asked for without validators next time (a 304 would confirm a
+        page the job cannot show): their next refresh reads the whole page."""
+        self.conn.executemany(
+            "UPDATE documents SET etag=NULL, last_modified=NULL WHERE url=?", [(u,) for u in urls]
+        )
         self._maybe_commit()
 
     def place_of(self, url: str) -> tuple[Any, Any]:

@@ -24,8 +24,11 @@ from: ``capture_id`` (its ``WARC-Record-ID``) and ``captured_at`` (its ``WARC-Da
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import time
+import zipfile
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,6 +62,8 @@ logger = logging.getLogger(__name__)
 CAPTURE_META = "harvester_capture"
 #: ``Request.meta``: a 304 to a conditional request, held until the job settles it.
 HELD_META = "harvester_held_304"
+#: What reading a damaged or unreadable archive raises (zipfile's CRC check, a bad index line).
+ARCHIVE_ERRORS = (OSError, JobArchiveError, zipfile.BadZipFile, EOFError, ValueError, KeyError)
 #: Request headers that make a request conditional (a job's validators).
 VALIDATOR_HEADERS = (b"If-None-Match", b"If-Modified-Since")
 
@@ -130,6 +135,8 @@ class CaptureMiddleware:
         self.warc_name = WARC_NAME.removeprefix("archive/")
         self.titles: dict[str, str | None] = {}
         self.revisits: list[tuple[_Held304, tuple[str, str]]] = []
+        self.broken: str | None = None
+        """Why the capture could not be written whole (a full disk): no archive is kept."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CaptureMiddleware:
@@ -202,15 +209,31 @@ class CaptureMiddleware:
                 date=warc_now(),
             )  # fmt: skip
             return response
-        capture = self.storage.store(
-            url=response.url, method=request.method, request_headers=request.headers, status=response.status,
-            response_headers=response.headers, body=response.body, protocol=response.protocol,
-        )  # fmt: skip
-        # On disk before any record read from it is committed: a killed job's run is salvaged.
-        self.storage.file.flush()
+        if self.broken is not None:
+            return response
+        try:
+            capture = self.storage.store(
+                url=response.url, method=request.method, request_headers=request.headers,
+                status=response.status, response_headers=response.headers, body=response.body,
+                protocol=response.protocol,
+            )  # fmt: skip
+            # On disk before any record read from it is committed: a killed job's run is salvaged.
+            self.storage.file.flush()
+        except OSError as exc:
+            self._broke(exc)
+            return response
         self.crawler.stats.inc_value(stats.WACZ_RESPONSES)
         request.meta[CAPTURE_META] = (capture.record_id, capture.date)
         return response
+
+    def _broke(self, exc: OSError) -> None:
+        self.broken = exc.strerror or str(exc)
+        self.crawler.stats.inc_value(stats.OUTPUT_ERRORS)
+        logger.error(
+            "Could not write the web archive's capture %s (%s): no web archive is kept, and the run "
+            "fails; free space, then run again",
+            self.capture.path if self.capture else self.folder, self.broken,
+        )  # fmt: skip
 
     def not_modified_settled(
         self, request: Request, response: Response, confirms: tuple[str, str] | None
@@ -230,11 +253,17 @@ class CaptureMiddleware:
 
     def _store_plain(self, held: _Held304) -> None:
         assert self.storage is not None
-        self.storage.store(
-            url=held.url, method=held.method, request_headers=held.request_headers, status=held.status,
-            response_headers=held.response_headers, body=b"", protocol=held.protocol,
-        )  # fmt: skip
-        self.storage.file.flush()
+        if self.broken is not None:
+            return
+        try:
+            self.storage.store(
+                url=held.url, method=held.method, request_headers=held.request_headers, status=held.status,
+                response_headers=held.response_headers, body=b"", protocol=held.protocol,
+            )  # fmt: skip
+            self.storage.file.flush()
+        except OSError as exc:
+            self._broke(exc)
+            return
         self.crawler.stats.inc_value(stats.WACZ_RESPONSES)
 
     def item_scraped(self, item: Any) -> None:
@@ -253,15 +282,25 @@ class CaptureMiddleware:
                 self.capture.release()
 
     def _package(self, storage: WarcStorage) -> None:
-        if self.revisits:
-            self._write_revisits(storage)
-        storage.close()
         gate = self.crawler.get_extension(PublishGate)
         target = self.target
         if target is None and gate is not None and gate.staged:
             target = wacz_beside(gate.staged[0].final)
         if target is None or gate is None:
+            storage.close()
             logger.info("No web archive: the run wrote no file to put it beside")
+            return
+        try:
+            if self.revisits and self.broken is None:
+                self._write_revisits(storage)
+            storage.close()
+        except OSError as exc:
+            self.broken = self.broken or exc.strerror or str(exc)
+        if self.broken is not None:
+            # A capture that could not be written whole: neither published nor kept aside.
+            with contextlib.suppress(OSError):
+                storage.file.close()
+            gate.lose(target, self.broken)
             return
         tmp = partial_path(target)
         title = f"harvester: job {self.job}" if self.job else f"harvester: {target.stem}"
@@ -290,12 +329,16 @@ class CaptureMiddleware:
         assert self.target is not None
         tonight = {c.record_id: Found(c.url, c.date, c.digest) for c in storage.captures}
         wanted = {capture_id for _, (capture_id, _) in self.revisits} - tonight.keys()
-        sources = _open_sources([self.target, *asides_of(self.target)])
+        found = dict(tonight)
         try:
-            found = {**find_captures(sources, wanted), **tonight}
-        finally:
-            for source in sources:
-                source.close()
+            sources = _open_sources([self.target, *asides_of(self.target)])
+            try:
+                found.update(find_captures(sources, wanted))
+            finally:
+                for source in sources:
+                    source.close()
+        except ARCHIVE_ERRORS as exc:  # growing the archive fails the run, saying why
+            logger.warning("Could not read the job's web archive to find what its 304s confirm: %s", exc)
         before = storage.file.tell()
         for held, (capture_id, captured_at) in self.revisits:
             original = found.get(capture_id)
@@ -314,6 +357,7 @@ class CaptureMiddleware:
         job = self.crawler.get_extension(JobExtension)
         captures = job.captures() if job is not None else {}
         previous = target.stat().st_size if target.exists() else 0
+        started = time.monotonic()
         out = partial_path(target)
         sources: list[Source] = []
         try:
@@ -326,7 +370,7 @@ class CaptureMiddleware:
                 )  # fmt: skip
                 handle.flush()
                 os.fsync(handle.fileno())
-        except (OSError, JobArchiveError) as exc:
+        except ARCHIVE_ERRORS as exc:
             out.unlink(missing_ok=True)
             logger.error(
                 "Could not add tonight's capture to the job's web archive %s (%s); if that archive is "
@@ -346,14 +390,14 @@ class CaptureMiddleware:
             self.crawler.stats.set_value(stats.WACZ_UNRESOLVED, len(urls))
             logger.warning(
                 "%s published records name a capture the job's web archive lacks (an archive from "
-                "before it grew, or a night whose capture was lost), e.g. %s: they are fetched "
-                "again first in the next rolling refresh",
+                "before it grew, or a night whose capture was lost), e.g. %s: their next refresh "
+                "fetches the whole page again",
                 len(urls), urls[0],
             )  # fmt: skip
-            job.fetch_again(urls)
+            job.fetch_whole(urls)
         logger.info(
-            "Job web archive %s: %s WARCs (one a night), %s captures, %s bytes (%+d tonight)",
-            target, grown.warcs, grown.captures, size, size - previous,
+            "Job web archive %s: %s WARCs (one a night), %s captures, %s bytes (%+d tonight), written in %.1f s",
+            target, grown.warcs, grown.captures, size, size - previous, time.monotonic() - started,
         )  # fmt: skip
 
     def _pages(self, captures: Iterable[Capture]) -> Iterator[Page]:
