@@ -23,9 +23,10 @@ from scrapy.http import Headers
 from scrapy.utils.defer import deferred_f_from_coro_f
 from warcio.archiveiterator import ArchiveIterator
 
-from harvester.webarchive.jobarchive import Source, salvage
+from harvester.webarchive.jobarchive import Source, grow, salvage
 from harvester.webarchive.partials import abandoned_captures, open_capture
 from harvester.webarchive.reader import WaczArchive
+from harvester.webarchive.wacz import write_wacz
 from harvester.webarchive.warc import SERVER_NOT_MODIFIED, WarcStorage
 from replica.process import running_replica
 from tests.conftest import ROOT, read_jsonl, run_crawl
@@ -363,3 +364,49 @@ async def test_a_damaged_job_archive_is_never_grown_and_a_lost_one_is_healed(tmp
     assert summary(jobs)["web_archive"]["unresolved"] == 0
     assert_valid(wacz)
     assert_every_capture_resolves(folder)
+
+
+def small_wacz(path: Path, name: str, pages: int) -> list[str]:
+    """A WACZ of ``pages`` responses in ``archive/<name>``; their record ids."""
+    storage = WarcStorage(path.with_suffix(".warc.gz"), "test", name)
+    for n in range(pages):
+        storage.store(
+            url=f"http://h/document/{name}-{n}", method="GET", request_headers=Headers(), status=200,
+            response_headers=Headers({"Content-Type": "text/html"}), body=b"<html>%d</html>" % n,
+        )  # fmt: skip
+    storage.close()
+    with path.open("wb") as out:
+        write_wacz(out, storage.path, storage.captures, [], title="t", software="s", warc_name=name)
+    return [c.record_id for c in storage.captures]
+
+
+def test_an_archive_written_before_archives_grew_is_grown_with_its_record_ids(tmp_path: Path) -> None:
+    old_ids = small_wacz(tmp_path / "new.wacz", "data.warc.gz", 3)
+    # As harvester wrote it before: indexes/index.cdxj, no warc-record-id in its lines.
+    legacy = tmp_path / "legacy.wacz"
+    with zipfile.ZipFile(tmp_path / "new.wacz") as new, zipfile.ZipFile(legacy, "w") as out:
+        for info in new.infolist():
+            data = new.read(info)
+            if info.filename == "indexes/index.cdx":
+                info.filename = "indexes/index.cdxj"
+                lines = [line.rsplit(', "warc-record-id"', 1)[0] + "}" for line in data.decode().splitlines()]
+                data = ("\n".join(lines) + "\n").encode()
+            out.writestr(info, data)
+    tonight_ids = small_wacz(tmp_path / "tonight.wacz", "data.warc.gz", 2)  # the same WARC name
+    grown = tmp_path / "grown.wacz"
+    sources = [Source.open(legacy), Source.open(tmp_path / "tonight.wacz")]
+    with grown.open("wb") as out:
+        result = grow(out, sources, title="t", software="s", main_page=None, wanted={*old_ids, *tonight_ids})
+    for source in sources:
+        source.close()
+    assert result.missing == set() and result.warcs == 2 and result.captures == 5
+    assert sorted(members(grown)) == ["archive/data-2.warc.gz", "archive/data.warc.gz"]
+    assert_valid(grown)
+    archive = WaczArchive.open(grown)
+    try:
+        assert sorted(archive.by_id) == sorted([*old_ids, *tonight_ids])
+        answer = archive.answer("GET", "http://h/document/data.warc.gz-1")
+        assert answer is not None and answer.body == b"<html>1</html>"
+        assert answer.record_id == tonight_ids[1]  # the later night's capture of that URL
+    finally:
+        archive.close()

@@ -110,7 +110,13 @@ class Source:
         return None
 
     def part(self, info: zipfile.ZipInfo) -> WarcPart:
-        return WarcPart(self.name_of(info), lambda: self.zip.open(info), info.file_size, self.digest_of(info))
+        return WarcPart(
+            self.name_of(info),
+            lambda: self.zip.open(info),
+            info.file_size,
+            self.digest_of(info),
+            str(self.path),
+        )
 
     def raw_lines(self) -> Iterator[str]:
         with self.zip.open(self.index_name) as member:

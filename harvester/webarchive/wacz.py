@@ -79,6 +79,8 @@ class WarcPart:
     size: int
     sha256: str | None = None
     """The digest it must have (``sha256:...``), checked as it is copied; None: not known."""
+    origin: str = ""
+    """The WACZ it is copied from, for the message when its digest differs."""
 
 
 class DigestMismatch(OSError):
@@ -171,7 +173,9 @@ def write_package(
                     size += len(chunk)
             found = f"sha256:{digest.hexdigest()}"
             if part.sha256 is not None and found != part.sha256:
-                raise DigestMismatch(f"archive/{part.name} does not match the sha256 its archive recorded")
+                raise DigestMismatch(
+                    f"archive/{part.name} of {part.origin or 'its archive'} does not match the sha256 recorded for it"
+                )
             resources.append(
                 {"name": part.name, "path": f"archive/{part.name}", "hash": found, "bytes": size}
             )
