@@ -125,9 +125,19 @@ _FIXES = {
 }
 
 
+#: What Scrapyd adds to the arguments of every run it starts (``scrapyd.launcher``): ``_job``,
+#: its own id of the run (``schedule.json``'s ``jobid``, a new one each time), and ``_version``
+#: when ``schedule.json`` names an egg version. Scrapyd's bookkeeping, not arguments of ours:
+#: let through, unchecked and unused. Scrapyd's ``_job`` is not our ``job`` (a scheduled job's
+#: name, the same every night), which ``schedule.json`` passes as ``job=NAME`` like any argument.
+SCRAPYD_ARGUMENTS = frozenset({"_job", "_version"})
+
+
 def parse_args(raw: dict[str, Any]) -> ArchiveArgs:
     """Validate ``-a`` arguments; raise :class:`ArgumentError` naming the first bad one.
 
+    >>> parse_args({"job": "nightly", "_job": "57b0f7f2f05111f18c5402fc00000001"}).job
+    'nightly'
     >>> parse_args({"detials": "true"})
     Traceback (most recent call last):
     ...
@@ -137,6 +147,7 @@ def parse_args(raw: dict[str, Any]) -> ArchiveArgs:
     ...
     harvester.exceptions.ArgumentError: argument max_pages='0': give a whole number of pages, 1 or more (or leave it out for every page)
     """
+    raw = {name: value for name, value in raw.items() if name not in SCRAPYD_ARGUMENTS}
     try:
         return ArchiveArgs.model_validate(raw)
     except ValidationError as exc:

@@ -30,6 +30,7 @@ from harvester.exceptions import ArgumentError
 from harvester.exporters import csv_export_kwargs
 from harvester.files import OutputPathError, lock_output, release_outputs, resolve_output
 from harvester.items import FIELD_ORDER, LISTING_FIELDS
+from harvester.outputs import exporter_formats, suffix_of
 from harvester.parquet import pyarrow_missing
 from harvester.settings import FEEDS as DEFAULT_FEEDS
 from harvester.settings import HARVESTER_JOBS_DIR as DEFAULT_JOBS_DIR
@@ -127,6 +128,7 @@ def configure(settings: Settings, args: ArchiveArgs) -> RunConfig:
         settings.set("HARVESTER_JOB_FULL", args.full, priority="spider")
         settings.set("HARVESTER_JOB_ARGS", args.model_dump_json(exclude={"full"}), priority="spider")
         _check_folder(Path(settings.get("HARVESTER_JOBS_DIR")) / args.job, "HARVESTER_JOBS_DIR")
+        _check_job_formats(settings)
     else:
         _check_feeds(settings)
     return RunConfig(base_url=base, host=host)
@@ -272,6 +274,33 @@ def _check_numbers(settings: Settings) -> None:
             raise ArgumentError(name, settings.get(name), "give True or False") from None
 
 
+def _check_job_formats(settings: Settings) -> None:
+    """``HARVESTER_JOB_FORMATS``: formats with an exporter, JSON Lines among them."""
+    given = settings.get("HARVESTER_JOB_FORMATS")
+    formats = [str(f).strip() for f in settings.getlist("HARVESTER_JOB_FORMATS")]
+    known = exporter_formats(settings)
+    for fmt in formats:
+        if fmt not in known:
+            raise ArgumentError(
+                "HARVESTER_JOB_FORMATS", given, f"{fmt!r} is not a format; give formats of {', '.join(known)}"
+            )
+        if fmt == "parquet" and (missing := pyarrow_missing()):
+            raise ArgumentError("HARVESTER_JOB_FORMATS", given, missing)
+    suffixes = [suffix_of(f) for f in formats]
+    if "jsonl" not in suffixes:
+        raise ArgumentError(
+            "HARVESTER_JOB_FORMATS", given,
+            "a job always publishes JSON Lines (archive.jsonl: its dataset of record); add jsonlines",
+        )  # fmt: skip
+    if len(set(suffixes)) != len(suffixes):
+        raise ArgumentError(
+            "HARVESTER_JOB_FORMATS", given, "a format is named twice (jsonlines, jsonl and jl are one)"
+        )
+    settings.set(
+        "HARVESTER_JOB_FORMATS", formats, priority=settings.getpriority("HARVESTER_JOB_FORMATS") or "project"
+    )
+
+
 def _check_feeds(settings: Settings) -> None:
     try:
         _check_each_feed(settings)
@@ -297,6 +326,12 @@ def _check_each_feed(settings: Settings) -> None:
             _check_stream(path, kind, settings.getfloat("HARVESTER_STREAM_WAIT"))
             continue
         fmt = str(options.get("format", ""))
+        if options.get("batch_item_count") or settings.getint("FEED_EXPORT_BATCH_ITEM_COUNT"):
+            raise ArgumentError(
+                "output", text,
+                "batches (batch_item_count, FEED_EXPORT_BATCH_ITEM_COUNT) are not supported: a file is "
+                "published whole, with the places of documents that moved during the walk corrected",
+            )  # fmt: skip
         if fmt == "parquet" and (missing := pyarrow_missing()):
             raise ArgumentError("output", text, missing)
         append = not options.get("overwrite", False)

@@ -38,7 +38,8 @@ class GatedFileFeedStorage(FileFeedStorage):
         self, uri: str, *, feed_options: dict[str, Any] | None = None, crawler: Crawler | None = None
     ) -> None:
         super().__init__(uri, feed_options=feed_options)
-        self.format = (feed_options or {}).get("format", "")
+        self.feed_options = dict(feed_options or {})
+        self.format = self.feed_options.get("format", "")
         self.crawler = crawler
         self.gate: PublishGate | None = None
         self._tmp: Path | None = None
@@ -104,4 +105,6 @@ class GatedFileFeedStorage(FileFeedStorage):
             self._tmp.unlink(missing_ok=True)
             self.gate.lose(self._final, raw.error.strerror or str(raw.error))
             return
-        self.gate.stage(self._tmp, self._final, self.format, append=self.write_mode == "ab")
+        self.gate.stage(
+            self._tmp, self._final, self.format, append=self.write_mode == "ab", feed=self.feed_options
+        )

@@ -17,10 +17,8 @@ only when a Parquet feed is asked for.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exporters import BaseItemExporter
@@ -155,37 +153,3 @@ class ParquetItemExporter(BaseItemExporter):
         self._flush()
         if self.writer is not None:
             self.writer.close()  # writes the footer; the feed storage closes the file
-
-
-def correct_parquet(path: Path, corrections: Mapping[str, tuple[int, str]]) -> int:
-    """Rewrite ``position`` and ``listing_url`` of moved documents in a Parquet file, a row
-    group at a time (memory stays flat); the schema and the row groups stay as they were."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    source = pq.ParquetFile(path)
-    names: Sequence[str] = source.schema_arrow.names
-    if "url" not in names:
-        return 0
-    fixed = 0
-    out = path.with_name(path.name + ".fix")
-    try:
-        with pq.ParquetWriter(out, source.schema_arrow, compression="zstd") as writer:
-            for index in range(source.num_row_groups):
-                table = source.read_row_group(index)
-                moved = [corrections.get(str(url)) for url in table.column("url").to_pylist()]
-                if any(m is not None for m in moved):
-                    fixed += sum(m is not None for m in moved)
-                    for name, part in (("position", 0), ("listing_url", 1)):
-                        if name in names:
-                            at = names.index(name)
-                            old = table.column(at).to_pylist()
-                            new = [old[i] if m is None else m[part] for i, m in enumerate(moved)]
-                            table = table.set_column(
-                                at, table.schema.field(at), pa.array(new, type=table.schema.field(at).type)
-                            )
-                writer.write_table(table, row_group_size=max(table.num_rows, 1))
-        os.replace(out, path)
-    finally:
-        out.unlink(missing_ok=True)
-    return fixed

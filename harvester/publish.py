@@ -5,8 +5,14 @@ write complete files aside and *stage* them here. When the run is judged
 (:mod:`harvester.report.extension`), the gate either puts every staged file in place
 (``-o`` appends only then) or, when the verdict is not ok, leaves every published file byte
 for byte as it was and keeps the run's records aside as ``<name>.failed<suffix>`` for
-inspection. Files whose results moved during the walk get their ``position`` and
-``listing_url`` corrected first.
+inspection.
+
+When results moved during the walk, a single run's files are written again, before they are
+put in place, from the run's records with each moved record's ``position`` and
+``listing_url`` corrected (:mod:`harvester.corrections`), by the same exporter and options as
+their feed (:mod:`harvester.outputs`): every format is corrected the same way. The records
+are kept for that as the run goes, pickled in an unnamed temporary file beside the first
+output (gone with the process, however it ends).
 """
 
 from __future__ import annotations
@@ -14,18 +20,24 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import pickle
 import shutil
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
+from scrapy import signals as scrapy_signals
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
 from harvester import signals
 from harvester import stats as keys
-from harvester.corrections import apply_corrections
+from harvester.corrections import corrected
 from harvester.files import fsync_file, partial_path, release_outputs, replace_keeping_mode
+from harvester.outputs import write_file
+from harvester.streams import stream_kind
 from harvester.walk import WalkOutcome
 
 logger = logging.getLogger(__name__)
@@ -37,6 +49,9 @@ class Staged:
     final: Path
     fmt: str = ""
     append: bool = False
+    feed: dict[str, Any] | None = None
+    """The feed's options when the file holds this run's records as its feed exported them
+    (written again, corrected, when results moved); None for any other file."""
 
 
 @dataclass
@@ -94,20 +109,61 @@ class PublishGate:
         self.stats: StatsCollector | None = None
         self.run: object = None
         """The run's settings: the key of its outputs' locks (:func:`harvester.files.lock_output`)."""
+        self.crawler: Crawler | None = None
+        self.records: IO[bytes] | None = None
+        """This run's records as its feeds received them (pickled), while a file feed may need them."""
+        self.records_error: str | None = None
+        self.records_folder: Path | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PublishGate:
         gate = cls()
         gate.stats = crawler.stats
         gate.run = crawler.settings
+        gate.crawler = crawler
         crawler.signals.connect(gate.walk_finished, signal=signals.walk_finished)
+        folder = _first_file_folder(crawler.settings.getdict("FEEDS"))
+        if folder is not None and not crawler.settings.get("HARVESTER_JOB"):
+            gate.records_folder = folder
+            crawler.signals.connect(gate.spider_opened, signal=scrapy_signals.spider_opened)
+            crawler.signals.connect(gate.item_scraped, signal=scrapy_signals.item_scraped)
         return gate
+
+    def spider_opened(self) -> None:
+        assert self.records_folder is not None
+        try:
+            self.records_folder.mkdir(parents=True, exist_ok=True)
+            self.records = tempfile.TemporaryFile(dir=self.records_folder)  # closed in finish()
+        except OSError as exc:
+            self.records_error = exc.strerror or str(exc)
+
+    def item_scraped(self, item: Any) -> None:
+        if self.records is None:
+            return
+        try:
+            pickle.dump(item, self.records, protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError as exc:
+            self.records_error = exc.strerror or str(exc)
+            self.records.close()
+            self.records = None
+
+    def _kept_records(self) -> Iterator[Any]:
+        assert self.records is not None
+        self.records.flush()
+        self.records.seek(0)
+        while True:
+            try:
+                yield pickle.load(self.records)
+            except EOFError:
+                return
 
     def walk_finished(self, outcome: WalkOutcome) -> None:
         self.corrections = outcome.corrections
 
-    def stage(self, tmp: Path, final: Path, fmt: str = "", append: bool = False) -> None:
-        self.staged.append(Staged(tmp, final, fmt, append))
+    def stage(
+        self, tmp: Path, final: Path, fmt: str = "", append: bool = False, feed: dict[str, Any] | None = None
+    ) -> None:
+        self.staged.append(Staged(tmp, final, fmt, append, feed))
 
     def lose(self, final: Path, reason: str) -> None:
         """An output whose file could not be written whole: nothing to publish or keep aside."""
@@ -144,6 +200,9 @@ class PublishGate:
                 item.tmp.unlink(missing_ok=True)
         if self.stats is not None and result.lost:
             self.stats.set_value(keys.OUTPUT_LOST, result.lost)
+        if self.records is not None:
+            self.records.close()
+            self.records = None
         release_outputs(self.run)
         return result
 
@@ -151,8 +210,8 @@ class PublishGate:
         return int(self.stats.get_value(keys.ITEM_SCRAPED, 0)) if self.stats is not None else 1
 
     def _publish(self, item: Staged) -> None:
-        if self.corrections:
-            apply_corrections(item.tmp, item.fmt, self.corrections)
+        if self.corrections and item.feed is not None:
+            self._write_corrected(item)
         if item.append and item.final.exists() and item.final.stat().st_size:
             self._append(item)
         else:
@@ -166,6 +225,20 @@ class PublishGate:
                 "Removed %s, kept aside by failed runs: %s is complete now",
                 ", ".join(str(p) for p in old), item.final,
             )  # fmt: skip
+
+    def _write_corrected(self, item: Staged) -> None:
+        """Write the feed's file again from the run's records, the moved ones corrected."""
+        if self.records is None or self.crawler is None or item.feed is None:
+            raise OSError(f"the run's records were not kept ({self.records_error or 'no records'})")
+        tmp = partial_path(item.final)
+        try:
+            write_file(self.crawler, tmp, item.feed, corrected(self._kept_records(), self.corrections))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        item.tmp.unlink(missing_ok=True)
+        item.tmp = tmp
+        logger.info("%s: positions corrected where results moved during the walk", item.final)
 
     @staticmethod
     def _append(item: Staged) -> None:
@@ -185,3 +258,25 @@ class PublishGate:
         finally:
             combined.unlink(missing_ok=True)
         item.tmp.unlink(missing_ok=True)
+
+
+def _first_file_folder(feeds: dict[str, Any]) -> Path | None:
+    """The folder of the first feed written to a local file (not a stream, not another scheme).
+
+    >>> _first_file_folder({"-": {}, "out/%(name)s/x.csv": {}})
+    PosixPath('out')
+    >>> _first_file_folder({"/dev/stdout": {}, "s3://b/x.jsonl": {}}) is None
+    True
+    """
+    for uri in feeds:
+        text = str(uri)
+        if "://" in text and not text.startswith("file://"):
+            continue
+        text = text.removeprefix("file://")
+        if text in ("-", "stdout:") or stream_kind(Path(text)) is not None:
+            continue
+        folder = Path(text).parent
+        while "%(" in str(folder):
+            folder = folder.parent
+        return folder
+    return None

@@ -52,6 +52,9 @@ HARVESTER_JOB_FULL = False
 HARVESTER_JOB_ARGS = ""
 #: Where scheduled jobs (``-a job=NAME``) keep their state and publish their files.
 HARVESTER_JOBS_DIR = "output/jobs"
+#: The formats a job publishes its dataset in, ``archive.<suffix>`` in its folder: any format
+#: of ``FEED_EXPORTERS`` (``parquet`` needs pyarrow); JSON Lines always (the dataset of record).
+HARVESTER_JOB_FORMATS = ["jsonlines", "csv"]
 #: An incremental run stops paging after this many known, unchanged documents in a row
 #: (results sorted newest upload first). 0: never stop early.
 HARVESTER_JOB_STOP_AFTER_KNOWN = 20

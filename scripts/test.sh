@@ -7,4 +7,6 @@ bash scripts/setup.sh
 .venv/bin/ruff check harvester tests tools replica benchmarks
 .venv/bin/ruff format --check harvester tests tools replica benchmarks
 .venv/bin/mypy --strict harvester
-.venv/bin/python -m pytest "$@"
+# Two workers (the machine's two cores); tests sharing a costly session fixture stay on one
+# worker (tests/conftest.py). HARVESTER_TEST_WORKERS=0 runs everything in this process.
+.venv/bin/python -m pytest -n "${HARVESTER_TEST_WORKERS:-2}" --dist loadgroup "$@"

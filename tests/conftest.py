@@ -84,3 +84,17 @@ def details_300(tmp_path_factory: pytest.TempPathFactory) -> DetailsExport:
         result = pytest_twisted.blockon(deferred_from_coro(coro))
     assert result.verdict == "ok", result.reasons
     return DetailsExport(result, *files)
+
+
+#: Session fixtures that cost a crawl or a whole-archive replica: with ``-n 2 --dist loadgroup``
+#: (scripts/test.sh) every test using one runs on the same worker, so it is built once.
+SHARED_FIXTURES = ("replica", "details_300")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        for fixture in SHARED_FIXTURES:
+            if fixture in names:
+                item.add_marker(pytest.mark.xdist_group(fixture))
+                break

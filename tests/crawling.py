@@ -61,7 +61,9 @@ def project_settings(
     settings.set("HARVESTER_WACZ", WACZ_DEFAULT, priority="cmdline")
     feeds: dict[str, Any] = {}
     for path in [out] if isinstance(out, Path) else out or []:
-        fmt = {".csv": "csv", ".json": "json", ".parquet": "parquet"}.get(path.suffix, "jsonlines")
+        fmt = {".csv": "csv", ".json": "json", ".xml": "xml", ".parquet": "parquet"}.get(
+            path.suffix, "jsonlines"
+        )
         feeds[str(path)] = {"format": fmt, "overwrite": not append}
     settings.set("FEEDS", feeds, priority="cmdline")
     if out is None:

@@ -14,6 +14,16 @@ def test_defaults_and_coercion() -> None:
     assert parse_args({}).query == ""
 
 
+def test_scrapyds_own_arguments_are_let_through_and_not_kept() -> None:
+    # Scrapyd's launcher adds -a _job=<its id of the run> to every run, and -a _version=<egg
+    # version> when schedule.json names one; the harvester's own job is -a job=NAME.
+    args = parse_args(
+        {"_job": "57b0f7f2f05111f18c5402fc00000001", "_version": "1796436737", "job": "nightly"}
+    )
+    assert args.job == "nightly"
+    assert args == parse_args({"job": "nightly"})
+
+
 @pytest.mark.parametrize(
     ("raw", "name", "hint"),
     [

@@ -216,3 +216,29 @@ def test_the_real_site_without_a_contact_gets_a_warning(
     configure(settings(FEEDS=feeds), parse_args({}))
     warnings = [r for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and "-s HARVESTER_CONTACT=you@example.org" in warnings[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    ("formats", "match"),
+    [
+        ("jsonlines,yaml", r"'yaml' is not a format; give formats of csv, .*parquet"),
+        ("csv,parquet", "a job always publishes JSON Lines"),
+        ("jsonlines,jl", "a format is named twice"),
+    ],
+)
+def test_a_jobs_formats_are_checked_before_any_request(formats: str, match: str, tmp_path: Path) -> None:
+    s = settings(HARVESTER_JOBS_DIR=str(tmp_path / "jobs"), HARVESTER_JOB_FORMATS=formats)
+    with pytest.raises(ArgumentError, match=match) as caught:
+        configure(s, parse_args({"job": "nightly"}))
+    assert caught.value.name == "HARVESTER_JOB_FORMATS"
+    ok = settings(
+        HARVESTER_JOBS_DIR=str(tmp_path / "jobs"), HARVESTER_JOB_FORMATS="jsonlines, csv,parquet,xml"
+    )
+    configure(ok, parse_args({"job": "nightly"}))
+    assert ok.getlist("HARVESTER_JOB_FORMATS") == ["jsonlines", "csv", "parquet", "xml"]
+
+
+def test_batches_are_refused_they_could_not_be_corrected(tmp_path: Path) -> None:
+    feeds = {str(tmp_path / "x-%(batch_id)d.jsonl"): {"format": "jsonlines", "batch_item_count": 100}}
+    with pytest.raises(ArgumentError, match=r"batches .* are not supported"):
+        configure(settings(FEEDS=feeds), parse_args({}))

@@ -248,14 +248,41 @@ async def test_documents_added_mid_walk_are_all_found(replica_with, tmp_path: Pa
     assert off.verdict == "failed"
     assert len(off.items) == 200
     assert off.stat("harvester/duplicates/dropped") == 20
+    files = [tmp_path / f"on.{suffix}" for suffix in ("jsonl", "csv", "json", "xml", "parquet")]
     with replica_with(spec, documents=200) as rep:
-        on = await crawl(rep.base_url, out=tmp_path / "on.jsonl")
+        on = await crawl(rep.base_url, out=files)
         truth = truth_of(rep)
     assert on.verdict == "ok", on.reasons
     items = read_jsonl(tmp_path / "on.jsonl")
     assert len(items) == len({i["url"] for i in items}) == len(truth) == 220
     assert diff(items, truth, LISTING) == []  # positions too: where each stands now
     assert "The results moved during the walk" in caplog.text
+    # Every format is written again the same way: each file says where each document stands.
+    stands = {url: (row["position"], row["listing_url"]) for url, row in truth.items()}
+    moved = sum(1 for i in on.items if (i["position"], i["listing_url"]) != stands[i["url"]])
+    assert moved >= 20  # read before the shift: exported at their old place, then corrected
+    for path in files[1:]:
+        assert _places(path) == stands, path.name
+
+
+def _places(path: Path) -> dict[str, tuple[int, str]]:
+    """``url`` -> (position, listing_url) in a file of any of the formats."""
+    import csv
+
+    import pyarrow.parquet as pq
+    from lxml import etree
+
+    if path.suffix == ".csv":
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows: list[dict[str, Any]] = list(csv.DictReader(handle))
+    elif path.suffix == ".json":
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    elif path.suffix == ".xml":
+        tree = etree.parse(str(path))
+        rows = [{child.tag: child.text for child in item} for item in tree.getroot()]
+    else:
+        rows = pq.read_table(path).to_pylist()
+    return {row["url"]: (int(row["position"]), row["listing_url"]) for row in rows}
 
 
 @deferred_f_from_coro_f

@@ -13,7 +13,6 @@ import pyarrow.parquet as pq
 import pytest
 from scrapy.utils.defer import deferred_f_from_coro_f
 
-from harvester.corrections import apply_corrections
 from harvester.items import FIELD_ORDER, LIST_FIELDS, LISTING_FIELDS
 from harvester.parquet import ParquetItemExporter
 from replica.process import running_replica
@@ -83,26 +82,6 @@ def test_unknown_options_and_malformed_values_are_refused(tmp_path: Path) -> Non
         exporter.finish_exporting()
 
 
-def test_corrections_rewrite_position_and_listing_url(details_300: DetailsExport, tmp_path: Path) -> None:
-    records = read_jsonl(details_300.jsonl)
-    path = tmp_path / "x.parquet"
-    export(records, path, row_group_size=100)
-    moved = {
-        records[5]["url"]: (299, "http://127.0.0.1:1/search?page=2"),
-        records[250]["url"]: (1, "http://127.0.0.1:1/search"),
-    }
-    assert apply_corrections(path, "parquet", moved) == 2
-    after = [as_json(r) for r in pq.read_table(path).to_pylist()]
-    for before, now in zip(records, after, strict=True):
-        if before["url"] in moved:
-            position, listing = moved[before["url"]]
-            assert (now["position"], now["listing_url"]) == (position, listing)
-            before = {**before, "position": position, "listing_url": listing}
-        assert now == before
-    assert pq.ParquetFile(path).metadata.num_row_groups == 3
-    assert pq.read_schema(path).field("position").type == pa.int32()
-
-
 @deferred_f_from_coro_f
 async def test_a_failed_run_keeps_its_parquet_aside(tmp_path: Path) -> None:
     files = [tmp_path / "x.jsonl", tmp_path / "x.parquet"]
@@ -122,3 +101,24 @@ async def test_a_failed_run_keeps_its_parquet_aside(tmp_path: Path) -> None:
     assert files[1].read_bytes() == published
     aside = tmp_path / "x.failed.parquet"
     assert pq.read_table(aside).num_rows == 20
+
+
+@deferred_f_from_coro_f
+async def test_a_job_publishes_parquet_when_asked_with_the_records_of_its_json_lines(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs"
+    settings = {"HARVESTER_JOBS_DIR": str(jobs), "HARVESTER_JOB_FORMATS": "jsonlines,csv,parquet"}
+    folder = jobs / "nightly"
+    with running_replica(documents=40) as rep:
+        first = await crawl(rep.base_url, "job=nightly", "details=true", settings=settings)
+    assert first.verdict == "ok", first.reasons
+    with running_replica(documents=40, changes="3,2,1") as rep:
+        second = await crawl(rep.base_url, "job=nightly", "details=true", settings=settings)
+    assert second.verdict == "ok", second.reasons
+    records = read_jsonl(folder / "archive.jsonl")
+    assert len(records) == 42  # 3 uploads, 1 removal
+    rows = pq.read_table(folder / "archive.parquet").to_pylist()
+    assert [as_json(r) for r in rows] == records
+    assert pq.read_schema(folder / "archive.parquet").field("uploaded_date").type == pa.date32()
+    assert json.loads((folder / "summary.json").read_text(encoding="utf-8"))["files"]["parquet"] == str(
+        folder / "archive.parquet"
+    )

@@ -22,7 +22,6 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
 from harvester import signals, stats
-from harvester.exporters import csv_export_kwargs
 from harvester.identity import document_id, needs_resolving
 from harvester.items import fields_of
 from harvester.jobs.files import write_job_files
@@ -110,7 +109,6 @@ class JobExtension:
         self.details = details
         self.page_size = crawler.settings.getint("HARVESTER_PAGE_SIZE") or 10
         self.fields: list[str] = list(crawler.settings.getlist("FEED_EXPORT_FIELDS"))
-        self.csv_options = csv_export_kwargs(crawler.settings)
         self.new_seen = 0
         self.outcome: WalkOutcome | None = None
         self.changes: RunChanges | None = None
@@ -353,9 +351,7 @@ class JobExtension:
             store.set_places(ranks(store.places(), outcome.page_size, outcome.listing_url))
         if self._next_cursor is not None:
             store.set_meta(WALK_CURSOR, str(self._next_cursor))
-        self.changes, self.files = write_job_files(
-            store, self.fields, self.csv_options["include_text"], gate.stage
-        )
+        self.changes, self.files = write_job_files(self.crawler, store, self.fields, gate.stage)
 
     def captures(self) -> dict[str, str]:
         """The capture each record the job publishes names: capture id -> document URL."""

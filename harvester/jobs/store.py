@@ -31,6 +31,7 @@ from typing import Any
 
 from scrapy.settings import BaseSettings
 
+from harvester.corrections import correct
 from harvester.exceptions import HarvesterError
 from harvester.files import PARTIAL_SUFFIX
 from harvester.jobs.fingerprints import fingerprint
@@ -563,12 +564,17 @@ class JobStore:
 
     def apply_corrections(self, corrections: dict[str, tuple[int, str]]) -> None:
         """Where documents stand after the results moved during the walk."""
-        for url, (position, listing_url) in corrections.items():
-            self.conn.execute(
-                "UPDATE documents SET record=json_set(record, '$.position', ?, '$.listing_url', ?) "
-                "WHERE url=? AND seen_run=?",
-                (position, listing_url, url, self.run_id),
-            )
+        for url in corrections:
+            row = self.conn.execute(
+                "SELECT record FROM documents WHERE url=? AND seen_run=?", (url, self.run_id)
+            ).fetchone()
+            if row is None:
+                continue
+            record = json.loads(row[0])
+            if correct(record, corrections):
+                self.conn.execute(
+                    "UPDATE documents SET record=? WHERE url=?", (json.dumps(record, ensure_ascii=False), url)
+                )
 
     def changes(self) -> RunChanges:
         """What changed since the last published (complete) run."""

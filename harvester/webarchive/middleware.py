@@ -44,7 +44,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 
-from harvester import signals, stats
+from harvester import __version__, signals, stats
 from harvester.files import dataset_stem, partial_path
 from harvester.items import DocumentItem
 from harvester.jobs.extension import JobExtension
@@ -75,7 +75,9 @@ def software() -> str:
         except PackageNotFoundError:
             return "?"
 
-    return f"harvester {of('harvester')} (warcio {of('warcio')}, Scrapy {of('scrapy')})"
+    # Our own version from the code: an egg deployed to Scrapyd is stored as <version>.egg,
+    # under which importlib.metadata does not find a distribution named harvester.
+    return f"harvester {__version__} (warcio {of('warcio')}, Scrapy {of('scrapy')})"
 
 
 def first_file_feed(feeds: dict[str, Any], spider_name: str) -> Path | None:
