@@ -172,6 +172,10 @@ async def test_a_details_run_keeps_every_response_and_replays_offline(tmp_path: 
 
 @deferred_f_from_coro_f
 async def test_where_the_archive_goes_and_what_a_listing_record_names(tmp_path: Path) -> None:
+    # What a run killed while it packaged its archive leaves: the next run removes it.
+    (tmp_path / "a").mkdir()
+    killed = tmp_path / "a" / ".list.wacz.k2j_x9.partial"
+    killed.write_bytes(b"PK\x03\x04 half an archive")
     with running_replica(documents=40) as rep:
         listing = await crawl(rep.base_url, out=tmp_path / "a" / "list.csv")
         stream = await crawl(rep.base_url, out=Path("/dev/null"))
@@ -186,6 +190,7 @@ async def test_where_the_archive_goes_and_what_a_listing_record_names(tmp_path: 
     # auto: beside the first output file, named after its dataset.
     wacz = tmp_path / "a" / "list.wacz"
     assert_valid(wacz)
+    assert not killed.exists()
     # A listing record names the results page it was read from.
     by_id = responses_by_id(warc_records(wacz))
     assert len(listing.items) == 40

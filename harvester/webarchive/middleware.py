@@ -45,7 +45,7 @@ from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 
 from harvester import __version__, signals, stats
-from harvester.files import dataset_stem, partial_path
+from harvester.files import dataset_stem, partial_path, stale_partials
 from harvester.items import DocumentItem
 from harvester.jobs.extension import JobExtension
 from harvester.publish import PublishGate, asides_of
@@ -304,6 +304,8 @@ class CaptureMiddleware:
                 storage.file.close()
             gate.lose(target, self.broken)
             return
+        for stale in stale_partials(target):  # a run killed while it packaged this archive
+            stale.unlink(missing_ok=True)
         tmp = partial_path(target)
         title = f"harvester: job {self.job}" if self.job else f"harvester: {target.stem}"
         try:
