@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from harvester.files import dataset_stem, partial_path
 from harvester.items import DocumentItem
 from harvester.publish import PublishGate
 from harvester.streams import stream_kind
+from harvester.webarchive.ondisk import TitleStore
 from harvester.webarchive.reader import WaczArchive
 from harvester.webarchive.wacz import Page, write_wacz
 from harvester.webarchive.warc import Capture, WarcStorage
@@ -98,7 +99,7 @@ class CaptureMiddleware:
         """Where the WACZ goes; None: beside the first file the run stages (``auto``)."""
         self.folder = folder
         self.storage: WarcStorage | None = None
-        self.titles: dict[str, str | None] = {}
+        self.titles = TitleStore()  # on disk: ~180 bytes a record for the whole run (issue 17)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CaptureMiddleware:
@@ -209,7 +210,7 @@ def _results_title(url: str) -> str:
     return f"Results page {number}" + (f": {words}" if words else "")
 
 
-def _main_page(captures: list[Capture]) -> Capture | None:
+def _main_page(captures: Sequence[Capture]) -> Capture | None:
     for capture in captures:
         if capture.status == 200 and urlsplit(capture.url).path.rstrip("/") == "/search":
             return capture
