@@ -361,16 +361,16 @@ async def test_a_full_disk_during_capture_fails_the_run_and_keeps_no_archive(
         assert good.verdict == "ok", good.reasons
         before = wacz.read_bytes()
         # The disk fills up once the capture holds 200 KB.
-        real_write = WarcStorage._write
+        real_write = WarcStorage._write_bytes
         failed: list[int] = []
 
-        def write(storage: WarcStorage, record: Any) -> None:
+        def write(storage: WarcStorage, *parts: bytes) -> None:
             if storage.file.tell() > 200_000:
                 failed.append(storage.file.tell())
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            real_write(storage, record)
+            real_write(storage, *parts)
 
-        monkeypatch.setattr(WarcStorage, "_write", write)
+        monkeypatch.setattr(WarcStorage, "_write_bytes", write)
         full = await crawl(rep.base_url, "details=true", out=out)
     assert failed, "the full disk was not staged"
     assert full.verdict == "failed"

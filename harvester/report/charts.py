@@ -23,8 +23,11 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
+    import matplotlib
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.figure import Figure as _Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 INSTALL_HINT = "pip install 'harvester[report]'"
 
@@ -58,24 +61,38 @@ _RC: dict[str, Any] = {
 }
 
 _error: str | None = None
-try:
-    import matplotlib
-    from matplotlib.figure import Figure as _Figure
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
-except ImportError as exc:  # the optional extra is not installed
-    _error = str(exc)
+_loaded = False
+
+
+def _load() -> None:
+    """Import matplotlib on first use, not with this module: the run report's extension imports
+    the report at the start of every crawl, and matplotlib with numpy weigh ~45 MB of RSS that
+    only the report's last second needs (issue 17: the details crawl's peak RSS)."""
+    global _loaded, _error, matplotlib, _Figure, FuncFormatter, MaxNLocator
+    if _loaded:
+        return
+    _loaded = True
+    try:
+        import matplotlib
+        from matplotlib.figure import Figure as _Figure
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
+    except ImportError as exc:  # the optional extra is not installed
+        _error = str(exc)
 
 
 def _style() -> AbstractContextManager[None]:
+    _load()
     return matplotlib.rc_context(cast(Any, _RC))
 
 
 def available() -> bool:
     """True when matplotlib (the ``report`` extra) can be imported."""
+    _load()
     return _error is None
 
 
 def _figure(width: float, height: float) -> Figure:
+    _load()
     return _Figure(figsize=(width, height), layout="constrained")
 
 

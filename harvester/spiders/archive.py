@@ -43,6 +43,28 @@ from harvester.walk import End, PageSeen, Walk
 logger = logging.getLogger(__name__)
 
 
+def document_priority(page: int) -> int:
+    """The scheduler priority of the document pages listed on results page ``page`` (0-based).
+
+    The walk must not run ahead of the documents: each results page queues up to 100 document
+    requests, each carrying its listing record, and Scrapy pops the next results page first
+    (its queues are last in, first out), so a details run held every document request of the
+    archive at once (~4.5 KB each: peak RSS grew ~70 MB at 16,153 documents, ~10x at 10x).
+    Documents of earlier pages go first, and results page ``n + 1`` (:func:`results_priority`)
+    between the documents of page ``n - 1`` and those of page ``n``: at most two pages of
+    documents wait, and the downloader never runs dry while the next page is read.
+
+    >>> [document_priority(n) for n in (0, 1, 2)], [results_priority(n) for n in (1, 2, 3)]
+    ([0, -2, -4], [1, -1, -3])
+    """
+    return -2 * page
+
+
+def results_priority(page: int) -> int:
+    """The scheduler priority of results page ``page`` (0-based): see :func:`document_priority`."""
+    return 3 - 2 * page if page > 0 else 0
+
+
 class ArchiveSpider(PageFailures):
     """``scrapy crawl archive -a query=... | -a start_url=... [-a max_pages=N] [-a details=true] [-a job=NAME]``."""
 
@@ -105,9 +127,10 @@ class ArchiveSpider(PageFailures):
             item.harvested_at = utc_now()
             yield self._document(item.url, item, resolve_only=False, refresh=True)
 
-    def _results(self, url: str, *, rewalk: bool = False) -> scrapy.Request:
+    def _results(self, url: str, *, rewalk: bool = False, number: int = 0) -> scrapy.Request:
+        priority = 10 if rewalk else results_priority(number)
         return scrapy.Request(url, callback=self.parse_search, errback=self.on_error, cb_kwargs={"rewalk": rewalk},
-                              dont_filter=rewalk, priority=10 if rewalk else 0)  # fmt: skip
+                              dont_filter=rewalk, priority=priority)  # fmt: skip
 
     # --- results pages ----------------------------------------------------------------------------
 
@@ -147,12 +170,14 @@ class ArchiveSpider(PageFailures):
             )
         for number in step.rewalk:
             yield self._results(self.urls.page(number), rewalk=True)
+        priority = document_priority(seen.number)
         for place in step.new:
-            yield from self._row(rows[place.url], place.url, place.position, place.listing_url)
+            yield from self._row(rows[place.url], place.url, place.position, place.listing_url, priority)
         for place in step.check:
             # A row beyond the page's count, by another address: its page tells which document it is.
             yield scrapy.Request(rows[place.url].url, callback=self.parse_listed_again, errback=self.on_error,
-                                 dont_filter=True, cb_kwargs={"listing_url": place.listing_url})  # fmt: skip
+                                 dont_filter=True, cb_kwargs={"listing_url": place.listing_url},
+                                 priority=priority)  # fmt: skip
         if rewalk:
             return
         nxt = self.walk.next(seen, self._expected_total())
@@ -170,7 +195,7 @@ class ArchiveSpider(PageFailures):
             follow = (
                 next_url if next_url and page_of(next_url) == nxt.page and not seen.next_offsite else None
             )
-            yield self._results(follow or self.urls.page(nxt.page))
+            yield self._results(follow or self.urls.page(nxt.page), number=nxt.page)
 
     def _expected_total(self) -> int | None:
         """What the site should report if nothing but the new rows changed (a job's early stop)."""
@@ -211,7 +236,9 @@ class ArchiveSpider(PageFailures):
             raise CloseSpider("plan")
         logger.info("%s", plan.line())
 
-    def _row(self, row: ResultRow, url: str, position: int, listing_url: str) -> Iterator[Any]:
+    def _row(
+        self, row: ResultRow, url: str, position: int, listing_url: str, priority: int = 0
+    ) -> Iterator[Any]:
         """One new result row: harvest it, or leave it to the job when it is known and unchanged."""
         if urlsplit(url).hostname not in self.allowed_domains:
             self.crawler.stats.inc_value(stats.ROWS_OFFSITE)
@@ -236,7 +263,7 @@ class ArchiveSpider(PageFailures):
         if alias:
             self.crawler.stats.inc_value(stats.ALIAS_LINKS)
         if self.args.details or alias:
-            yield self._document(fetch, item, resolve_only=not self.args.details, row=url)
+            yield self._document(fetch, item, resolve_only=not self.args.details, row=url, priority=priority)
         else:
             yield item
 
@@ -248,6 +275,7 @@ class ArchiveSpider(PageFailures):
         resolve_only: bool,
         row: str | None = None,
         refresh: bool = False,
+        priority: int = 0,
     ) -> scrapy.Request:
         """A document page's request. In a job, the job's middleware makes it conditional and
         settles the answers only the job can judge (:mod:`harvester.jobs.middleware`)."""
@@ -256,7 +284,7 @@ class ArchiveSpider(PageFailures):
             meta[REFRESH_META] = True
         return scrapy.Request(
             url, callback=self.parse_document, errback=self.on_error, dont_filter=True,
-            cb_kwargs={"item": item, "resolve_only": resolve_only}, meta=meta,
+            cb_kwargs={"item": item, "resolve_only": resolve_only}, meta=meta, priority=priority,
         )  # fmt: skip
 
     # --- document pages ---------------------------------------------------------------------------

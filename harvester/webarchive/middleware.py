@@ -29,7 +29,7 @@ import logging
 import os
 import time
 import zipfile
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -51,6 +51,7 @@ from harvester.jobs.extension import JobExtension
 from harvester.publish import PublishGate, asides_of
 from harvester.streams import stream_kind
 from harvester.webarchive.jobarchive import Found, JobArchiveError, Source, find_captures, grow, salvage
+from harvester.webarchive.ondisk import TitleStore
 from harvester.webarchive.partials import CaptureFile, abandoned_captures, open_capture
 from harvester.webarchive.reader import WaczArchive
 from harvester.webarchive.wacz import WARC_NAME, Page, write_wacz
@@ -135,7 +136,7 @@ class CaptureMiddleware:
         self.storage: WarcStorage | None = None
         self.capture: CaptureFile | None = None
         self.warc_name = WARC_NAME.removeprefix("archive/")
-        self.titles: dict[str, str | None] = {}
+        self.titles = TitleStore()  # on disk: ~180 bytes a record for the whole run (issue 17)
         self.revisits: list[tuple[_Held304, tuple[str, str]]] = []
         self.broken: str | None = None
         """Why the capture could not be written whole (a full disk): no archive is kept."""
@@ -447,7 +448,7 @@ def _results_title(url: str) -> str:
     return f"Results page {number}" + (f": {words}" if words else "")
 
 
-def _main_page(captures: list[Capture]) -> Capture | None:
+def _main_page(captures: Sequence[Capture]) -> Capture | None:
     for capture in captures:
         if capture.status == 200 and urlsplit(capture.url).path.rstrip("/") == "/search":
             return capture

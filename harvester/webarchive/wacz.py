@@ -39,6 +39,7 @@ from typing import IO, Any
 from surt import surt
 from warcio.timeutils import iso_date_to_timestamp
 
+from harvester.webarchive.ondisk import sorted_lines
 from harvester.webarchive.warc import Capture
 
 WACZ_VERSION = "1.1.1"
@@ -134,7 +135,7 @@ def write_wacz(
     name = warc_name
     write_package(
         out, [WarcPart(name, lambda: warc.open("rb"), warc.stat().st_size)],
-        sorted(cdxj_line(c, name) for c in captures), (page.entry() for page in pages),
+        sorted_lines(cdxj_line(c, name) for c in captures), (page.entry() for page in pages),
         title=title, software=software,
         main_page=(main_page.url, main_page.date) if main_page is not None else None,
     )  # fmt: skip
