@@ -28,6 +28,8 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.conf import feed_complete_default_values_from_settings
 from scrapy.utils.misc import build_from_crawler, load_object
 
+from harvester.streams import stream_kind
+
 #: A file's suffix for a format written by a job (``archive.<suffix>``).
 SUFFIXES = {"jsonlines": "jsonl", "jsonl": "jsonl", "jl": "jsonl", "json": "json", "csv": "csv", "xml": "xml"}
 
@@ -88,3 +90,25 @@ def write_file(crawler: Crawler, tmp: Path, options: dict[str, Any], records: It
         written = export_records(crawler, handle, options, records)
         handle.flush()
     return written
+
+
+def first_file_feed(feeds: dict[str, Any], spider_name: str) -> Path | None:
+    """The first feed written to a local file (not a stream, not another scheme).
+
+    >>> first_file_feed({"stdout:": {}, "out/%(name)s.csv": {}}, "archive")
+    PosixPath('out/archive.csv')
+    >>> first_file_feed({"/dev/null": {}, "s3://b/x.jsonl": {}}, "archive") is None
+    True
+    """
+    for uri in feeds:
+        text = str(uri)
+        if "://" in text and not text.startswith("file://"):
+            continue
+        text = text.removeprefix("file://")
+        if text in ("-", "stdout:"):
+            continue
+        path = Path(text)
+        if stream_kind(path) is not None:
+            continue
+        return path.with_name(path.name.replace("%(name)s", spider_name))
+    return None

@@ -36,8 +36,7 @@ from harvester import signals
 from harvester import stats as keys
 from harvester.corrections import corrected
 from harvester.files import fsync_file, partial_path, release_outputs, replace_keeping_mode
-from harvester.outputs import write_file
-from harvester.streams import stream_kind
+from harvester.outputs import first_file_feed, write_file
 from harvester.walk import WalkOutcome
 
 logger = logging.getLogger(__name__)
@@ -122,8 +121,11 @@ class PublishGate:
         gate.run = crawler.settings
         gate.crawler = crawler
         crawler.signals.connect(gate.walk_finished, signal=signals.walk_finished)
-        folder = _first_file_folder(crawler.settings.getdict("FEEDS"))
-        if folder is not None and not crawler.settings.get("HARVESTER_JOB"):
+        first = first_file_feed(crawler.settings.getdict("FEEDS"), crawler.spidercls.name)
+        if first is not None and not crawler.settings.get("HARVESTER_JOB"):
+            folder = first.parent
+            while "%(" in str(folder):
+                folder = folder.parent
             gate.records_folder = folder
             crawler.signals.connect(gate.spider_opened, signal=scrapy_signals.spider_opened)
             crawler.signals.connect(gate.item_scraped, signal=scrapy_signals.item_scraped)
@@ -258,25 +260,3 @@ class PublishGate:
         finally:
             combined.unlink(missing_ok=True)
         item.tmp.unlink(missing_ok=True)
-
-
-def _first_file_folder(feeds: dict[str, Any]) -> Path | None:
-    """The folder of the first feed written to a local file (not a stream, not another scheme).
-
-    >>> _first_file_folder({"-": {}, "out/%(name)s/x.csv": {}})
-    PosixPath('out')
-    >>> _first_file_folder({"/dev/stdout": {}, "s3://b/x.jsonl": {}}) is None
-    True
-    """
-    for uri in feeds:
-        text = str(uri)
-        if "://" in text and not text.startswith("file://"):
-            continue
-        text = text.removeprefix("file://")
-        if text in ("-", "stdout:") or stream_kind(Path(text)) is not None:
-            continue
-        folder = Path(text).parent
-        while "%(" in str(folder):
-            folder = folder.parent
-        return folder
-    return None

@@ -48,8 +48,8 @@ from harvester import __version__, signals, stats
 from harvester.files import dataset_stem, partial_path, stale_partials
 from harvester.items import DocumentItem
 from harvester.jobs.extension import JobExtension
+from harvester.outputs import first_file_feed
 from harvester.publish import PublishGate, asides_of
-from harvester.streams import stream_kind
 from harvester.webarchive.jobarchive import Found, JobArchiveError, Source, find_captures, grow, salvage
 from harvester.webarchive.ondisk import TitleStore
 from harvester.webarchive.partials import CaptureFile, abandoned_captures, open_capture
@@ -79,28 +79,6 @@ def software() -> str:
     # Our own version from the code: an egg deployed to Scrapyd is stored as <version>.egg,
     # under which importlib.metadata does not find a distribution named harvester.
     return f"harvester {__version__} (warcio {of('warcio')}, Scrapy {of('scrapy')})"
-
-
-def first_file_feed(feeds: dict[str, Any], spider_name: str) -> Path | None:
-    """The first feed written to a local file (not a stream, not another scheme).
-
-    >>> first_file_feed({"stdout:": {}, "out/%(name)s.csv": {}}, "archive")
-    PosixPath('out/archive.csv')
-    >>> first_file_feed({"/dev/null": {}, "s3://b/x.jsonl": {}}, "archive") is None
-    True
-    """
-    for uri in feeds:
-        text = str(uri)
-        if "://" in text and not text.startswith("file://"):
-            continue
-        text = text.removeprefix("file://")
-        if text in ("-", "stdout:"):
-            continue
-        path = Path(text)
-        if stream_kind(path) is not None:
-            continue
-        return path.with_name(path.name.replace("%(name)s", spider_name))
-    return None
 
 
 def wacz_beside(first: Path) -> Path:
