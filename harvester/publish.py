@@ -186,6 +186,14 @@ class PublishGate:
                     produce()
                 except OSError as exc:
                     result.errors.append(f"could not write the run's files: {exc}")
+            # Every file corrected before any is put in place: one that cannot be (a full
+            # disk) fails the run with nothing published.
+            for item in self.staged:
+                if self.corrections and item.feed is not None and not result.errors:
+                    try:
+                        self._write_corrected(item)
+                    except OSError as exc:
+                        result.errors.append(f"could not write {item.final}: {exc.strerror or exc}")
             if result.errors:
                 ok = False
         for item in self.staged:
@@ -212,8 +220,6 @@ class PublishGate:
         return int(self.stats.get_value(keys.ITEM_SCRAPED, 0)) if self.stats is not None else 1
 
     def _publish(self, item: Staged) -> None:
-        if self.corrections and item.feed is not None:
-            self._write_corrected(item)
         if item.append and item.final.exists() and item.final.stat().st_size:
             self._append(item)
         else:

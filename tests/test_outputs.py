@@ -8,6 +8,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
+import pytest
 from scrapy.exporters import CsvItemExporter
 from scrapy.utils.defer import deferred_f_from_coro_f
 
@@ -65,3 +66,39 @@ async def test_a_job_publishes_a_new_format_named_in_its_formats(tmp_path: Path)
     assert len(rows) == len(records) == 30
     assert [(r["url"], r["title"]) for r in rows] == [(r["url"], r["title"]) for r in records]
     assert not (folder / "archive.csv").exists()  # only the formats asked for
+
+
+@deferred_f_from_coro_f
+async def test_a_file_that_cannot_be_corrected_fails_the_run_and_publishes_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    import harvester.publish
+
+    files = [tmp_path / "x.jsonl", tmp_path / "x.tsv"]
+    for path in files:
+        path.write_text("published before\n", encoding="utf-8")
+    real_write = harvester.publish.write_file
+    written: list[str] = []
+
+    def write_file(crawler: Any, tmp: Path, options: dict[str, Any], records: Any) -> int:
+        written.append(options["format"])
+        if options["format"] == "tsv":  # the disk is full when the second file is corrected
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(crawler, tmp, options, records)
+
+    monkeypatch.setattr(harvester.publish, "write_file", write_file)
+    settings: dict[str, Any] = {
+        **NEW_FORMAT,
+        "FEEDS": {str(files[0]): {"format": "jsonlines"}, str(files[1]): {"format": "tsv"}},
+    }
+    with running_replica(documents=200, faults="shift:count=20@/search?page=6") as rep:
+        result = await crawl(rep.base_url, settings=settings)
+    assert written == ["jsonlines", "tsv"]  # results moved: both files were written again
+    assert result.verdict == "failed"
+    assert any("No space left on device" in r for r in result.reasons), result.reasons
+    for path in files:  # nothing published, the JSON Lines included
+        assert path.read_text(encoding="utf-8") == "published before\n"
+    assert len(read_jsonl(tmp_path / "x.failed.jsonl")) == 220  # the records are kept aside
