@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 from typing import Any
 
 import pytest
@@ -124,3 +125,48 @@ def test_the_log_axis_of_changes_has_no_zero() -> None:
         shown = [t.get_text() for t in top.get_yticklabels() if t.get_text()]
         assert shown and "0" not in shown
         assert 0 in list(top.get_yticks())  # the tick is there; its label is not
+
+
+# --- drawn in a child process (a crawl's report: matplotlib stays out of the crawl) -------------
+
+
+def page_charts() -> list[charts.Chart]:
+    years = (
+        DatasetProfile()
+        .extend([{"date": "1962-01-03", "date_precision": "day"}, {"date": "1958", "date_precision": "year"}])
+        .years()
+    )
+    return [
+        charts.chart(charts.years_chart, "y", years, 1, year_axis(years)),
+        charts.chart(charts.hbar_chart, "h", ["Moscow", FRACTION], [3, 1], label="places"),
+        charts.chart(charts.pace_chart, "p", 60.0, [60.0, 120.0, 30.0]),
+    ]
+
+
+def test_charts_drawn_in_a_child_are_the_charts_drawn_here() -> None:
+    here, apart = charts.draw_here(page_charts()), charts.draw_apart(page_charts())
+    assert apart.errors == [None, None, None] and apart.missing is None
+    assert apart.svgs == here.svgs
+    assert all(svg and svg.startswith("<svg") for svg in apart.svgs)
+
+
+def test_a_chart_that_fails_in_the_child_leaves_the_others() -> None:
+    calls = page_charts()
+    calls.insert(
+        1, charts.chart(charts.hbar_chart, "bad", ["a"], [1], colors=["no such colour"], label="bad")
+    )
+    drawn = charts.draw_apart(calls)
+    assert [svg is not None for svg in drawn.svgs] == [True, False, True, True]
+    assert drawn.errors[1] is not None and "ValueError" in drawn.errors[1]
+
+
+def test_a_child_that_cannot_run_makes_every_chart_say_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "executable", sys.executable + "-not-there")
+    drawn = charts.draw_apart(page_charts())
+    assert drawn.svgs == [None, None, None]
+    assert all(e and "drawing the charts failed" in e for e in drawn.errors), drawn.errors
+
+
+def test_only_the_reports_charts_are_drawn() -> None:
+    with pytest.raises(ValueError, match="not one of the report's charts"):
+        charts.chart(svg_texts, "<svg/>")

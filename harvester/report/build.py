@@ -18,6 +18,7 @@ from typing import IO, Any
 from harvester import __version__
 from harvester.files import dataset_stem, write_atomically
 from harvester.jobs.store import read_history
+from harvester.report import charts
 from harvester.report.dataset import DatasetProfile
 from harvester.report.html import MAX_CHANGES, ReportData, render
 from harvester.report.summary import Fingerprint, jsonl_files
@@ -54,11 +55,12 @@ def report_path(first_output: Path | None, summary: Path | None) -> Path | None:
     return anchor.with_name(stem(anchor) + REPORT_SUFFIX)
 
 
-def write_report(path: Path, data: ReportData) -> int:
-    """Write the page atomically; return its size in bytes."""
+def write_report(path: Path, data: ReportData, *, charts_apart: bool = False) -> int:
+    """Write the page atomically; return its size in bytes. ``charts_apart``: draw its charts
+    in a child process (a crawl's report: matplotlib stays out of the crawl's memory)."""
     data.built = data.built or datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     data.version = __version__
-    page = render(data).encode("utf-8")
+    page = render(data, charts.draw_apart if charts_apart else charts.draw_here).encode("utf-8")
 
     def write(handle: IO[bytes]) -> None:
         handle.write(page)

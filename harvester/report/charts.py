@@ -11,16 +11,26 @@ harvest itself never imports it. :func:`available` says whether it is there; wit
 the report keeps its tables and says how to get the charts.
 
 Every function takes plain numbers and labels and returns one ``<svg>`` element whose ids
-are prefixed with ``key`` (many charts share one HTML document).
+are prefixed with ``key`` (many charts share one HTML document). A :class:`Chart` names one
+of them with its arguments, so a page's charts can be drawn together, in this process
+(:func:`draw_here`) or in a child (:func:`draw_apart`: what a crawl does, so that matplotlib
+never joins its memory; ``python -m harvester.report.charts`` is that child).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import pickle
 import re
-from collections.abc import Sequence
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, cast
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any, ParamSpec, cast
+
+from harvester.child import run_module
 
 if TYPE_CHECKING:
     import matplotlib
@@ -302,3 +312,88 @@ def history_figure(runs: Sequence[dict[str, Any]]) -> Figure:
     handles += [Patch(color=color, label=f"run {name}") for name, color in VERDICT_COLORS.items()]
     fig.legend(handles=handles, loc="outside upper center", ncols=len(handles), fontsize=8)
     return fig
+
+
+# --- drawing a page's charts together, here or in a child process --------------------------------
+
+P = ParamSpec("P")
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart to draw: the name of a chart function of this module and its arguments
+    (plain numbers, labels and colours, which pickle)."""
+
+    function: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def draw(self) -> str:
+        return CHARTS[self.function](*self.args, **self.kwargs)
+
+
+def chart(function: Callable[P, str], *args: P.args, **kwargs: P.kwargs) -> Chart:
+    """``chart(hbar_chart, "key", labels, values, label=...)``: the call, to be made later."""
+    if CHARTS.get(function.__name__) is not function:
+        raise ValueError(f"{function.__name__} is not one of the report's charts")
+    return Chart(function.__name__, args, dict(kwargs))
+
+
+@dataclass
+class Drawn:
+    """What became of each chart of a page, in order: its ``<svg>``, or why it is not drawn."""
+
+    svgs: list[str | None]
+    errors: list[str | None]
+    missing: str | None = None
+    """Why no chart can be drawn (matplotlib is not installed), or None."""
+
+
+def draw_here(charts: Sequence[Chart]) -> Drawn:
+    """Draw every chart in this process; one that fails is an error of its own."""
+    if not available():
+        return Drawn([None] * len(charts), [None] * len(charts), _error)
+    drawn = Drawn([], [])
+    for one in charts:
+        try:
+            drawn.svgs.append(one.draw())
+            drawn.errors.append(None)
+        except Exception as exc:  # one chart failing leaves the rest of the report
+            drawn.svgs.append(None)
+            drawn.errors.append(f"{type(exc).__name__}: {exc}")
+    return drawn
+
+
+def draw_apart(charts: Sequence[Chart]) -> Drawn:
+    """Draw every chart in one child process (``python -m harvester.report.charts``): the
+    ~45 MB that matplotlib and numpy weigh stay out of this process (a crawl's peak RSS,
+    issue 17). A child that fails makes every chart an error naming why."""
+    if importlib.util.find_spec("matplotlib") is None:
+        return Drawn([None] * len(charts), [None] * len(charts), "No module named 'matplotlib'")
+    if not charts:
+        return Drawn([], [])
+    with tempfile.TemporaryFile() as calls, tempfile.TemporaryFile() as answer:
+        pickle.dump([(c.function, c.args, c.kwargs) for c in charts], calls)
+        calls.seek(0)
+        try:
+            run_module("harvester.report.charts", [], stdin=calls, stdout=answer, what="drawing the charts")
+            answer.seek(0)
+            svgs, errors, missing = pickle.load(answer)
+        except Exception as exc:
+            return Drawn([None] * len(charts), [str(exc)] * len(charts))
+    return Drawn(svgs, errors, missing)
+
+
+CHARTS: dict[str, Callable[..., str]] = {
+    f.__name__: f for f in (years_chart, hbar_chart, histogram_chart, pace_chart, history_chart)
+}
+
+
+def _serve(calls: IO[bytes], answer: IO[bytes]) -> None:
+    """The child's side of :func:`draw_apart`: charts in, ``(svgs, errors, missing)`` out."""
+    drawn = draw_here([Chart(function, args, kwargs) for function, args, kwargs in pickle.load(calls)])
+    pickle.dump((drawn.svgs, drawn.errors, drawn.missing), answer)
+
+
+if __name__ == "__main__":
+    _serve(sys.stdin.buffer, sys.stdout.buffer)

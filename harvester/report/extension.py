@@ -262,7 +262,7 @@ class RunReport:
                 data = self._single_run_data(summary)
             if path is None:
                 return
-            size = write_report(path, data)
+            size = write_report(path, data, charts_apart=True)
             self.stats.set_value(keys.REPORT_FILE, str(path))
             logger.info("Report: %s (%s bytes, %.1f s)", path, f"{size:,}", time.perf_counter() - started)
         except Exception as exc:  # the report must never fail the run

@@ -7,15 +7,26 @@ no network and no server. Every chart has its numbers in a table beside it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from html import escape
 from typing import Any
 
 from harvester.report import charts
 from harvester.report.dataset import FACETS, PRECISIONS, TEXT_BINS, DatasetProfile, histogram, year_axis
-from harvester.report.markup import _CSS, Markup, _num, _pair, _pct, _since, _text, _tiles, duration, table
+from harvester.report.markup import (
+    _CSS,
+    Markup,
+    _num,
+    _pair,
+    _pct,
+    _since,
+    _text,
+    _tiles,
+    chart_slots,
+    duration,
+    table,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +169,7 @@ def _dataset(data: ReportData) -> str:
     parts.append(
         _pair(
             "years", "Documents per year, by date precision",
-            lambda: charts.years_chart("years", years, profile.undated, axis),
+            charts.chart(charts.years_chart, "years", years, profile.undated, axis),
             table("Documents per year", ["year", *PRECISIONS, "all"], year_rows),
             f"{_num(dated)} dated (the precision is what the archive states), {_num(profile.undated)} undated."
             + apart_note,
@@ -169,8 +180,8 @@ def _dataset(data: ReportData) -> str:
     parts.append(
         _pair(
             "coverage", "Field coverage: the share of records that have each field",
-            lambda: charts.hbar_chart(
-                "coverage", [c[0] for c in coverage], [c[3] for c in coverage], percent=True,
+            charts.chart(
+                charts.hbar_chart, "coverage", [c[0] for c in coverage], [c[3] for c in coverage], percent=True,
                 colors=[charts.KIND_COLORS[c[1]] for c in coverage],
                 legend={k: v for k, v in charts.KIND_COLORS.items() if any(c[1] == k for c in coverage)},
                 label="Field coverage",
@@ -193,7 +204,7 @@ def _dataset(data: ReportData) -> str:
             parts.append(
                 _pair(
                     f"top-{facet}", f"{title}: the {len(top)} most frequent",
-                    partial(charts.hbar_chart, f"top-{facet}", [v for v, _ in top], [n for _, n in top],
+                    charts.chart(charts.hbar_chart, f"top-{facet}", [v for v, _ in top], [n for _, n in top],
                             label=f"{title}: most frequent") if top else None,
                     numbers if top else "<p>None in the dataset.</p>",
                     f"{_num(distinct)} distinct; a document may have several.",
@@ -214,8 +225,8 @@ def _dataset(data: ReportData) -> str:
         parts.append(
             _pair(
                 "text-length", "Length of the text (characters)",
-                (lambda: charts.histogram_chart("text-length", bins, label="Distribution of text length",
-                                                xlabel="characters of text"))
+                charts.chart(charts.histogram_chart, "text-length", bins, label="Distribution of text length",
+                             xlabel="characters of text")
                 if bins else None,
                 table("Text length", ["characters", "documents"], rows),
                 note,
@@ -254,8 +265,8 @@ def _run(data: ReportData) -> str:
     parts.append(
         _pair(
             "statuses", "Responses by HTTP status",
-            (lambda: charts.hbar_chart("statuses", [k for k, _ in statuses], [v for _, v in statuses],
-                                       colors=status_colors, label="Responses by status"))
+            charts.chart(charts.hbar_chart, "statuses", [k for k, _ in statuses], [v for _, v in statuses],
+                         colors=status_colors, label="Responses by status")
             if statuses else None,
             table("Responses by status", ["status", "responses"], statuses) if statuses else "<p>No responses.</p>",
         )
@@ -265,8 +276,8 @@ def _run(data: ReportData) -> str:
     parts.append(
         _pair(
             "retries", "Retries by reason",
-            (lambda: charts.hbar_chart("retries", [k for k, _ in retries], [v for _, v in retries],
-                                       label="Retries by reason"))
+            charts.chart(charts.hbar_chart, "retries", [k for k, _ in retries], [v for _, v in retries],
+                         label="Retries by reason")
             if retries else None,
             table("Retries by reason", ["reason", "retries"], retries) if retries else "<p>No retries.</p>",
             f"{_num(s.get('retries_exhausted', 0))} request(s) gave up after the last retry.",
@@ -315,7 +326,7 @@ def _run(data: ReportData) -> str:
         parts.append(
             _pair(
                 "pace", "Pages per minute over the run",
-                (lambda: charts.pace_chart("pace", bucket, series)) if series else None,
+                charts.chart(charts.pace_chart, "pace", bucket, series) if series else None,
                 table("Pages per minute", ["from", "pages/min"], pace_rows) if series
                 else "<p>No time series in this summary.</p>",
                 f"Responses received, in steps of {bucket:g} s." if series else "",
@@ -365,7 +376,7 @@ def _job(data: ReportData) -> str:
     parts.append(
         _pair(
             "history", f"History: {len(runs)} run{'s' if len(runs) != 1 else ''}",
-            (lambda: charts.history_chart("history", runs)) if runs else None,
+            charts.chart(charts.history_chart, "history", runs) if runs else None,
             table("The job's runs", ["run", "started", "mode", "verdict", "added", "changed", "removed",
                                      "requests", "duration", "why"], rows, numeric_from=4)
             if runs else "<p>No run recorded.</p>",
@@ -426,19 +437,24 @@ def _job(data: ReportData) -> str:
     return "".join(parts)
 
 
-def render(data: ReportData) -> str:
-    """The whole page."""
+def render(
+    data: ReportData, draw: Callable[[Sequence[charts.Chart]], charts.Drawn] = charts.draw_here
+) -> str:
+    """The whole page; its charts drawn together by ``draw`` (here, or
+    :func:`.charts.draw_apart` in a child process)."""
     s = data.summary
     status = str(s.get("status") or "unknown")
     headline = _headline(s)
     title = f"{status.upper()}: harvest of {headline}"
-    sections = [_verdict(data), _dataset(data), _run(data)]
     nav = ['<a href="#verdict">Verdict</a>', '<a href="#dataset">Dataset</a>', '<a href="#run">Run</a>']
-    if s.get("job"):
-        sections.append(_job(data))
-        nav.append('<a href="#job">Job history</a>')
+    with chart_slots() as slots:
+        sections = [_verdict(data), _dataset(data), _run(data)]
+        if s.get("job"):
+            sections.append(_job(data))
+            nav.append('<a href="#job">Job history</a>')
+    body, drawn = slots.fill("".join(sections), draw)
     notice = ""
-    if not charts.available():
+    if drawn.missing is not None:
         notice = (
             '<p class="nochart" id="no-charts">The charts are not drawn: matplotlib is not installed. '
             f"Install the plotting extra (<code>{charts.INSTALL_HINT}</code>), then rebuild this page with "
@@ -453,7 +469,7 @@ def render(data: ReportData) -> str:
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body><main>"
         f"<header><p>harvester report</p><h1>Harvest of {escape(headline)}</h1>"
         f"<nav>{''.join(nav)}</nav></header>{notice}"
-        + "".join(sections)
+        + body
         + f"<footer>Built {escape(data.built)} by harvester {escape(data.version)}"
         + (f" from {sources}" if sources else "")
         + ". Self-contained: no script, nothing fetched. Rebuild it with "

@@ -4,7 +4,9 @@ its table beside it, and the page's inline style."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from html import escape
 from typing import Any
 
@@ -98,20 +100,68 @@ def _tiles(items: Sequence[tuple[str, str, str]]) -> str:
     ) + "</div>"  # fmt: skip
 
 
+class ChartSlots:
+    """The charts of a page being built: :func:`_pair` leaves a slot for each, and
+    :meth:`fill` puts them in once they are drawn together (here or in a child process)."""
+
+    def __init__(self) -> None:
+        self.charts: list[tuple[str, charts.Chart]] = []
+
+    def slot(self, key: str, chart: charts.Chart) -> str:
+        self.charts.append((key, chart))
+        return f"<!--chart {len(self.charts) - 1}-->"  # a comment: page text is escaped, never "<!--"
+
+    def fill(
+        self, page: str, draw: Callable[[Sequence[charts.Chart]], charts.Drawn]
+    ) -> tuple[str, charts.Drawn]:
+        drawn = draw([chart for _, chart in self.charts])
+        failed: dict[str, list[str]] = {}
+        for index, (key, _) in enumerate(self.charts):
+            error = drawn.errors[index]
+            if error is not None:
+                failed.setdefault(error, []).append(key)
+            page = page.replace(f"<!--chart {index}-->", _plot(drawn.svgs[index], error, drawn.missing), 1)
+        for error, keys in failed.items():  # one line for a child that drew none
+            logger.error("Report chart(s) %s could not be drawn: %s", ", ".join(map(repr, keys)), error)
+        return page, drawn
+
+
+_SLOTS: ContextVar[ChartSlots | None] = ContextVar("report_chart_slots", default=None)
+
+
+@contextmanager
+def chart_slots() -> Iterator[ChartSlots]:
+    """While the page is built, :func:`_pair` leaves its chart to be drawn later."""
+    slots = ChartSlots()
+    token = _SLOTS.set(slots)
+    try:
+        yield slots
+    finally:
+        _SLOTS.reset(token)
+
+
+def _plot(svg: str | None, error: str | None, missing: str | None) -> str:
+    if svg is not None:
+        return svg
+    if error is not None:  # one chart failing leaves the rest of the report
+        return f'<p class="nochart">Chart not drawn: {escape(error)}</p>'
+    return f'<p class="nochart">Chart not drawn: install the plotting extra (<code>{charts.INSTALL_HINT}</code>).</p>'
+
+
 def _pair(
-    key: str, title: str, chart: Callable[[], str] | None, numbers: str, note: str = "", *, wide: bool = False
+    key: str, title: str, chart: charts.Chart | None, numbers: str, note: str = "", *, wide: bool = False
 ) -> str:
     """A chart with its numbers in a table beside it (``wide``: a wide table, below it)."""
+    slots = _SLOTS.get()
     if chart is None:
         plot = ""
-    elif not charts.available():
-        plot = f'<p class="nochart">Chart not drawn: install the plotting extra (<code>{charts.INSTALL_HINT}</code>).</p>'
+    elif slots is not None:
+        plot = slots.slot(key, chart)
     else:
-        try:
-            plot = chart()
-        except Exception as exc:  # one chart failing leaves the rest of the report
-            logger.error("Report chart %r could not be drawn: %s", key, exc, exc_info=True)
-            plot = f'<p class="nochart">Chart not drawn: {escape(str(exc))}</p>'
+        drawn = charts.draw_here([chart])
+        if drawn.errors[0] is not None:
+            logger.error("Report chart %r could not be drawn: %s", key, drawn.errors[0])
+        plot = _plot(drawn.svgs[0], drawn.errors[0], drawn.missing)
     note_html = f"<p class=note>{note}</p>" if note else ""
     return (
         f'<figure class="pair{" wide" if wide else ""}" id="chart-{key}" data-chart="{key}">'
