@@ -69,6 +69,7 @@ class GatedFileFeedStorage(FileFeedStorage):
         self._final = output.path
         self._tmp = partial_path(output.path)
         fd = os.open(self._tmp, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
+        self.gate.open_feed(self._tmp, self._final)
         file, self._raw = guarded_file(fd, self._failed(str(output.path), stream=False))
         return file
 

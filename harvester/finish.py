@@ -87,8 +87,10 @@ class RunEnd:
     def engine_stopped(self) -> None:
         stats = self.crawler.stats
         assert stats is not None
-        verdict = self.judge()
         gate = self.crawler.get_extension(PublishGate)
+        if gate is not None:
+            gate.check_unfinished()
+        verdict = self.judge()
         published = gate.finish(verdict.ok) if gate is not None else Published()
         for error in published.errors:
             logger.error("%s", error)

@@ -10,63 +10,57 @@ published or kept aside by the publish gate like every other format
 - ``position`` an ``int32``; every list field a ``list<string>``; everything else, the ids
   included, a ``string``.
 
-Records are buffered and written a row group at a time (``row_group_size``, 1,000, or fewer
-when their text reaches :data:`ROW_GROUP_CHARS`), so memory stays flat and small whatever the
-run's length. pyarrow is the optional ``parquet`` extra, imported
-only when a Parquet feed is asked for.
+Each record is checked and converted as it is exported (a value of another form fails
+there, naming it) and its row kept in a spool file beside the output (or in the temporary
+folder). When the feed ends, a child process (:mod:`harvester.parquetwriter`) writes the
+file from the spool with pyarrow, a row group at a time (``row_group_size``, 1,000, or fewer
+when their text reaches 2,000,000 characters). The crawl itself never imports pyarrow: its
+~50 MB (and pandas', which pyarrow imports when it is installed) would stay in the crawl's
+memory to its end. pyarrow is the optional ``parquet`` extra.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import importlib.util
+import os
+import pickle
+import shutil
+import tempfile
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import IO, Any
 
 from scrapy.exporters import BaseItemExporter
 
+from harvester.child import run_module
 from harvester.items import FIELD_ORDER, LIST_FIELDS
 
-if TYPE_CHECKING:
-    import pyarrow as pa
-
-#: Records a row group holds at most: a flat memory...
+#: Records a row group holds at most: a flat memory in the writer.
 ROW_GROUP_SIZE = 1_000
-#: ... and the characters of text its records may hold before it is written. Converting and
-#: encoding a group costs about 10x its text in RSS (Python strings, their UTF-8 copies,
-#: Arrow's buffers, zstd): 1,000 document pages (~8 MB of text) took a whole-replica details
-#: crawl's peak RSS up by ~90 MB; groups of ~2 MB of text take ~30 MB, the file 6% larger.
-ROW_GROUP_CHARS = 2_000_000
 INSTALL_HINT = "Parquet output needs pyarrow: pip install -e '.[parquet]' (or pip install pyarrow)"
 
 
 def pyarrow_missing() -> str | None:
-    """Why Parquet cannot be written here (pyarrow is not installed), or None."""
+    """Why Parquet cannot be written here (pyarrow is not installed), or None. Looked up,
+    not imported: the crawl never imports pyarrow (the writer is a child process)."""
     try:
-        import pyarrow
-        import pyarrow.parquet  # noqa: F401
-    except ImportError as exc:
+        found = importlib.util.find_spec("pyarrow") is not None
+    except (ImportError, ValueError) as exc:
         return f"{INSTALL_HINT} ({exc})"
-    return None
+    return None if found else f"{INSTALL_HINT} (No module named 'pyarrow')"
 
 
-def arrow_type(name: str) -> pa.DataType:
-    import pyarrow as pa
-
+def column_kind(name: str) -> str:
+    """The column's type, as :mod:`harvester.parquetwriter` names it."""
     if name in LIST_FIELDS:
-        return pa.list_(pa.string())
+        return "list"
     if name == "position":
-        return pa.int32()
+        return "int32"
     if name == "uploaded_date":
-        return pa.date32()
+        return "date32"
     if name == "harvested_at":
-        return pa.timestamp("ms", tz="UTC")
-    return pa.string()
-
-
-def arrow_schema(fields: Iterable[str]) -> pa.Schema:
-    import pyarrow as pa
-
-    return pa.schema([pa.field(name, arrow_type(name)) for name in fields])
+        return "timestamp"
+    return "string"
 
 
 def arrow_value(name: str, value: Any) -> Any:
@@ -101,7 +95,7 @@ def arrow_value(name: str, value: Any) -> Any:
 
 
 class ParquetItemExporter(BaseItemExporter):
-    """Scrapy's exporter interface over ``pyarrow.parquet.ParquetWriter``."""
+    """Scrapy's exporter interface: rows checked here, the file written by a child process."""
 
     def __init__(self, file: Any, *, row_group_size: int = ROW_GROUP_SIZE, **kwargs: Any) -> None:
         super().__init__(dont_fail=False, **kwargs)  # an unknown option is refused by name
@@ -113,54 +107,46 @@ class ParquetItemExporter(BaseItemExporter):
         self.file = file
         self.row_group_size = row_group_size
         fields = self.fields_to_export
-        names = list(fields.values() if isinstance(fields, Mapping) else fields or FIELD_ORDER)
-        self.keys = list(fields.keys() if isinstance(fields, Mapping) else names)
-        self.schema = arrow_schema(names)
-        self.columns: list[list[Any]] = [[] for _ in names]
-        self.chars = 0
-        """Characters of the strings buffered (:data:`ROW_GROUP_CHARS`)."""
-        self.writer: Any = None
-        self.row_groups = 0
+        self.names = list(fields.values() if isinstance(fields, Mapping) else fields or FIELD_ORDER)
+        self.keys = list(fields.keys() if isinstance(fields, Mapping) else self.names)
+        self.rows = 0
+        self.spool: IO[bytes] | None = None
+
+    def _folder(self) -> str | None:
+        """Where the spool goes: beside the output when it is a file (the disk the user chose
+        for the dataset, not a small temporary folder), else the temporary folder."""
+        name = getattr(self.file, "name", None)
+        folder = os.path.dirname(os.path.abspath(name)) if isinstance(name, str) else None
+        return folder if folder and os.path.isdir(folder) else None
 
     def start_exporting(self) -> None:
-        import pyarrow.parquet as pq
-
-        self.writer = pq.ParquetWriter(self.file, self.schema, compression="zstd")
+        self.spool = tempfile.TemporaryFile(dir=self._folder(), prefix=".parquet-rows-")
+        header = {
+            "fields": self.names,
+            "kinds": [column_kind(n) for n in self.names],
+            "row_group_size": self.row_group_size,
+        }
+        pickle.dump(header, self.spool, protocol=pickle.HIGHEST_PROTOCOL)
 
     def export_item(self, item: Any) -> None:
         from itemadapter import ItemAdapter
 
+        if self.spool is None:
+            self.start_exporting()
+        assert self.spool is not None
         values = ItemAdapter(item)
-        # The whole row first: a value that fails leaves the columns as they were.
-        row = [
-            arrow_value(name, values.get(key)) for key, name in zip(self.keys, self.schema.names, strict=True)
-        ]
-        for column, value in zip(self.columns, row, strict=True):
-            column.append(value)
-            if isinstance(value, str):
-                self.chars += len(value)
-        if len(self.columns[0]) >= self.row_group_size or self.chars >= ROW_GROUP_CHARS:
-            self._flush()
-
-    def _flush(self) -> None:
-        import pyarrow as pa
-
-        if not self.columns or not self.columns[0]:
-            return
-        table = pa.Table.from_arrays(
-            [
-                pa.array(column, type=field.type)
-                for column, field in zip(self.columns, self.schema, strict=True)
-            ],
-            schema=self.schema,
-        )
-        self.writer.write_table(table, row_group_size=self.row_group_size)
-        self.row_groups += 1
-        for column in self.columns:
-            column.clear()
-        self.chars = 0
+        # The whole row first: a value that fails writes nothing.
+        row = [arrow_value(name, values.get(key)) for key, name in zip(self.keys, self.names, strict=True)]
+        self.spool.write(pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL))
+        self.rows += 1
 
     def finish_exporting(self) -> None:
-        self._flush()
-        if self.writer is not None:
-            self.writer.close()  # writes the footer; the feed storage closes the file
+        if self.spool is None:
+            self.start_exporting()
+        assert self.spool is not None
+        spool, self.spool = self.spool, None
+        with spool, tempfile.TemporaryFile(dir=self._folder(), prefix=".parquet-out-") as written:
+            spool.seek(0)
+            run_module("harvester.parquetwriter", [], stdin=spool, stdout=written, what="writing Parquet")
+            written.seek(0)
+            shutil.copyfileobj(written, self.file, 1 << 20)  # the feed storage closes the file

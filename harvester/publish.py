@@ -105,6 +105,9 @@ class PublishGate:
         self.producers: list[Callable[[], None]] = []
         self.corrections: dict[str, tuple[int, str]] = {}
         self.lost: list[str] = []
+        self.opened: dict[Path, Path] = {}
+        """Feed files opened and not yet handed back (final -> partial): one left at the end
+        had its exporter fail while finishing it (:meth:`check_unfinished`)."""
         self.stats: StatsCollector | None = None
         self.run: object = None
         """The run's settings: the key of its outputs' locks (:func:`harvester.files.lock_output`)."""
@@ -162,14 +165,35 @@ class PublishGate:
     def walk_finished(self, outcome: WalkOutcome) -> None:
         self.corrections = outcome.corrections
 
+    def open_feed(self, tmp: Path, final: Path) -> None:
+        """A feed storage started writing ``tmp`` for ``final``; it stages or loses it when closed."""
+        self.opened[final] = tmp
+
     def stage(
         self, tmp: Path, final: Path, fmt: str = "", append: bool = False, feed: dict[str, Any] | None = None
     ) -> None:
+        self.opened.pop(final, None)
         self.staged.append(Staged(tmp, final, fmt, append, feed))
 
     def lose(self, final: Path, reason: str) -> None:
         """An output whose file could not be written whole: nothing to publish or keep aside."""
+        self.opened.pop(final, None)
         self.lost.append(f"{final} ({reason})")
+
+    def check_unfinished(self) -> None:
+        """A feed opened and never handed back: its exporter failed while finishing the file
+        (Scrapy logs the exception and neither stores the file nor counts a failed feed).
+        Lost, counted as an output error (the run fails), its partial file removed."""
+        for final, tmp in list(self.opened.items()):
+            tmp.unlink(missing_ok=True)
+            self.lose(final, "its exporter failed before the file was finished")
+            if self.stats is not None:
+                self.stats.inc_value(keys.OUTPUT_ERRORS)
+            logger.error(
+                "Could not write %s: its exporter failed while finishing it (see the error above); "
+                "the file is left as it was and the run fails",
+                final,
+            )
 
     def on_ok(self, produce: Callable[[], None]) -> None:
         """``produce()`` stages more files when the verdict is ok (a job's dataset)."""

@@ -4,6 +4,8 @@ the publish gate and position corrections."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,6 @@ def export(records: list[dict[str, Any]], path: Path, **options: Any) -> Parquet
         exporter.start_exporting()
         for record in records:
             exporter.export_item(record)
-            assert len(exporter.columns[0]) < exporter.row_group_size  # never more than a group held
         exporter.finish_exporting()
     return exporter
 
@@ -65,9 +66,9 @@ def test_a_parquet_feed_has_typed_columns_and_the_records_of_the_json_lines(
 
 def test_records_are_written_a_row_group_at_a_time(details_300: DetailsExport, tmp_path: Path) -> None:
     records = read_jsonl(details_300.jsonl)
-    exporter = export(records, tmp_path / "x.parquet", row_group_size=128)
+    export(records, tmp_path / "x.parquet", row_group_size=128)
     meta = pq.ParquetFile(tmp_path / "x.parquet").metadata
-    assert exporter.row_groups == meta.num_row_groups == 3
+    assert meta.num_row_groups == 3
     assert [meta.row_group(i).num_rows for i in range(3)] == [128, 128, 44]
 
 
@@ -122,3 +123,44 @@ async def test_a_job_publishes_parquet_when_asked_with_the_records_of_its_json_l
     assert json.loads((folder / "summary.json").read_text(encoding="utf-8"))["files"]["parquet"] == str(
         folder / "archive.parquet"
     )
+
+
+def test_the_crawl_never_imports_pyarrow(details_300: DetailsExport, tmp_path: Path) -> None:
+    # pyarrow (~50 MB), and pandas which it imports when installed (~50 MB more), would stay
+    # in the crawl's memory to its end (issue 18): the exporter leaves them to its child.
+    records = tmp_path / "records.json"
+    records.write_text(json.dumps(read_jsonl(details_300.jsonl)), encoding="utf-8")
+    script = f"""
+import json, sys
+from harvester.items import FIELD_ORDER
+from harvester.parquet import ParquetItemExporter
+with open({str(tmp_path / "x.parquet")!r}, "wb") as handle:
+    exporter = ParquetItemExporter(handle, fields_to_export=list(FIELD_ORDER))
+    exporter.start_exporting()
+    for record in json.load(open({str(records)!r})):
+        exporter.export_item(record)
+    exporter.finish_exporting()
+print(sorted(m for m in ("pyarrow", "pandas", "numpy") if m in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
+    rows = pq.read_table(tmp_path / "x.parquet").to_pylist()
+    assert [as_json(r) for r in rows] == read_jsonl(details_300.jsonl)
+
+
+@deferred_f_from_coro_f
+async def test_a_parquet_file_that_cannot_be_written_fails_the_run_and_publishes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The writer is a child process: one that cannot run (here, no interpreter where the
+    # crawl's was) is a failed feed, not a missing file nobody is told about.
+    files = [tmp_path / "x.jsonl", tmp_path / "x.parquet"]
+    with running_replica(documents=20) as rep:
+        monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
+        result = await crawl(rep.base_url, out=files)
+    assert result.verdict == "failed"
+    assert "an output could not be written in full (see the errors above)" in result.reasons
+    assert f"Could not write {files[1]}: its exporter failed while finishing it" in caplog.text
+    assert "writing Parquet failed: could not start" in caplog.text
+    assert not any(f.exists() for f in files)
+    assert not list(tmp_path.glob(".*partial"))  # and no half-written file left beside them
