@@ -237,6 +237,10 @@ def test_a_job_scheduled_twice_publishes_the_dataset_then_runs_incrementally(
     with zipfile.ZipFile(jobs / "nightly" / "archive.wacz") as wacz:
         software = json.loads(wacz.read("datapackage.json"))["software"]
     assert software.startswith(f"harvester {__version__} (")
+    # The report's charts are drawn by a child Python, which finds the harvester in the egg
+    # (on sys.path only in Scrapyd's runner) through the import path it is given.
+    report = (jobs / "nightly" / "report.html").read_text(encoding="utf-8")
+    assert "<svg" in report and "Chart not drawn" not in report
 
 
 def test_a_run_of_a_job_already_running_fails_with_exit_status_1(
