@@ -135,6 +135,23 @@ def _path(base: str, href: str) -> str:
     return urlsplit(url).path if url else ""
 
 
+#: What ``urlsplit`` removes from anywhere in a URL: ``"down\nload"`` names ``/download``.
+_URL_DROPPED_CHARACTERS = ("\t", "\r", "\n")
+
+
+def _may_name(base: str, href: str, word: str) -> bool:
+    """Can the path of *href*, made absolute against *base*, hold *word*? False only when it
+    cannot: a cheap test before :func:`_path` (``urljoin``, ~20 us), which most links of a page
+    (people, places, topics, tabs) do not need (issue 17: it was a fifth of a document page's
+    reading). The path's segments are the href's or *base*'s own (joining never makes one of
+    two), less the characters ``urlsplit`` drops.
+
+    >>> _may_name("https://h/document/x", "/sites/a.PDF".lower(), ".pdf"), _may_name("https://h/document/x", "/search?x=1", ".pdf")
+    (True, False)
+    """
+    return word in href or word in base or any(c in href for c in _URL_DROPPED_CHARACTERS)
+
+
 class _Links:
     """The page's link fields, and the links it gave for them that were dropped."""
 
@@ -393,12 +410,15 @@ class DocumentPage:
         """The link fields, each link kept only when it is on the page's site."""
         links = _Links()
         objects = [h for h in X_PDF_OBJECTS(self._root) if h.strip()]
+        base = self.url.lower()
         embeds = [
-            h for h in X_TAB_EMBEDS(self._tabs) if h.strip() and _is_pdf(absolute_url(self.url, h) or "")
+            h
+            for h in X_TAB_EMBEDS(self._tabs)
+            if h.strip() and _may_name(base, h.lower(), ".pdf") and _is_pdf(absolute_url(self.url, h) or "")
         ]
         links.pdf_urls = _dedupe(links.keep(h, site_link(self.url, h)) for h in objects + embeds)
         options = [h for h in X_OPTION_LINKS(self._root) if h.strip()]
-        anywhere = [h for h in X_ALL_LINKS(self._root) if h.strip()]
+        anywhere = [h for h in X_ALL_LINKS(self._root) if h.strip() and _may_name(self.url, h, "download")]
         candidates = [h for h in options if _path(self.url, h).rstrip("/").endswith("/download")]
         candidates += [h for h in anywhere if _NODE_IN_DOWNLOAD.search(_path(self.url, h))]
         for href in _dedupe(candidates):
