@@ -267,6 +267,7 @@ def _check_numbers(settings: Settings) -> None:
         "HARVESTER_DEDUPE",
         "HARVESTER_COVERAGE_DROP_FAILS",
         "HARVESTER_REPORT",
+        "HARVESTER_REPLAY_WORKER",
     ):
         try:
             settings.getbool(name)

@@ -45,6 +45,9 @@ HARVESTER_WACZ = "auto"
 #: The WACZ a run replays instead of the network: set from ``-a replay=PATH`` by
 #: ``harvester.config``; read only by ``harvester.webarchive.middleware.ReplayMiddleware``.
 HARVESTER_REPLAY = ""
+#: A replay reads document pages in a second process (harvester.pages.worker), the core a
+#: replay leaves idle, when the machine has more than one. False: in the crawl's process.
+HARVESTER_REPLAY_WORKER = True
 #: The scheduled job of this run and its arguments: set from ``-a job=NAME`` / ``-a full=true``
 #: by ``harvester.config``; read only by ``harvester.jobs.extension``.
 HARVESTER_JOB = ""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,7 +36,7 @@ from harvester.pages.markup import lines, paragraphs, visible_text
 from harvester.pages.raw import parse_region, read_raw
 from harvester.text import collapse
 
-__all__ = ["PAGE_OVER_LISTING", "DocumentPage"]
+__all__ = ["PAGE_OVER_LISTING", "DocumentPage", "DocumentReading"]
 
 _cls = has_class
 
@@ -169,6 +169,31 @@ class _Links:
         return url
 
 
+def _completed(item: DocumentItem, canonical_url: str, fields: dict[str, Any]) -> DocumentItem:
+    """:meth:`DocumentPage.to_item`: *item* completed with a page's *fields*."""
+    changes = {name: value for name, value in fields.items() if value or name not in PAGE_OVER_LISTING}
+    url = canonical_document_url(canonical_url)
+    return replace(item, url=url, id=document_id(url) or item.id, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentReading:
+    """A document page read whole (:meth:`DocumentPage.reading`): its answers as plain values,
+    which cross to another process (:mod:`harvester.pages.worker`); the same attributes and
+    :meth:`to_item` as the page it was read from."""
+
+    url: str
+    invalid_utf8: bool
+    canonical_url: str
+    canonical_rejected: str | None
+    links_dropped: list[str]
+    fields: dict[str, Any]
+
+    def to_item(self, item: DocumentItem) -> DocumentItem:
+        """:meth:`DocumentPage.to_item`."""
+        return _completed(item, self.canonical_url, self.fields)
+
+
 def _is_pdf(url: str) -> bool:
     """Does the URL's path end in ``.pdf``?"""
     return urlsplit(url).path.lower().endswith(".pdf")
@@ -246,11 +271,14 @@ class DocumentPage:
         the page (:data:`PAGE_OVER_LISTING`); every other field is set as read. ``url`` is
         the canonical URL, ``id`` its slug (the item's own id when it is no document path).
         """
-        changes = {
-            name: value for name, value in self.fields().items() if value or name not in PAGE_OVER_LISTING
-        }
-        url = canonical_document_url(self.canonical_url)
-        return replace(item, url=url, id=document_id(url) or item.id, **changes)
+        return _completed(item, self.canonical_url, self.fields())
+
+    def reading(self) -> DocumentReading:
+        """Everything the page says, read now, as plain values (what the page worker sends)."""
+        return DocumentReading(
+            url=self.url, invalid_utf8=self.invalid_utf8, canonical_url=self.canonical_url,
+            canonical_rejected=self.canonical_rejected, links_dropped=self.links_dropped, fields=self.fields(),
+        )  # fmt: skip
 
     # --- fields, in DocumentItem order -----------------------------------------------------------
 
