@@ -24,6 +24,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from harvester.exceptions import ArgumentError
 from harvester.pages.worker import PageWorker
+from harvester.webarchive.middleware import ReplayMiddleware
 from harvester.webarchive.reader import WaczArchive
 from harvester.webarchive.warc import WarcStorage
 from replica.process import running_replica
@@ -465,3 +466,32 @@ async def test_a_full_disk_during_capture_fails_the_run_and_keeps_no_archive(
     assert not out.with_name("korea.failed.wacz").exists()
     assert not list(tmp_path.glob(".*.partial"))
     assert out.with_name("korea.failed.jsonl").exists()  # the records themselves are kept aside
+
+
+@deferred_f_from_coro_f
+async def test_a_replay_has_no_http_client_for_a_request_the_archive_does_not_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running_replica(documents=40) as rep:
+        online = await crawl(rep.base_url, "details=true", out=tmp_path / "online.jsonl", settings=FAST)
+        assert online.verdict == "ok", online.reasons
+        # The replica still listens: a request let past the archive would be answered by it.
+        answer = ReplayMiddleware.process_request
+        passed: list[str] = []
+
+        def let_one_past(self: ReplayMiddleware, request: Any, spider: Any = None) -> Any:
+            if "/document/" in request.url and not passed:
+                passed.append(request.url)
+                return None  # as if the archive were not asked: on to the downloader
+            return answer(self, request, spider)
+
+        monkeypatch.setattr(ReplayMiddleware, "process_request", let_one_past)
+        out = tmp_path / "replayed.jsonl"
+        replay = await crawl(
+            rep.base_url, "details=true", f"replay={tmp_path / 'online.wacz'}", out=out, settings=FAST
+        )
+    assert len(passed) == 1
+    assert replay.verdict == "failed"  # the page is lost, not fetched
+    assert replay.stat("harvester/pages/failed") == 1
+    assert replay.stat("downloader/exception_type_count/scrapy.exceptions.NotSupported") == 1
+    assert replay.stat("downloader/response_count") == replay.stat("harvester/replay/answered")

@@ -68,15 +68,15 @@ def results_priority(page: int) -> int:
     return 3 - 2 * page if page > 0 else 0
 
 
-def _page_worker(settings: Settings) -> PageWorker | None:
+def _page_worker(settings: Settings, details: bool) -> PageWorker | None:
     """A replay's page worker (``HARVESTER_REPLAY_WORKER``), on a machine of more than one core.
 
     A replay spends only CPU, half of it reading document pages, and left the second core
     idle (issue 17). Online, the second core serves the site (the replica) or waits for it
     (the real site, a page every 3 s): no worker there.
     """
-    if not settings.get("HARVESTER_REPLAY") or not settings.getbool("HARVESTER_REPLAY_WORKER"):
-        return None
+    if not (details and settings.get("HARVESTER_REPLAY") and settings.getbool("HARVESTER_REPLAY_WORKER")):
+        return None  # a listing run reads documents only for the rare alias row
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if cores < 2:
         return None
@@ -129,7 +129,7 @@ class ArchiveSpider(PageFailures):
         spider.blocks = BlockBackoff(
             settings.getint("HARVESTER_BLOCK_RETRIES"), settings.getfloat("HARVESTER_BLOCK_BACKOFF")
         )
-        spider.page_worker = _page_worker(settings)
+        spider.page_worker = _page_worker(settings, spider.args.details)
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
