@@ -184,9 +184,11 @@ FEEDS = {
 }
 
 # Scrapy starts CONCURRENT_ITEMS asyncio tasks for every callback's output (its scraper's
-# _parallel_asyncio); our pipelines are synchronous, so 100 buys nothing and costs: 10 took a
-# details crawl from 4.52 to 3.54 ms CPU a document (BENCHMARKS.md).
-CONCURRENT_ITEMS = 10
+# _parallel_asyncio); our pipelines are synchronous, so more than one buys nothing and costs:
+# 10 took a details crawl from 4.52 to 3.54 ms CPU a document, 1 a replay's crawl process
+# from 6.15 to 5.57 s CPU at 2,000 documents (BENCHMARKS.md). A callback's outputs go through
+# one at a time, in the order it gave them (as they did: no pipeline of ours waits).
+CONCURRENT_ITEMS = 1
 
 # Scrapy re-reads a callback's source (inspect + ast) on every response to warn about
 # generators that return values; with bound-method callbacks its cache rarely hits. That
