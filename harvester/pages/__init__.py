@@ -38,7 +38,7 @@ def xpath(expression: str) -> Callable[[Any], list[Any]]:
     >>> xpath("//a/@href")(fragment_fromstring('<p><a href="/x">x</a></p>'))
     ['/x']
     """
-    return cast(Callable[[Any], list[Any]], XPath(expression))
+    return cast(Callable[[Any], list[Any]], XPath(expression, smart_strings=False))
 
 
 def absolute_url(base: str, href: str) -> str | None:
