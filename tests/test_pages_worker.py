@@ -120,3 +120,18 @@ async def test_closing_the_worker_ends_its_process() -> None:
     assert worker.process.returncode == 0
     with pytest.raises(WorkerGone):
         await worker.read(URL, document_page().encode("utf-8"))
+
+
+def test_without_an_asyncio_loop_the_caller_reads_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Under another Twisted reactor there is no asyncio loop to watch the worker's pipes.
+    def no_loop() -> None:
+        raise RuntimeError("no running event loop")
+
+    monkeypatch.setattr(asyncio, "get_running_loop", no_loop)
+    worker = PageWorker.start()
+    try:
+        with pytest.raises(WorkerGone, match="asyncio reactor"):
+            worker.read(URL, document_page().encode("utf-8")).send(None)
+    finally:
+        worker.close()
+    assert worker.process.returncode == 0

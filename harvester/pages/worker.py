@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 import pickle
@@ -47,7 +46,8 @@ _LENGTH = struct.Struct(">I")
 #: Linux lets a pipe hold more than its default 64 KiB: a document page (60-90 KB) then goes
 #: in one write, and the worker's queue of pages waits in the pipe, not in our buffer.
 _PIPE_SIZE = 1 << 20
-_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+#: fcntl's F_SETPIPE_SZ (Linux; Python names it from 3.10).
+_F_SETPIPE_SZ = 1031
 #: Seconds the worker has to exit once its input is closed, before it is killed.
 _EXIT_WAIT = 5.0
 
@@ -70,10 +70,12 @@ class PageWorker:
         self._stdout: BinaryIO = process.stdout  # type: ignore[assignment]
         self._to = self._stdin.fileno()
         self._from = self._stdout.fileno()
+        import fcntl  # POSIX: the spider starts no worker elsewhere
+
         for fd in (self._to, self._from):
             os.set_blocking(fd, False)
-            with contextlib.suppress(OSError):
-                fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_SIZE)
+            with contextlib.suppress(OSError):  # not Linux, or past /proc/sys/fs/pipe-max-size
+                fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", _F_SETPIPE_SZ), _PIPE_SIZE)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting: deque[asyncio.Future[Any]] = deque()
         self._out = bytearray()
@@ -107,7 +109,11 @@ class PageWorker:
         if self.gone is not None:
             raise WorkerGone(self.gone)
         if self._loop is None:
-            self._loop = asyncio.get_running_loop()
+            try:
+                self._loop = asyncio.get_running_loop()
+            except RuntimeError:  # a reactor other than asyncio's (TWISTED_REACTOR)
+                self._stop("the page worker needs Twisted's asyncio reactor")
+                raise WorkerGone(str(self.gone)) from None
             self._loop.add_reader(self._from, self._readable)
         future: asyncio.Future[Any] = self._loop.create_future()
         self._waiting.append(future)

@@ -78,7 +78,7 @@ def _page_worker(settings: Settings, details: bool) -> PageWorker | None:
     if not (details and settings.get("HARVESTER_REPLAY") and settings.getbool("HARVESTER_REPLAY_WORKER")):
         return None  # a listing run reads documents only for the rare alias row
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if cores < 2:
+    if cores < 2 or os.name != "posix":  # non-blocking pipes watched by the event loop
         return None
     try:
         return PageWorker.start()
