@@ -135,3 +135,14 @@ def test_without_an_asyncio_loop_the_caller_reads_the_page(monkeypatch: pytest.M
     finally:
         worker.close()
     assert worker.process.returncode == 0
+
+
+def test_the_worker_imports_no_scrapy() -> None:
+    # The page classes import no Scrapy (nor Twisted): the worker starts in a fraction of the time.
+    import subprocess
+
+    code = "import sys, harvester.pages.worker as w, harvester.pages.document; print(sorted({'scrapy', 'twisted'} & set(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
