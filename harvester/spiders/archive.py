@@ -328,6 +328,8 @@ class ArchiveSpider(PageFailures):
     ) -> AsyncIterator[Any]:
         """:meth:`parse_document`, the page read by the page worker while this process goes on."""
         assert self.page_worker is not None
+        if response.meta.get(SETTLED_META):
+            return  # as in parse_document (a replay is never a job: no job settles its pages)
         page, instead = await self._read_in_worker(response, self.page_worker)
         for output in self._document_read(response, item, resolve_only, page, instead):
             yield output
