@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import pickle
@@ -48,6 +49,8 @@ _LENGTH = struct.Struct(">I")
 _PIPE_SIZE = 1 << 20
 #: fcntl's F_SETPIPE_SZ (Linux; Python names it from 3.10).
 _F_SETPIPE_SZ = 1031
+#: At most this many buffers in one ``writev`` (Linux's IOV_MAX is 1024).
+_IOV_MAX = 64
 #: Seconds the worker has to exit once its input is closed, before it is killed.
 _EXIT_WAIT = 5.0
 
@@ -78,7 +81,7 @@ class PageWorker:
                 fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", _F_SETPIPE_SZ), _PIPE_SIZE)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting: deque[asyncio.Future[Any]] = deque()
-        self._out = bytearray()
+        self._out: deque[memoryview] = deque()
         self._in = bytearray()
         self.gone: str | None = None
         #: Pages the worker read, a page that raised included (if it stopped, the caller read the rest).
@@ -117,7 +120,8 @@ class PageWorker:
             self._loop.add_reader(self._from, self._readable)
         future: asyncio.Future[Any] = self._loop.create_future()
         self._waiting.append(future)
-        self._send(_frame(pickle.dumps((url, body), protocol=pickle.HIGHEST_PROTOCOL)))
+        data = pickle.dumps((url, body), protocol=pickle.HIGHEST_PROTOCOL)
+        self._send(_LENGTH.pack(len(data)), data)
         kind, value, logs = await future
         for name, level, message in logs:
             logging.getLogger(name).log(level, "%s", message)
@@ -128,32 +132,39 @@ class PageWorker:
             raise value
         return value
 
-    def _send(self, frame: bytes) -> None:
+    def _send(self, *parts: bytes) -> None:
+        """Write ``parts`` to the worker, or queue them until its pipe has room: the pages
+        wait as they are (no growing buffer copied over and over), in order."""
         if self._out:
-            self._out += frame
+            self._out.extend(map(memoryview, parts))
             return
-        try:
-            written = os.write(self._to, frame)
-        except BlockingIOError:
-            written = 0
-        except OSError as exc:
-            self._stop(f"the page worker does not read its input ({exc.strerror or exc})")
-            return
-        if written < len(frame):
-            self._out += memoryview(frame)[written:]
+        self._out.extend(map(memoryview, parts))
+        if self._flush():
             assert self._loop is not None
             self._loop.add_writer(self._to, self._writable)
 
+    def _flush(self) -> bool:
+        """Write what waits, as far as the pipe takes it; True when some is left."""
+        out = self._out
+        while out:
+            try:
+                written = os.writev(self._to, list(itertools.islice(out, _IOV_MAX)))
+            except BlockingIOError:
+                return True
+            except OSError as exc:
+                self._stop(f"the page worker does not read its input ({exc.strerror or exc})")
+                return False
+            while written and out:
+                head = out[0]
+                if written < len(head):
+                    out[0] = head[written:]
+                    return True
+                written -= len(head)
+                out.popleft()
+        return False
+
     def _writable(self) -> None:
-        try:
-            written = os.write(self._to, self._out)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            self._stop(f"the page worker does not read its input ({exc.strerror or exc})")
-            return
-        del self._out[:written]
-        if not self._out and self._loop is not None:
+        if not self._flush() and self._loop is not None:
             self._loop.remove_writer(self._to)
 
     def _readable(self) -> None:
@@ -173,15 +184,18 @@ class PageWorker:
             )
             return
         self._in += data
-        while len(self._in) >= _LENGTH.size:
-            (size,) = _LENGTH.unpack_from(self._in)
-            if len(self._in) < _LENGTH.size + size:
-                break
-            answer = pickle.loads(memoryview(self._in)[_LENGTH.size : _LENGTH.size + size])
-            del self._in[: _LENGTH.size + size]
-            future = self._waiting.popleft()
-            if not future.done():  # a callback cancelled meanwhile (the engine closing) awaits nothing
-                future.set_result(answer)
+        at, end = 0, len(self._in)
+        with memoryview(self._in) as view:
+            while end - at >= _LENGTH.size:
+                (size,) = _LENGTH.unpack_from(view, at)
+                if end - at < _LENGTH.size + size:
+                    break
+                answer = pickle.loads(view[at + _LENGTH.size : at + _LENGTH.size + size])
+                at += _LENGTH.size + size
+                future = self._waiting.popleft()
+                if not future.done():  # a callback cancelled meanwhile (the engine closing) awaits nothing
+                    future.set_result(answer)
+        del self._in[:at]
 
     def _stop(self, why: str) -> None:
         """No more pages for the worker: those it held fail with :class:`WorkerGone`."""
@@ -189,6 +203,7 @@ class PageWorker:
             self.gone = why
             logger.warning("%s: document pages are read in the crawl's process from now on", why)
         self._unwatch()
+        self._out.clear()
         while self._waiting:
             future = self._waiting.popleft()
             if not future.done():
