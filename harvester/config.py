@@ -146,6 +146,9 @@ def _replay(settings: Settings, path: Path, base: str) -> None:
         raise ArgumentError("replay", str(path), str(exc)) from exc
     settings.set("HARVESTER_REPLAY", str(path.resolve()), priority="cmdline")
     settings.set("HARVESTER_WACZ", "", priority="cmdline")  # a replay reads an archive, it keeps none
+    # No HTTP client at all: the archive answers every request (ReplayMiddleware), and a
+    # request that got past it would fail (no handler for http) instead of reaching the network.
+    settings.set("DOWNLOAD_HANDLERS", {"http": None, "https": None}, priority="cmdline")
 
 
 def _check_wacz(settings: Settings) -> None:
@@ -267,6 +270,7 @@ def _check_numbers(settings: Settings) -> None:
         "HARVESTER_DEDUPE",
         "HARVESTER_COVERAGE_DROP_FAILS",
         "HARVESTER_REPORT",
+        "HARVESTER_REPLAY_WORKER",
     ):
         try:
             settings.getbool(name)

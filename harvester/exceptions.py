@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class HarvesterError(Exception):
     """Base of every error the harvester raises on purpose."""
@@ -24,6 +26,18 @@ class PageError(HarvesterError):
         self.url = url
         self.detail = detail
         super().__init__(f"{url}: {detail}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as it is (a page read in the page worker raises it in the crawl's process),
+        whatever the arguments of its class's ``__init__``."""
+        return _restore, (type(self), self.args, self.__dict__)
+
+
+def _restore(cls: type[PageError], args: tuple[Any, ...], state: dict[str, Any]) -> PageError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class IncompleteResponse(PageError):

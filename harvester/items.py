@@ -12,8 +12,6 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from itemadapter import ItemAdapter
-
 #: Separator used to join list fields into one CSV cell. Chosen because it never
 #: occurs in the archive's names, places or subjects (which do contain ``,`` and ``;``
 #: and ``--``).
@@ -137,4 +135,6 @@ def fields_of(item: Any) -> MutableMapping[str, Any]:
     """
     if type(item) is DocumentItem:
         return item.__dict__
+    from itemadapter import ItemAdapter  # it imports Scrapy: not in the page worker (issue 17)
+
     return ItemAdapter(item)

@@ -45,6 +45,9 @@ HARVESTER_WACZ = "auto"
 #: The WACZ a run replays instead of the network: set from ``-a replay=PATH`` by
 #: ``harvester.config``; read only by ``harvester.webarchive.middleware.ReplayMiddleware``.
 HARVESTER_REPLAY = ""
+#: A replay reads document pages in a second process (harvester.pages.worker), the core a
+#: replay leaves idle, when the machine has more than one. False: in the crawl's process.
+HARVESTER_REPLAY_WORKER = True
 #: The scheduled job of this run and its arguments: set from ``-a job=NAME`` / ``-a full=true``
 #: by ``harvester.config``; read only by ``harvester.jobs.extension``.
 HARVESTER_JOB = ""
@@ -181,9 +184,11 @@ FEEDS = {
 }
 
 # Scrapy starts CONCURRENT_ITEMS asyncio tasks for every callback's output (its scraper's
-# _parallel_asyncio); our pipelines are synchronous, so 100 buys nothing and costs: 10 took a
-# details crawl from 4.52 to 3.54 ms CPU a document (BENCHMARKS.md).
-CONCURRENT_ITEMS = 10
+# _parallel_asyncio); our pipelines are synchronous, so more than one buys nothing and costs:
+# 10 took a details crawl from 4.52 to 3.54 ms CPU a document, 1 a replay's crawl process
+# from 6.15 to 5.57 s CPU at 2,000 documents (BENCHMARKS.md). A callback's outputs go through
+# one at a time, in the order it gave them (as they did: no pipeline of ours waits).
+CONCURRENT_ITEMS = 1
 
 # Scrapy re-reads a callback's source (inspect + ast) on every response to warn about
 # generators that return values; with bound-method callbacks its cache rarely hits. That

@@ -95,6 +95,8 @@ WACZ_UNRESOLVED = "harvester/wacz/unresolved"
 WACZ_SALVAGED = "harvester/wacz/salvaged"
 REPLAY_ANSWERED = "harvester/replay/answered"
 REPLAY_MISSING = "harvester/replay/missing"
+#: Document pages a replay's page worker read (HARVESTER_REPLAY_WORKER; the rest in the crawl's process).
+REPLAY_WORKER_PAGES = "harvester/replay/worker_pages"
 
 # --- output and verdict -----------------------------------------------------------------------
 OUTPUT_ERRORS = "harvester/output/errors"

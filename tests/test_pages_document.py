@@ -1191,3 +1191,40 @@ def test_errors_are_page_errors_with_the_url() -> None:
     with pytest.raises(IncompleteResponse) as err:
         DocumentPage(URL, '<html><body><main id="main"><h1 class=')
     assert URL in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("href", "word"),
+    [
+        ("/document/5151/download", "download"),
+        ("/document/5151/down\nload", "download"),  # urlsplit drops line breaks and tabs
+        ("/document/5151/down\tload/", "download"),
+        ("?page=2", "download"),
+        ("/sites/default/files/a.pdf", ".pdf"),
+        ("/sites/default/files/A.P\rDF", ".pdf"),
+        ("#top", ".pdf"),
+        ("/search?f[0]=places:3035", ".pdf"),
+        ("../download", "download"),
+    ],
+)
+@pytest.mark.parametrize(
+    "base", [URL, "http://127.0.0.1:8000/document/5151/download", "http://h/document/x.pdf"]
+)
+def test_links_skipped_before_urljoin_are_those_that_cannot_match(base: str, href: str, word: str) -> None:
+    """The cheap test before ``urljoin`` (issue 17) says no only where the joined path cannot
+    hold the word: it never changes which links are download or PDF links."""
+    from harvester.pages.document import _may_name, _path
+
+    path = _path(base.lower(), href.lower()) if word == ".pdf" else _path(base, href)
+    if word in path:
+        assert _may_name(
+            base.lower() if word == ".pdf" else base, href.lower() if word == ".pdf" else href, word
+        )
+
+
+def test_download_link_with_a_line_break_is_still_found() -> None:
+    head = HEAD.replace('<link rel="shortlink" href="http://127.0.0.1:8000/node/4242">', "")
+    options = OPTIONS.replace("/document/4242/download", "/document/5151/down\nload")
+    got = DocumentPage(URL, document_page(head=head, options=options)).fields()
+    assert got["node_id"] == "5151"
+    assert got["download_url"] == "http://127.0.0.1:8000/document/5151/download"

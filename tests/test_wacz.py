@@ -23,6 +23,8 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 from warcio.archiveiterator import ArchiveIterator
 
 from harvester.exceptions import ArgumentError
+from harvester.pages.worker import PageWorker
+from harvester.webarchive.middleware import ReplayMiddleware
 from harvester.webarchive.reader import WaczArchive
 from harvester.webarchive.warc import WarcStorage
 from replica.process import running_replica
@@ -168,6 +170,89 @@ async def test_a_details_run_keeps_every_response_and_replays_offline(tmp_path: 
     assert replay.stat("harvester/replay/answered") == len(responses)
     assert replay.stat("downloader/exception_count") == 0
     assert not replayed_out.with_name("replayed.wacz").exists()  # a replay reads an archive, keeps none
+    # On this 2-core machine the document pages were read by the page worker, every one.
+    assert replay.stat("harvester/replay/worker_pages") == replay.stat("harvester/pages/document") == 40
+
+
+#: Document pages that make the page classes retry, warn, drop and refuse: their first
+#: attempts truncated, or not UTF-8; links no record may hold; offsite canonical links;
+#: a text pane nested past the parser's depth limit.
+PAGE_FAULTS = (
+    "truncate@0.15/document/#1,badutf8@0.1/document/#1,links@0.2/document/,"
+    "canonical:to=offsite@0.1/document/,deepnest:depth=3000@0.1/document/"
+)
+#: What the page classes count: a replay counts the same, whichever process read the pages.
+PAGE_STATS = (
+    "harvester/pages/document",
+    "harvester/pages/incomplete_retried",
+    "retry/reason_count/invalid_utf8",  # asked again (accepted with U+FFFD had it stayed so)
+    "harvester/links/dropped",
+    "harvester/identity/canonical_rejected",
+    "harvester/pages/failed",
+    "harvester/structure_errors",
+    "item_scraped_count",
+)
+
+
+@deferred_f_from_coro_f
+async def test_a_replay_reads_pages_in_its_worker_as_in_its_own_process(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = tmp_path / "online.jsonl"
+    with running_replica(documents=60, faults=PAGE_FAULTS) as rep:
+        online = await crawl(rep.base_url, "details=true", out=out, settings=FAST)
+    assert online.verdict == "ok", online.reasons
+    deep_online = [r.message for r in caplog.records if r.name == "harvester.pages.raw"]
+    assert deep_online  # a deep page, read whole, said so
+    counted = {key: online.stat(key) for key in PAGE_STATS}
+    assert all(counted[key] for key in PAGE_STATS[:5]), counted  # every fault bit
+    wacz = out.with_name("online.wacz")
+    dataset = without_run_time(read_jsonl(out))
+    for worker in (True, False):
+        caplog.clear()
+        replayed = tmp_path / f"replay-{worker}.jsonl"
+        replay = await crawl(
+            rep.base_url, "details=true", f"replay={wacz}", out=replayed,
+            settings={**FAST, "HARVESTER_REPLAY_WORKER": worker},
+        )  # fmt: skip
+        assert replay.verdict == "ok", replay.reasons
+        assert without_run_time(read_jsonl(replayed)) == dataset
+        assert {key: replay.stat(key) for key in PAGE_STATS} == counted
+        assert replay.stat("downloader/exception_count") == 0
+        # Every attempt at a document page (the truncated first ones too) went to the worker.
+        attempts = counted["harvester/pages/document"] + counted["harvester/pages/incomplete_retried"]
+        attempts += counted["retry/reason_count/invalid_utf8"]
+        assert replay.stat("harvester/replay/worker_pages", None) == (attempts if worker else None)
+        # The deep pages' warnings, written in the worker, are in the run's log as in process.
+        assert sorted(r.message for r in caplog.records if r.name == "harvester.pages.raw") == sorted(
+            deep_online
+        )
+
+
+@deferred_f_from_coro_f
+async def test_a_replay_whose_page_worker_dies_reads_the_pages_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = tmp_path / "online.jsonl"
+    with running_replica(documents=40) as rep:
+        online = await crawl(rep.base_url, "details=true", out=out, settings=FAST)
+    assert online.verdict == "ok", online.reasons
+    started = PageWorker.start
+    # A worker that reads one page's length and exits: as if killed while the run goes on.
+    monkeypatch.setattr(
+        PageWorker,
+        "start",
+        classmethod(lambda cls: started([sys.executable, "-c", "import sys; sys.stdin.buffer.read(4)"])),
+    )
+    replayed = tmp_path / "replayed.jsonl"
+    replay = await crawl(rep.base_url, "details=true", f"replay={out.with_name('online.wacz')}", out=replayed)
+    assert replay.verdict == "ok", replay.reasons
+    assert without_run_time(read_jsonl(replayed)) == without_run_time(read_jsonl(out))
+    assert replay.stat("harvester/replay/worker_pages") == 0
+    assert replay.stat("harvester/pages/document") == 40
+    assert any(
+        "document pages are read in the crawl's process from now on" in r.message for r in caplog.records
+    )
 
 
 @deferred_f_from_coro_f
@@ -381,3 +466,32 @@ async def test_a_full_disk_during_capture_fails_the_run_and_keeps_no_archive(
     assert not out.with_name("korea.failed.wacz").exists()
     assert not list(tmp_path.glob(".*.partial"))
     assert out.with_name("korea.failed.jsonl").exists()  # the records themselves are kept aside
+
+
+@deferred_f_from_coro_f
+async def test_a_replay_has_no_http_client_for_a_request_the_archive_does_not_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running_replica(documents=40) as rep:
+        online = await crawl(rep.base_url, "details=true", out=tmp_path / "online.jsonl", settings=FAST)
+        assert online.verdict == "ok", online.reasons
+        # The replica still listens: a request let past the archive would be answered by it.
+        answer = ReplayMiddleware.process_request
+        passed: list[str] = []
+
+        def let_one_past(self: ReplayMiddleware, request: Any, spider: Any = None) -> Any:
+            if "/document/" in request.url and not passed:
+                passed.append(request.url)
+                return None  # as if the archive were not asked: on to the downloader
+            return answer(self, request, spider)
+
+        monkeypatch.setattr(ReplayMiddleware, "process_request", let_one_past)
+        out = tmp_path / "replayed.jsonl"
+        replay = await crawl(
+            rep.base_url, "details=true", f"replay={tmp_path / 'online.wacz'}", out=out, settings=FAST
+        )
+    assert len(passed) == 1
+    assert replay.verdict == "failed"  # the page is lost, not fetched
+    assert replay.stat("harvester/pages/failed") == 1
+    assert replay.stat("downloader/exception_type_count/scrapy.exceptions.NotSupported") == 1
+    assert replay.stat("downloader/response_count") == replay.stat("harvester/replay/answered")

@@ -20,10 +20,14 @@ from lxml.etree import XPath
 def has_class(name: str) -> str:
     """XPath predicate: the element has the CSS class *name* (what ``.name`` means in CSS).
 
+    The class list is padded and searched for `` name `` only where ``@class`` holds *name* at
+    all: the same answer (a class name holds no white space), found sooner; libxml2 spent a
+    tenth of a document page's reading building padded strings for every ``div`` (issue 17).
+
     >>> has_class("title")
-    "contains(concat(' ', normalize-space(@class), ' '), ' title ')"
+    "(contains(@class, 'title') and contains(concat(' ', normalize-space(@class), ' '), ' title '))"
     """
-    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+    return f"(contains(@class, '{name}') and contains(concat(' ', normalize-space(@class), ' '), ' {name} '))"
 
 
 def xpath(expression: str) -> Callable[[Any], list[Any]]:
@@ -34,7 +38,7 @@ def xpath(expression: str) -> Callable[[Any], list[Any]]:
     >>> xpath("//a/@href")(fragment_fromstring('<p><a href="/x">x</a></p>'))
     ['/x']
     """
-    return cast(Callable[[Any], list[Any]], XPath(expression))
+    return cast(Callable[[Any], list[Any]], XPath(expression, smart_strings=False))
 
 
 def absolute_url(base: str, href: str) -> str | None:

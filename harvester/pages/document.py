@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,7 +36,7 @@ from harvester.pages.markup import lines, paragraphs, visible_text
 from harvester.pages.raw import parse_region, read_raw
 from harvester.text import collapse
 
-__all__ = ["PAGE_OVER_LISTING", "DocumentPage"]
+__all__ = ["PAGE_OVER_LISTING", "DocumentPage", "DocumentReading"]
 
 _cls = has_class
 
@@ -135,6 +135,23 @@ def _path(base: str, href: str) -> str:
     return urlsplit(url).path if url else ""
 
 
+#: What ``urlsplit`` removes from anywhere in a URL: ``"down\nload"`` names ``/download``.
+_URL_DROPPED_CHARACTERS = ("\t", "\r", "\n")
+
+
+def _may_name(base: str, href: str, word: str) -> bool:
+    """Can the path of *href*, made absolute against *base*, hold *word*? False only when it
+    cannot: a cheap test before :func:`_path` (``urljoin``, ~20 us), which most links of a page
+    (people, places, topics, tabs) do not need (issue 17: it was a fifth of a document page's
+    reading). The path's segments are the href's or *base*'s own (joining never makes one of
+    two), less the characters ``urlsplit`` drops.
+
+    >>> _may_name("https://h/document/x", "/sites/a.PDF".lower(), ".pdf"), _may_name("https://h/document/x", "/search?x=1", ".pdf")
+    (True, False)
+    """
+    return word in href or word in base or any(c in href for c in _URL_DROPPED_CHARACTERS)
+
+
 class _Links:
     """The page's link fields, and the links it gave for them that were dropped."""
 
@@ -150,6 +167,31 @@ class _Links:
             self.dropped.append(href.strip())
             return ""
         return url
+
+
+def _completed(item: DocumentItem, canonical_url: str, fields: dict[str, Any]) -> DocumentItem:
+    """:meth:`DocumentPage.to_item`: *item* completed with a page's *fields*."""
+    changes = {name: value for name, value in fields.items() if value or name not in PAGE_OVER_LISTING}
+    url = canonical_document_url(canonical_url)
+    return replace(item, url=url, id=document_id(url) or item.id, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentReading:
+    """A document page read whole (:meth:`DocumentPage.reading`): its answers as plain values,
+    which cross to another process (:mod:`harvester.pages.worker`); the same attributes and
+    :meth:`to_item` as the page it was read from."""
+
+    url: str
+    invalid_utf8: bool
+    canonical_url: str
+    canonical_rejected: str | None
+    links_dropped: list[str]
+    fields: dict[str, Any]
+
+    def to_item(self, item: DocumentItem) -> DocumentItem:
+        """:meth:`DocumentPage.to_item`."""
+        return _completed(item, self.canonical_url, self.fields)
 
 
 def _is_pdf(url: str) -> bool:
@@ -229,11 +271,14 @@ class DocumentPage:
         the page (:data:`PAGE_OVER_LISTING`); every other field is set as read. ``url`` is
         the canonical URL, ``id`` its slug (the item's own id when it is no document path).
         """
-        changes = {
-            name: value for name, value in self.fields().items() if value or name not in PAGE_OVER_LISTING
-        }
-        url = canonical_document_url(self.canonical_url)
-        return replace(item, url=url, id=document_id(url) or item.id, **changes)
+        return _completed(item, self.canonical_url, self.fields())
+
+    def reading(self) -> DocumentReading:
+        """Everything the page says, read now, as plain values (what the page worker sends)."""
+        return DocumentReading(
+            url=self.url, invalid_utf8=self.invalid_utf8, canonical_url=self.canonical_url,
+            canonical_rejected=self.canonical_rejected, links_dropped=self.links_dropped, fields=self.fields(),
+        )  # fmt: skip
 
     # --- fields, in DocumentItem order -----------------------------------------------------------
 
@@ -393,12 +438,15 @@ class DocumentPage:
         """The link fields, each link kept only when it is on the page's site."""
         links = _Links()
         objects = [h for h in X_PDF_OBJECTS(self._root) if h.strip()]
+        base = self.url.lower()
         embeds = [
-            h for h in X_TAB_EMBEDS(self._tabs) if h.strip() and _is_pdf(absolute_url(self.url, h) or "")
+            h
+            for h in X_TAB_EMBEDS(self._tabs)
+            if h.strip() and _may_name(base, h.lower(), ".pdf") and _is_pdf(absolute_url(self.url, h) or "")
         ]
         links.pdf_urls = _dedupe(links.keep(h, site_link(self.url, h)) for h in objects + embeds)
         options = [h for h in X_OPTION_LINKS(self._root) if h.strip()]
-        anywhere = [h for h in X_ALL_LINKS(self._root) if h.strip()]
+        anywhere = [h for h in X_ALL_LINKS(self._root) if h.strip() and _may_name(self.url, h, "download")]
         candidates = [h for h in options if _path(self.url, h).rstrip("/").endswith("/download")]
         candidates += [h for h in anywhere if _NODE_IN_DOWNLOAD.search(_path(self.url, h))]
         for href in _dedupe(candidates):

@@ -8,6 +8,7 @@ is the pipelines' business; a job's state is its extension's (:mod:`harvester.jo
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from typing import Any
@@ -17,6 +18,7 @@ import scrapy
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
+from scrapy.settings import Settings
 
 from harvester import signals, stats
 from harvester.args import ArchiveArgs, parse_args
@@ -32,8 +34,9 @@ from harvester.jobs.extension import (
     JobStart,
 )
 from harvester.jobs.store import preview
-from harvester.pages.document import DocumentPage
+from harvester.pages.document import DocumentPage, DocumentReading
 from harvester.pages.search import ResultRow, SearchPage, page_of
+from harvester.pages.worker import PageWorker
 from harvester.plan import plan_for
 from harvester.search_urls import SearchUrls
 from harvester.spiders.failures import BlockBackoff, PageFailures
@@ -65,6 +68,25 @@ def results_priority(page: int) -> int:
     return 3 - 2 * page if page > 0 else 0
 
 
+def _page_worker(settings: Settings, details: bool) -> PageWorker | None:
+    """A replay's page worker (``HARVESTER_REPLAY_WORKER``), on a machine of more than one core.
+
+    A replay spends only CPU, half of it reading document pages, and left the second core
+    idle (issue 17). Online, the second core serves the site (the replica) or waits for it
+    (the real site, a page every 3 s): no worker there.
+    """
+    if not (details and settings.get("HARVESTER_REPLAY") and settings.getbool("HARVESTER_REPLAY_WORKER")):
+        return None  # a listing run reads documents only for the rare alias row
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if cores < 2 or os.name != "posix":  # non-blocking pipes watched by the event loop
+        return None
+    try:
+        return PageWorker.start()
+    except OSError as exc:
+        logger.warning("Could not start the page worker (%s): document pages are read in this process", exc)
+        return None
+
+
 class ArchiveSpider(PageFailures):
     """``scrapy crawl archive -a query=... | -a start_url=... [-a max_pages=N] [-a details=true] [-a job=NAME]``."""
 
@@ -81,6 +103,8 @@ class ArchiveSpider(PageFailures):
         self.job: JobExtension | None = None
         self.job_start = JobStart()
         self.new_rows = 0
+        #: Reads document pages in a second process (a replay: :func:`_page_worker`).
+        self.page_worker: PageWorker | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ArchiveSpider:
@@ -105,6 +129,7 @@ class ArchiveSpider(PageFailures):
         spider.blocks = BlockBackoff(
             settings.getint("HARVESTER_BLOCK_RETRIES"), settings.getfloat("HARVESTER_BLOCK_BACKOFF")
         )
+        spider.page_worker = _page_worker(settings, spider.args.details)
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -282,8 +307,9 @@ class ArchiveSpider(PageFailures):
         meta: dict[str, Any] = {ROW_META: row or item.url}
         if refresh:
             meta[REFRESH_META] = True
+        callback = self.parse_document if self.page_worker is None else self.parse_document_in_worker
         return scrapy.Request(
-            url, callback=self.parse_document, errback=self.on_error, dont_filter=True,
+            url, callback=callback, errback=self.on_error, dont_filter=True,
             cb_kwargs={"item": item, "resolve_only": resolve_only}, meta=meta, priority=priority,
         )  # fmt: skip
 
@@ -295,6 +321,27 @@ class ArchiveSpider(PageFailures):
         if response.meta.get(SETTLED_META):
             return  # the job settled it: not modified, gone, or failing with its record kept
         page, instead = self._read(response, DocumentPage)
+        yield from self._document_read(response, item, resolve_only, page, instead)
+
+    async def parse_document_in_worker(
+        self, response: Response, item: DocumentItem, resolve_only: bool = False
+    ) -> AsyncIterator[Any]:
+        """:meth:`parse_document`, the page read by the page worker while this process goes on."""
+        assert self.page_worker is not None
+        if response.meta.get(SETTLED_META):
+            return  # as in parse_document (a replay is never a job: no job settles its pages)
+        page, instead = await self._read_in_worker(response, self.page_worker)
+        for output in self._document_read(response, item, resolve_only, page, instead):
+            yield output
+
+    def _document_read(
+        self,
+        response: Response,
+        item: DocumentItem,
+        resolve_only: bool,
+        page: DocumentPage | DocumentReading | None,
+        instead: list[scrapy.Request],
+    ) -> Iterator[Any]:
         if page is None:
             yield from instead
             return
@@ -317,6 +364,9 @@ class ArchiveSpider(PageFailures):
         yield item
 
     def closed(self, reason: str) -> None:
+        if self.page_worker is not None:
+            self.page_worker.close()
+            self.crawler.stats.set_value(stats.REPLAY_WORKER_PAGES, self.page_worker.pages)
         self.crawler.signals.send_catch_log(signals.walk_finished, outcome=self.walk.outcome())
 
     def _report(self, counts: Any, warnings: list[str]) -> None:

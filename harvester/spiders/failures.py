@@ -23,11 +23,13 @@ from twisted.python.failure import Failure
 from harvester import stats
 from harvester.exceptions import BlockedPage, IncompleteResponse, LayoutChanged, PageError
 from harvester.middlewares import RateLimited
-from harvester.pages.document import DocumentPage
+from harvester.pages.document import DocumentPage, DocumentReading
 from harvester.pages.search import SearchPage
+from harvester.pages.worker import PageWorker, WorkerGone
 
 logger = logging.getLogger(__name__)
 PageT = TypeVar("PageT", SearchPage, DocumentPage)
+AnyPageT = TypeVar("AnyPageT", SearchPage, DocumentPage, DocumentReading)
 
 
 @dataclass
@@ -51,13 +53,33 @@ class PageFailures(scrapy.Spider):
         """The page, or what to do instead: a retry, a wait after a block page, nothing."""
         try:
             page = kind(response.url, response.body)
+        except PageError as exc:
+            return None, list(self._page_failed(response, _status_first(response, exc)))
+        return self._accepted(response, page)
+
+    async def _read_in_worker(
+        self, response: Response, worker: PageWorker
+    ) -> tuple[DocumentPage | DocumentReading | None, list[scrapy.Request]]:
+        """:meth:`_read` of a document page, the page read by the page worker (a replay's
+        second core); in this process when the worker is gone."""
+        try:
+            reading: DocumentReading = await worker.read(response.url, response.body)
+        except WorkerGone:
+            return self._read(response, DocumentPage)
+        except PageError as exc:
+            return None, list(self._page_failed(response, _status_first(response, exc)))
+        return self._accepted(response, reading)
+
+    def _accepted(self, response: Response, page: AnyPageT) -> tuple[AnyPageT | None, list[scrapy.Request]]:
+        """A page read whole: failed if its status is not 200, asked again once if not UTF-8."""
+        try:
             _check_status(response)
         except PageError as exc:
             return None, list(self._page_failed(response, _status_first(response, exc)))
         if page.invalid_utf8 and (retry := self._utf8_retry(response)) is not None:
             return None, [retry]
         self.blocks.in_a_row = 0
-        if isinstance(page, DocumentPage) and page.links_dropped:
+        if isinstance(page, DocumentPage | DocumentReading) and page.links_dropped:
             self._links_dropped(response, page.links_dropped)
         return page, []
 
