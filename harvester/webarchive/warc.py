@@ -26,7 +26,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import http
-import uuid
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from io import BytesIO
@@ -36,7 +37,6 @@ from urllib.parse import urlsplit
 
 from isal import isal_zlib
 from warcio.statusandheaders import StatusAndHeaders
-from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from harvester.webarchive.ondisk import CaptureLog
@@ -102,6 +102,26 @@ def _sha1(*parts: bytes) -> str:
 
 _EMPTY_SHA1 = _sha1(b"")
 
+#: The variant digit of a version 4 UUID (``10xx``) for each random hex digit.
+_VARIANT = {f"{n:x}": f"{8 | (n & 3):x}" for n in range(16)}
+
+
+def record_ids() -> Iterator[str]:
+    """``WARC-Record-ID`` values: random (version 4) UUIDs as URNs, as warcio makes them with
+    ``uuid.uuid4()``, from one ``os.urandom`` call per 256 of them instead of one each.
+
+    >>> import uuid
+    >>> ids = record_ids()
+    >>> first = next(ids)
+    >>> uuid.UUID(first[10:-1]).version, first.startswith("<urn:uuid:"), first != next(ids)
+    (4, True, True)
+    """
+    while True:
+        pool = os.urandom(16 * 256).hex()
+        for start in range(0, len(pool), 32):
+            h = pool[start : start + 32]
+            yield f"<urn:uuid:{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}>"
+
 
 def _http_head(first_line: str, pairs: list[tuple[str, str]]) -> bytes:
     """An HTTP message's head as warcio writes it: ASCII, anything else percent-encoded (RFC 8187)."""
@@ -114,17 +134,48 @@ def _http_head(first_line: str, pairs: list[tuple[str, str]]) -> bytes:
         return encoded
 
 
+def _head_of(first_line: str, headers: Any, host: str | None = None) -> bytes:
+    r""":func:`_http_head` of Scrapy ``Headers``, joined as bytes when they are all ASCII (every
+    page of the replica and of the site: no decoding and encoding again); ``host``: a ``Host``
+    header first, unless the headers have one.
+
+    >>> from scrapy.http import Headers
+    >>> _head_of("GET / HTTP/1.1", Headers({"Accept": "*/*", "Transfer-Encoding": "chunked"}), "h:1")
+    b'GET / HTTP/1.1\r\nHost: h:1\r\nAccept: */*\r\n\r\n'
+    >>> _head_of("HTTP/1.1 200 OK", Headers({"X-Name": "caf\u00e9".encode()}))  # as warcio: each byte a character
+    b'HTTP/1.1 200 OK\r\nX-Name: caf%C3%83%C2%A9\r\n\r\n'
+    """
+    # dict's own items(): Scrapy's Headers.items() normalises every key and list again.
+    items = list(dict.items(headers) if isinstance(headers, dict) else headers.items())
+    lines = [first_line.encode("utf-8"), b"\r\n"]
+    if host is not None and not any(name.lower() == b"host" for name, _ in items):
+        lines += (b"Host: ", host.encode("utf-8"), b"\r\n")
+    for name, values in items:
+        if name.lower() in DROPPED_HEADERS:
+            continue
+        for value in values:
+            lines += (name, b": ", value, b"\r\n")
+    lines.append(b"\r\n")
+    head = b"".join(lines)
+    if head.isascii():
+        return head
+    pairs = _header_pairs(headers)
+    if host is not None and not any(name.lower() == "host" for name, _ in pairs):
+        pairs.insert(0, ("Host", host))
+    return _http_head(first_line, pairs)
+
+
 def _warc_head(
-    kind: str, record_id: str, url: str, date: str, more: list[tuple[str, str]], block_digest: str,
-    content_type: str, length: int,
+    kind: str, record_id: str, url: str, date: str, more: str, block_digest: str, content_type: str,
+    length: int,
 ) -> bytes:  # fmt: skip
-    """A WARC 1.1 record's header, in warcio's order, for a block of ``length`` bytes."""
-    fields = [("WARC-Type", kind), ("WARC-Record-ID", record_id), ("WARC-Target-URI", url), ("WARC-Date", date),
-              *more, ("WARC-Block-Digest", block_digest), ("Content-Type", content_type),
-              ("Content-Length", str(length))]  # fmt: skip
-    return ("WARC/1.1\r\n" + "".join(f"{name}: {value}\r\n" for name, value in fields) + "\r\n").encode(
-        "utf-8"
-    )
+    """A WARC 1.1 record's header, in warcio's order, for a block of ``length`` bytes (``more``:
+    header lines after ``WARC-Date``)."""
+    return (
+        f"WARC/1.1\r\nWARC-Type: {kind}\r\nWARC-Record-ID: {record_id}\r\nWARC-Target-URI: {url}\r\n"
+        f"WARC-Date: {date}\r\n{more}WARC-Block-Digest: {block_digest}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    ).encode()
 
 
 def status_line(status: int) -> str:
@@ -152,6 +203,7 @@ class WarcStorage:
         self.writer = WARCWriter(self._buffer, gzip=False, warc_version="1.1")
         # On disk: a list of them was ~650 bytes a response for the whole run (issue 17).
         self.captures = CaptureLog()
+        self._ids = record_ids()
         self.bytes_in = 0
         info = self.writer.create_warcinfo_record(
             filename, {"software": software, "format": "WARC File Format 1.1"}
@@ -169,34 +221,28 @@ class WarcStorage:
         body: bytes,
         protocol: str | None = None,
     ) -> Capture:
-        record_id = f"<urn:uuid:{uuid.uuid4()}>"
-        date = datetime_to_iso_date(datetime.now(UTC).replace(tzinfo=None), use_micros=True)
-        head = _http_head(f"{protocol or 'HTTP/1.1'} {status_line(status)}", _header_pairs(response_headers))
+        record_id = next(self._ids)
+        date = datetime.now(UTC).replace(tzinfo=None).isoformat() + "Z"  # warcio's, with microseconds
+        head = _head_of(f"{protocol or 'HTTP/1.1'} {status_line(status)}", response_headers)
         digest = _sha1(body)
         offset = self.file.tell()
         self._write_bytes(
-            _warc_head("response", record_id, url, date, [("WARC-Payload-Digest", digest)],
+            _warc_head("response", record_id, url, date, f"WARC-Payload-Digest: {digest}\r\n",
                        _sha1(head, body), "application/http; msgtype=response", len(head) + len(body)),
             head, body,
         )  # fmt: skip
         length = self.file.tell() - offset
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        pairs = _header_pairs(request_headers)
-        if not any(name.lower() == "host" for name, _ in pairs):
-            pairs.insert(0, ("Host", parts.netloc))
-        head = _http_head(f"{method} {target} HTTP/1.1", pairs)
+        head = _head_of(f"{method} {target} HTTP/1.1", request_headers, host=parts.netloc)
         self._write_bytes(
-            _warc_head("request", f"<urn:uuid:{uuid.uuid4()}>", url, date,
-                       [("WARC-Concurrent-To", record_id), ("WARC-Payload-Digest", _EMPTY_SHA1)],
+            _warc_head("request", next(self._ids), url, date,
+                       f"WARC-Concurrent-To: {record_id}\r\nWARC-Payload-Digest: {_EMPTY_SHA1}\r\n",
                        _sha1(head), "application/http; msgtype=request", len(head)),
-            head, b"",
+            head,
         )  # fmt: skip
         mime = (response_headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip()
-        capture = Capture(
-            record_id=record_id, date=date, url=url, status=status, mime=mime or "unk",
-            digest=digest, offset=offset, length=length,
-        )  # fmt: skip
+        capture = Capture(record_id, date, url, status, mime or "unk", digest, offset, length)
         self.captures.append(capture)
         self.bytes_in += len(body)
         return capture
