@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from scrapy import Request, Spider
@@ -65,6 +65,8 @@ CAPTURE_META = "harvester_capture"
 HELD_META = "harvester_held_304"
 #: What reading a damaged or unreadable archive raises (zipfile's CRC check, a bad index line).
 ARCHIVE_ERRORS = (OSError, JobArchiveError, zipfile.BadZipFile, EOFError, ValueError, KeyError)
+#: ``TitleStore.get``'s answer for a capture no record was read from (not in the page list).
+_UNTITLED = object()
 #: Request headers that make a request conditional (a job's validators).
 VALIDATOR_HEADERS = (b"If-None-Match", b"If-Modified-Since")
 
@@ -249,7 +251,7 @@ class CaptureMiddleware:
 
     def item_scraped(self, item: Any) -> None:
         if isinstance(item, DocumentItem) and item.capture_id:
-            self.titles.setdefault(item.capture_id, item.title)
+            self.titles.add(item.capture_id, item.title)
 
     def package(self) -> None:
         storage, self.storage = self.storage, None
@@ -385,11 +387,11 @@ class CaptureMiddleware:
 
     def _pages(self, captures: Iterable[Capture]) -> Iterator[Page]:
         for capture in captures:
-            if capture.record_id not in self.titles:
+            title = self.titles.get(capture.record_id, _UNTITLED)
+            if title is _UNTITLED:
                 continue
             results = urlsplit(capture.url).path.rstrip("/") == "/search"
-            title = _results_title(capture.url) if results else self.titles[capture.record_id]
-            yield Page(capture, title)
+            yield Page(capture, _results_title(capture.url) if results else cast("str | None", title))
 
 
 def _open_sources(paths: list[Path]) -> list[Source]:
