@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zipfile
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
@@ -53,6 +54,11 @@ PAGES_NAME = "pages/pages.jsonl"
 PACKAGE_NAME = "datapackage.json"
 DIGEST_NAME = "datapackage-digest.json"
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
+#: zlib level of the deflated members (index, pages, datapackage): the index of 2,000 pages
+#: (0.9 MB) deflated in 4.5 ms at level 1, 9.2 ms at the default 6, for a few % more bytes.
+DEFLATE_LEVEL = 1
+#: A WARC-Date in full (fraction of a second or not): the timestamp is its digits.
+_WARC_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d{1,9})?Z\Z")
 
 
 @dataclass(frozen=True)
@@ -91,10 +97,11 @@ class DigestMismatch(OSError):
 def timestamp(warc_date: str) -> str:
     """A WARC-Date as the 14-digit timestamp of CDXJ lines and replay URLs.
 
-    >>> timestamp("2026-11-30T13:06:08.123456Z")
-    '20261130130608'
+    >>> timestamp("2026-11-30T13:06:08.123456Z"), timestamp("2026-11-30T13:06:08Z"), timestamp("2026-11-30T13:06Z")
+    ('20261130130608', '20261130130608', '20261130130600')
     """
-    return str(iso_date_to_timestamp(warc_date))
+    whole = _WARC_DATE.match(warc_date)  # ours, always: its digits, without parsing a datetime
+    return "".join(whole.groups()) if whole else str(iso_date_to_timestamp(warc_date))
 
 
 def cdxj_line(capture: Capture, filename: str = "data.warc.gz") -> str:
@@ -159,7 +166,7 @@ def write_package(
     stamp = _zip_date()
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     resources: list[dict[str, Any]] = []
-    with zipfile.ZipFile(out, "w", allowZip64=True) as wacz:
+    with zipfile.ZipFile(out, "w", allowZip64=True, compresslevel=DEFLATE_LEVEL) as wacz:
         for part in warcs:
             # Stored, not deflated: a reader seeks to a record by its offset.
             info = zipfile.ZipInfo(f"archive/{part.name}", stamp)
