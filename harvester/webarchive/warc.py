@@ -19,6 +19,13 @@ The response and request records are serialised here, not by warcio's record bui
 reads the payload twice through streams and copies it into a buffer, ~0.2 ms a page): the
 same WARC 1.1 headers in warcio's order, the same digests (sha1, base 32), the HTTP head
 percent-encoded as warcio does; warcio reads them back and checks their digests.
+
+A response record has its ``WARC-Payload-Digest`` (the index's ``digest``, which pywb and
+revisits match on) but no ``WARC-Block-Digest`` (optional in WARC 1.1): a second SHA-1 pass
+over the page, a quarter of the capture's CPU (issue 17), for a check the archive already
+makes. Each record is its own gzip member, whose CRC-32 a reader checks as it inflates it,
+and the WACZ holds the whole WARC's sha256, which the replay and ``wacz validate`` check.
+Request records, a few hundred bytes, keep theirs.
 """
 
 from __future__ import annotations
@@ -166,15 +173,15 @@ def _head_of(first_line: str, headers: Any, host: str | None = None) -> bytes:
 
 
 def _warc_head(
-    kind: str, record_id: str, url: str, date: str, more: str, block_digest: str, content_type: str,
+    kind: str, record_id: str, url: str, date: str, more: str, block_digest: str | None, content_type: str,
     length: int,
 ) -> bytes:  # fmt: skip
     """A WARC 1.1 record's header, in warcio's order, for a block of ``length`` bytes (``more``:
-    header lines after ``WARC-Date``)."""
+    header lines after ``WARC-Date``; ``block_digest`` None: no ``WARC-Block-Digest``)."""
+    block = f"WARC-Block-Digest: {block_digest}\r\n" if block_digest else ""
     return (
         f"WARC/1.1\r\nWARC-Type: {kind}\r\nWARC-Record-ID: {record_id}\r\nWARC-Target-URI: {url}\r\n"
-        f"WARC-Date: {date}\r\n{more}WARC-Block-Digest: {block_digest}\r\nContent-Type: {content_type}\r\n"
-        f"Content-Length: {length}\r\n\r\n"
+        f"WARC-Date: {date}\r\n{more}{block}Content-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n"
     ).encode()
 
 
@@ -228,7 +235,7 @@ class WarcStorage:
         offset = self.file.tell()
         self._write_bytes(
             _warc_head("response", record_id, url, date, f"WARC-Payload-Digest: {digest}\r\n",
-                       _sha1(head, body), "application/http; msgtype=response", len(head) + len(body)),
+                       None, "application/http; msgtype=response", len(head) + len(body)),
             head, body,
         )  # fmt: skip
         length = self.file.tell() - offset
