@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from isal import isal_zlib
@@ -198,12 +198,27 @@ def status_line(status: int) -> str:
     return f"{status} {reason}"
 
 
+class Sink(Protocol):
+    """Where a :class:`WarcStorage` writes: a binary file, or a WACZ being written around its WARC
+    (``tell()``: the offset in the WARC)."""
+
+    @property
+    def closed(self) -> bool: ...
+    def write(self, data: bytes, /) -> int: ...
+    def tell(self) -> int: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
 class WarcStorage:
     """A WARC file written as the run goes; :meth:`store` returns the response's :class:`Capture`."""
 
-    def __init__(self, path: Path, software: str, filename: str = "data.warc.gz") -> None:
+    def __init__(
+        self, path: Path, software: str, filename: str = "data.warc.gz", *, file: Sink | None = None
+    ) -> None:
         self.path = path
-        self.file: IO[bytes] = path.open("wb")
+        """The file written; ``file``, when given, writes to it (a :class:`~.wacz.WaczWriter`)."""
+        self.file: Sink = file if file is not None else path.open("wb")
         # warcio writes each record plain into a buffer, and we gzip it as one member with
         # ISA-L (COMPRESS_LEVEL): warcio's own gzip is zlib level 9, 4x zlib 6's CPU.
         self._buffer = BytesIO()
