@@ -25,7 +25,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from harvester.exceptions import ArgumentError
 from harvester.webarchive.reader import WaczArchive
-from harvester.webarchive.warc import WarcStorage
+from harvester.webarchive.warc import HELD_RECORDS, WarcStorage
 from replica.process import running_replica
 from tests import crawling
 from tests.conftest import read_jsonl, run_crawl
@@ -428,3 +428,35 @@ def test_records_read_back_by_warcio_with_their_digests_checked(tmp_path: Path) 
     # warcio's encoding of a header that is not ASCII (each byte taken as a character).
     assert records[3][2].get_header("X-Name") == "caf%C3%83%C2%A9"
     assert records[4][2].protocol == "GET" and records[4][2].statusline == "/search?page=2&x=%C3%A9 HTTP/1.1"
+
+
+def test_records_held_for_later_keep_their_order_ids_and_dates(tmp_path: Path) -> None:
+    """A single run's records are written a few dozen at a time (store_later), each with the
+    id and date it was given when its response came, in the order they came."""
+
+    def message(n: int) -> dict[str, Any]:
+        return {
+            "url": f"http://h/document/{n}", "method": "GET", "request_headers": Headers(), "status": 200,
+            "response_headers": Headers({"Content-Type": "text/html"}), "body": b"<html>%d</html>" % n,
+        }  # fmt: skip
+
+    storage = WarcStorage(tmp_path / "capture.warc.gz", "test")
+    given = [storage.store_later(**message(n)) for n in range(3)]
+    assert len(storage.captures) == 0  # held, not written yet
+    now = storage.store(**message(3))  # written after those held before it
+    given += [(now.record_id, now.date), storage.store_later(**message(4))]
+    storage.close()  # writes what is still held
+    assert [(c.record_id, c.date) for c in storage.captures] == given
+    with (tmp_path / "capture.warc.gz").open("rb") as handle:
+        responses = [
+            (r.rec_headers.get_header("WARC-Target-URI"), r.rec_headers.get_header("WARC-Record-ID"),
+             r.rec_headers.get_header("WARC-Date"))
+            for r in ArchiveIterator(handle, check_digests="raise") if r.rec_type == "response"
+        ]  # fmt: skip
+    assert responses == [(f"http://h/document/{n}", *given[n]) for n in range(5)]
+
+    storage = WarcStorage(tmp_path / "full.warc.gz", "test")
+    for n in range(HELD_RECORDS):
+        storage.store_later(**message(n))
+    assert len(storage.captures) == HELD_RECORDS  # the batch full: written
+    storage.close()

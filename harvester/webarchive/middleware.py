@@ -201,19 +201,23 @@ class CaptureMiddleware:
             return response
         if self.broken is not None:
             return response
+        message: dict[str, Any] = {
+            "url": response.url, "method": request.method, "request_headers": request.headers,
+            "status": response.status, "response_headers": response.headers, "body": response.body,
+            "protocol": response.protocol,
+        }  # fmt: skip
         try:
-            capture = self.storage.store(
-                url=response.url, method=request.method, request_headers=request.headers,
-                status=response.status, response_headers=response.headers, body=response.body,
-                protocol=response.protocol,
-            )  # fmt: skip
-            # On disk before any record read from it is committed: a killed job's run is salvaged.
-            self.storage.file.flush()
+            if self.job:
+                capture = self.storage.store(**message)
+                # On disk before any record read from it is committed: a killed job's run is salvaged.
+                self.storage.file.flush()
+                request.meta[CAPTURE_META] = (capture.record_id, capture.date)
+            else:  # a killed single run's capture is removed: written a few dozen at a time
+                request.meta[CAPTURE_META] = self.storage.store_later(**message)
         except OSError as exc:
             self._broke(exc)
             return response
         self.crawler.stats.inc_value(stats.WACZ_RESPONSES)
-        request.meta[CAPTURE_META] = (capture.record_id, capture.date)
         return response
 
     def _broke(self, exc: OSError) -> None:
@@ -281,6 +285,8 @@ class CaptureMiddleware:
             logger.info("No web archive: the run wrote no file to put it beside")
             return
         try:
+            if self.broken is None:
+                storage.write_held()
             if self.revisits and self.broken is None:
                 self._write_revisits(storage)
             storage.file.flush()
