@@ -53,8 +53,10 @@ from harvester.webarchive.ondisk import CaptureLog
 #: members any reader inflates). On replica document pages (76 KB, 100 pages, in process): zlib
 #: level 6 0.94 ms a page for 14.3 KiB, zlib 1 0.40 ms for 17.1 KiB, ISA-L 2 0.084 ms for
 #: 16.4 KiB (ISA-L 3: 0.17 ms, 15.9 KiB). Capture was a third of a details crawl's CPU at
-#: zlib level 6 (issue 17: at most 15%).
-COMPRESS_LEVEL = 2
+#: zlib level 6 (issue 17: at most 15%). ISA-L 1 rather than 2: 1,024 pages each parsed and
+#: captured (32 at a time), 0.336 against 0.360 ms of capture a page, for 17.50 against 17.43
+#: KiB a record (ISA-L 0: 0.384 ms, 18.94 KiB: more bytes to write).
+COMPRESS_LEVEL = 1
 
 
 def _gzip(data: bytes) -> bytes:
