@@ -1,9 +1,11 @@
-"""The web archive's costs (issue 17): ``python -m benchmarks.wacz [--documents N] [--repeat R]``.
+"""The web archive's costs (issue 17): ``python -m benchmarks.wacz [--documents N] [--repeat R] [--baseline DIR]``.
 
 Over a replica of N documents (2,000 by default), a details harvest through the CLI:
 
 - online without a web archive (``HARVESTER_WACZ=``) and with one (``auto``), alternating,
   R times each: the capture's CPU overhead (the crawl process's user + system seconds);
+  with ``--baseline DIR`` (another checkout, e.g. an older commit extracted by ``git archive``)
+  that checkout's run with a web archive too, in every round: before and after, side by side;
 - a replay of the last WACZ with the replica stopped (``-a replay=``), R times: wall time against
   the online crawl with its web archive (a run's default, issue 17's goal: at most 0.6x) and
   without, and whether it published the same dataset (``harvested_at`` aside);
@@ -24,12 +26,12 @@ from benchmarks.common import ChildUsage, run_child
 from replica.process import ROOT, crawl_command, running_replica
 
 
-def _crawl(base_url: str, out: Path, *extra: str) -> ChildUsage:
+def _crawl(base_url: str, out: Path, *extra: str, root: Path = ROOT) -> ChildUsage:
     cmd = crawl_command(
         base_url, "-s", "HARVESTER_PROGRESS_INTERVAL=0", "-a", "details=true", "-O", str(out), *extra
     )
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    usage = run_child(cmd, cwd=ROOT, env=env, log_path=out.with_suffix(".log"), timeout=1800)
+    env = dict(os.environ, PYTHONPATH=str(root))
+    usage = run_child(cmd, cwd=root, env=env, log_path=out.with_suffix(".log"), timeout=1800)
     if usage.returncode != 0:
         raise SystemExit(f"the crawl to {out} failed: see {out.with_suffix('.log')}")
     return usage
@@ -45,14 +47,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout (e.g. `git archive` of an older commit, "
+        "extracted): its run with a web archive alternates with this tree's, round after round",
+    )  # fmt: skip
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-wacz-"))
     plain: list[ChildUsage] = []
     kept: list[ChildUsage] = []
+    baseline: list[ChildUsage] = []
     with running_replica(documents=args.documents) as rep:
         for n in range(args.repeat):
             plain.append(_crawl(rep.base_url, work / f"plain{n}.jsonl", "-s", "HARVESTER_WACZ="))
             kept.append(_crawl(rep.base_url, work / f"kept{n}.jsonl"))
+            if args.baseline:
+                baseline.append(
+                    _crawl(rep.base_url, work / f"baseline{n}.jsonl", root=args.baseline.resolve())
+                )
     last = work / f"kept{args.repeat - 1}.jsonl"
     wacz = last.with_suffix(".wacz")
     replays = [
@@ -64,16 +75,24 @@ def main() -> None:
     def med(runs: list[ChildUsage], what: str) -> float:
         return float(statistics.median(getattr(u, what) for u in runs))
 
+    def runs(usages: list[ChildUsage]) -> str:
+        return ", ".join(f"{u.cpu:.2f}" for u in usages)
+
     print(f"{args.documents:,} documents, details, median of {args.repeat} (CLI, this machine)")
-    print(f"online, no web archive:   wall {med(plain, 'wall'):6.1f} s  CPU {med(plain, 'cpu'):6.1f} s")
-    print(f"online, with web archive: wall {med(kept, 'wall'):6.1f} s  CPU {med(kept, 'cpu'):6.1f} s  "
-          f"(capture CPU +{100 * (med(kept, 'cpu') / med(plain, 'cpu') - 1):.0f}%)")  # fmt: skip
+    print(
+        f"online, no web archive:   wall {med(plain, 'wall'):6.1f} s  CPU {med(plain, 'cpu'):6.1f} s  (runs {runs(plain)})"
+    )
+    print(f"online, with web archive: wall {med(kept, 'wall'):6.1f} s  CPU {med(kept, 'cpu'):6.1f} s  (runs {runs(kept)}; "
+          f"capture CPU {med(kept, 'cpu') / med(plain, 'cpu'):.3f}x)")  # fmt: skip
+    if baseline:
+        print(f"baseline, web archive:    wall {med(baseline, 'wall'):6.1f} s  CPU {med(baseline, 'cpu'):6.1f} s  "
+              f"(runs {runs(baseline)}; {med(baseline, 'cpu') / med(plain, 'cpu'):.3f}x; {args.baseline})")  # fmt: skip
     print(f"replay, replica stopped:  wall {med(replays, 'wall'):6.1f} s  CPU {med(replays, 'cpu'):6.1f} s  "
           f"({med(replays, 'wall') / med(kept, 'wall'):.2f}x the wall of the crawl with its web archive, "
           f"{med(replays, 'wall') / med(plain, 'wall'):.2f}x the plain crawl's); same dataset: {same}")  # fmt: skip
     print("each run's wall: " + "; ".join(
-        f"{name} {', '.join(f'{u.wall:.1f}' for u in runs)}"
-        for name, runs in (("plain", plain), ("with web archive", kept), ("replay", replays))
+        f"{name} {', '.join(f'{u.wall:.1f}' for u in usages)}"
+        for name, usages in (("plain", plain), ("with web archive", kept), ("replay", replays))
     ) + f" s (load average at the end {os.getloadavg()[0]:.2f})")  # fmt: skip
     size = wacz.stat().st_size
     print(f"WACZ: {size:,} bytes, {size / pages / 1024:.1f} KiB per document page ({pages:,} pages)")

@@ -26,7 +26,7 @@ from warcio.archiveiterator import ArchiveIterator
 from harvester.webarchive.jobarchive import Source, grow, salvage
 from harvester.webarchive.partials import abandoned_captures, open_capture
 from harvester.webarchive.reader import WaczArchive
-from harvester.webarchive.wacz import write_wacz
+from harvester.webarchive.wacz import WaczWriter, write_wacz
 from harvester.webarchive.warc import SERVER_NOT_MODIFIED, WarcStorage
 from replica.process import running_replica
 from tests.conftest import ROOT, read_jsonl, run_crawl
@@ -241,16 +241,23 @@ async def test_a_replay_of_a_job_archive_resolves_revisits(tmp_path: Path) -> No
     assert without_run_time(read_jsonl(out)) == without_run_time(dataset)
 
 
-def test_a_killed_capture_is_salvaged_whole_records_only(tmp_path: Path) -> None:
+@pytest.mark.parametrize("in_wacz", [True, False], ids=["wacz being written", "plain warc"])
+def test_a_killed_capture_is_salvaged_whole_records_only(tmp_path: Path, in_wacz: bool) -> None:
+    # A run's capture file is the WACZ being written, its WARC after the ZIP's first local
+    # header (WaczWriter); one written before that was a plain WARC.
     path = tmp_path / "capture.warc.gz.partial"
-    storage = WarcStorage(path, "test")
+    writer = WaczWriter(path.open("wb"), "data.warc.gz") if in_wacz else None
+    storage = WarcStorage(path, "test", file=writer)
     for n in range(3):
         storage.store(
             url=f"http://h/document/{n}", method="GET", request_headers=Headers(), status=200,
             response_headers=Headers({"Content-Type": "text/html"}), body=b"<html>%d</html>" % n,
         )  # fmt: skip
-    storage.close()
+    storage.file.flush()  # killed: never packaged
     whole = path.read_bytes()
+    base = len(whole) - storage.file.tell()  # where the WARC starts in the file
+    storage.close()
+    assert (base > 0) is in_wacz
     path.write_bytes(whole[:-7])  # killed while writing the last request record
     data, captures = salvage(path)
     assert [c.url for c in captures] == [f"http://h/document/{n}" for n in range(3)]
@@ -261,7 +268,7 @@ def test_a_killed_capture_is_salvaged_whole_records_only(tmp_path: Path) -> None
         )
         assert record.rec_headers.get_header("WARC-Record-ID") == capture.record_id
     # Cut inside a response record: that one is dropped, the records before it kept.
-    path.write_bytes(whole[: storage.captures[2].offset + 20])
+    path.write_bytes(whole[: base + storage.captures[2].offset + 20])
     assert [c.url for c in salvage(path)[1]] == ["http://h/document/0", "http://h/document/1"]
     path.write_bytes(b"")
     assert salvage(path) == (b"", [])

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from scrapy.http import Headers
 from scrapy.utils.defer import deferred_f_from_coro_f
 from warcio.archiveiterator import ArchiveIterator
 
@@ -26,7 +27,7 @@ from harvester.exceptions import ArgumentError
 from harvester.pages.worker import PageWorker
 from harvester.webarchive.middleware import ReplayMiddleware
 from harvester.webarchive.reader import WaczArchive
-from harvester.webarchive.warc import WarcStorage
+from harvester.webarchive.warc import HELD_RECORDS, WarcStorage
 from replica.process import running_replica
 from tests import crawling
 from tests.conftest import read_jsonl, run_crawl
@@ -495,3 +496,81 @@ async def test_a_replay_has_no_http_client_for_a_request_the_archive_does_not_an
     assert replay.stat("harvester/pages/failed") == 1
     assert replay.stat("downloader/exception_type_count/scrapy.exceptions.NotSupported") == 1
     assert replay.stat("downloader/response_count") == replay.stat("harvester/replay/answered")
+
+
+def test_records_read_back_by_warcio_with_their_digests_checked(tmp_path: Path) -> None:
+    """Our own serialiser (not warcio's builder) writes what warcio reads and verifies: each
+    response and its request, the message as received less its transfer coding, a header
+    that is not ASCII percent-encoded as warcio encodes it, a request's Host first."""
+    storage = WarcStorage(tmp_path / "capture.warc.gz", "test")
+    body = "<html><title>Caf\u00e9</title></html>".encode() * 200
+    asked = [
+        ("http://h:8000/document/1", Headers({"Accept": "*/*"}), 200,
+         Headers({"Content-Type": "text/html; charset=utf-8", "Transfer-Encoding": "chunked",
+                  "Set-Cookie": [b"a=1", b"b=2"]}), body),
+        ("http://h:8000/search?page=2&x=%C3%A9", Headers({"Host": "h:8000", "X-Name": "caf\u00e9".encode()}), 599,
+         Headers({"X-Name": "caf\u00e9".encode()}), b""),
+    ]  # fmt: skip
+    captures = [
+        storage.store(
+            url=url, method="GET", request_headers=req, status=status, response_headers=resp, body=data
+        )
+        for url, req, status, resp, data in asked
+    ]
+    storage.close()
+    with (tmp_path / "capture.warc.gz").open("rb") as handle:
+        records = [
+            (r.rec_type, r.rec_headers, r.http_headers, r.content_stream().read())
+            for r in ArchiveIterator(handle, check_digests="raise")
+        ]
+    assert [kind for kind, *_ in records] == ["warcinfo", "response", "request", "response", "request"]
+    assert len({h.get_header("WARC-Record-ID") for _, h, _, _ in records}) == 5
+    for (url, _, status, _, data), capture, n in zip(asked, captures, (1, 3), strict=True):
+        _, response, http, payload = records[n]
+        assert payload == data and http.get_statuscode() == str(status) == str(capture.status)
+        assert response.get_header("WARC-Record-ID") == capture.record_id
+        assert response.get_header("WARC-Date") == capture.date
+        assert response.get_header("WARC-Target-URI") == url
+        assert response.get_header("WARC-Payload-Digest") == capture.digest
+        _, request, request_http, _ = records[n + 1]
+        assert request.get_header("WARC-Concurrent-To") == capture.record_id
+        assert request.get_header("WARC-Date") == capture.date
+        assert request_http.headers[0] == ("Host", "h:8000")
+    assert records[1][2].get_header("Transfer-Encoding") is None
+    assert records[1][2].headers[1:] == [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")]
+    assert captures[0].mime == "text/html"
+    # warcio's encoding of a header that is not ASCII (each byte taken as a character).
+    assert records[3][2].get_header("X-Name") == "caf%C3%83%C2%A9"
+    assert records[4][2].protocol == "GET" and records[4][2].statusline == "/search?page=2&x=%C3%A9 HTTP/1.1"
+
+
+def test_records_held_for_later_keep_their_order_ids_and_dates(tmp_path: Path) -> None:
+    """A single run's records are written a few dozen at a time (store_later), each with the
+    id and date it was given when its response came, in the order they came."""
+
+    def message(n: int) -> dict[str, Any]:
+        return {
+            "url": f"http://h/document/{n}", "method": "GET", "request_headers": Headers(), "status": 200,
+            "response_headers": Headers({"Content-Type": "text/html"}), "body": b"<html>%d</html>" % n,
+        }  # fmt: skip
+
+    storage = WarcStorage(tmp_path / "capture.warc.gz", "test")
+    given = [storage.store_later(**message(n)) for n in range(3)]
+    assert len(storage.captures) == 0  # held, not written yet
+    now = storage.store(**message(3))  # written after those held before it
+    given += [(now.record_id, now.date), storage.store_later(**message(4))]
+    storage.close()  # writes what is still held
+    assert [(c.record_id, c.date) for c in storage.captures] == given
+    with (tmp_path / "capture.warc.gz").open("rb") as handle:
+        responses = [
+            (r.rec_headers.get_header("WARC-Target-URI"), r.rec_headers.get_header("WARC-Record-ID"),
+             r.rec_headers.get_header("WARC-Date"))
+            for r in ArchiveIterator(handle, check_digests="raise") if r.rec_type == "response"
+        ]  # fmt: skip
+    assert responses == [(f"http://h/document/{n}", *given[n]) for n in range(5)]
+
+    storage = WarcStorage(tmp_path / "full.warc.gz", "test")
+    for n in range(HELD_RECORDS):
+        storage.store_later(**message(n))
+    assert len(storage.captures) == HELD_RECORDS  # the batch full: written
+    storage.close()

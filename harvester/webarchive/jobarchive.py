@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import io
 import json
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -271,13 +272,17 @@ def unique_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
+#: The signature a ZIP local file header starts with.
+_LOCAL_HEADER_SIGNATURE = b"PK\x03\x04"
+
+
 def salvage(path: Path) -> tuple[bytes, list[Capture]]:
     """The whole records of a killed run's capture file (its ``warcinfo`` left out, a record
     cut short at the end dropped) and its response records' captures, offsets in those bytes."""
     data = memoryview(path.read_bytes())
     kept = io.BytesIO()
     captures: list[Capture] = []
-    position = 0
+    position = _warc_start(data)
     while position < len(data):
         end = _member_end(data, position)
         if end is None:
@@ -301,6 +306,21 @@ def salvage(path: Path) -> tuple[bytes, list[Capture]]:
             )  # fmt: skip
             captures.append(capture)
     return kept.getvalue(), captures
+
+
+def _warc_start(data: memoryview) -> int:
+    """Where the WARC of a capture file starts: after the ZIP local header of the WACZ it was
+    becoming (:class:`~harvester.webarchive.wacz.WaczWriter`), or at 0 (a plain WARC).
+
+    >>> _warc_start(memoryview(b"PK\\x03\\x04" + bytes(22) + b"\\x03\\x00\\x02\\x00" + b"a/bxx" + b"\\x1f\\x8b"))
+    35
+    >>> _warc_start(memoryview(b"\\x1f\\x8b\\x08"))
+    0
+    """
+    if bytes(data[:4]) != _LOCAL_HEADER_SIGNATURE or len(data) < 30:
+        return 0
+    name_length, extra_length = struct.unpack_from("<HH", data, 26)
+    return 30 + int(name_length) + int(extra_length)
 
 
 def _member_end(data: memoryview, start: int) -> int | None:

@@ -25,8 +25,10 @@ from: ``capture_id`` (its ``WARC-Record-ID``) and ``captured_at`` (its ``WARC-Da
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
+import shutil
 import time
 import zipfile
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from scrapy import Request, Spider
@@ -45,7 +47,7 @@ from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 
 from harvester import __version__, signals, stats
-from harvester.files import dataset_stem, partial_path, stale_partials
+from harvester.files import FILE_MODE, dataset_stem, partial_path, stale_partials
 from harvester.items import DocumentItem
 from harvester.jobs.extension import JobExtension
 from harvester.outputs import first_file_feed
@@ -54,7 +56,7 @@ from harvester.webarchive.jobarchive import Found, JobArchiveError, Source, find
 from harvester.webarchive.ondisk import TitleStore
 from harvester.webarchive.partials import CaptureFile, abandoned_captures, open_capture
 from harvester.webarchive.reader import WaczArchive
-from harvester.webarchive.wacz import WARC_NAME, Page, write_wacz
+from harvester.webarchive.wacz import WARC_NAME, Page, WaczWriter
 from harvester.webarchive.warc import Capture, WarcStorage
 
 logger = logging.getLogger(__name__)
@@ -65,6 +67,8 @@ CAPTURE_META = "harvester_capture"
 HELD_META = "harvester_held_304"
 #: What reading a damaged or unreadable archive raises (zipfile's CRC check, a bad index line).
 ARCHIVE_ERRORS = (OSError, JobArchiveError, zipfile.BadZipFile, EOFError, ValueError, KeyError)
+#: ``TitleStore.get``'s answer for a capture no record was read from (not in the page list).
+_UNTITLED = object()
 #: Request headers that make a request conditional (a job's validators).
 VALIDATOR_HEADERS = (b"If-None-Match", b"If-Modified-Since")
 
@@ -112,6 +116,8 @@ class CaptureMiddleware:
         self.job = job
         """The scheduled job whose archive grows (``HARVESTER_JOB``), or None."""
         self.storage: WarcStorage | None = None
+        self.wacz: WaczWriter | None = None
+        """The WACZ the capture file becomes (``storage`` writes its WARC)."""
         self.capture: CaptureFile | None = None
         self.warc_name = WARC_NAME.removeprefix("archive/")
         self.titles = TitleStore()  # on disk: ~180 bytes a record for the whole run (issue 17)
@@ -162,7 +168,10 @@ class CaptureMiddleware:
         self.capture = open_capture(self.folder)
         if self.job:  # one WARC a night in the job's archive, named after the night
             self.warc_name = datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + ".warc.gz"  # UTC
-        self.storage = WarcStorage(self.capture.path, software(), self.warc_name)
+        # The capture file is the WACZ being written (its WARC member first): packaging adds the
+        # rest, and the file is renamed into place, not copied (issue 17).
+        self.wacz = WaczWriter(self.capture.path.open("wb"), self.warc_name)
+        self.storage = WarcStorage(self.capture.path, software(), self.warc_name, file=self.wacz)
         for path in left:
             if self.job:
                 # The records a killed run of the job committed name captures in its file.
@@ -192,19 +201,23 @@ class CaptureMiddleware:
             return response
         if self.broken is not None:
             return response
+        message: dict[str, Any] = {
+            "url": response.url, "method": request.method, "request_headers": request.headers,
+            "status": response.status, "response_headers": response.headers, "body": response.body,
+            "protocol": response.protocol,
+        }  # fmt: skip
         try:
-            capture = self.storage.store(
-                url=response.url, method=request.method, request_headers=request.headers,
-                status=response.status, response_headers=response.headers, body=response.body,
-                protocol=response.protocol,
-            )  # fmt: skip
-            # On disk before any record read from it is committed: a killed job's run is salvaged.
-            self.storage.file.flush()
+            if self.job:
+                capture = self.storage.store(**message)
+                # On disk before any record read from it is committed: a killed job's run is salvaged.
+                self.storage.file.flush()
+                request.meta[CAPTURE_META] = (capture.record_id, capture.date)
+            else:  # a killed single run's capture is removed: written a few dozen at a time
+                request.meta[CAPTURE_META] = self.storage.store_later(**message)
         except OSError as exc:
             self._broke(exc)
             return response
         self.crawler.stats.inc_value(stats.WACZ_RESPONSES)
-        request.meta[CAPTURE_META] = (capture.record_id, capture.date)
         return response
 
     def _broke(self, exc: OSError) -> None:
@@ -249,7 +262,7 @@ class CaptureMiddleware:
 
     def item_scraped(self, item: Any) -> None:
         if isinstance(item, DocumentItem) and item.capture_id:
-            self.titles.setdefault(item.capture_id, item.title)
+            self.titles.add(item.capture_id, item.title)
 
     def package(self) -> None:
         storage, self.storage = self.storage, None
@@ -272,9 +285,11 @@ class CaptureMiddleware:
             logger.info("No web archive: the run wrote no file to put it beside")
             return
         try:
+            if self.broken is None:
+                storage.write_held()
             if self.revisits and self.broken is None:
                 self._write_revisits(storage)
-            storage.close()
+            storage.file.flush()
         except OSError as exc:
             self.broken = self.broken or exc.strerror or str(exc)
         if self.broken is not None:
@@ -287,15 +302,16 @@ class CaptureMiddleware:
             stale.unlink(missing_ok=True)
         tmp = partial_path(target)
         title = f"harvester: job {self.job}" if self.job else f"harvester: {target.stem}"
+        assert self.wacz is not None
         try:
-            with tmp.open("wb") as out:
-                write_wacz(
-                    out, storage.path, storage.captures, self._pages(storage.captures),
-                    title=title, software=software(), main_page=_main_page(storage.captures),
-                    warc_name=self.warc_name,
-                )  # fmt: skip
+            self.wacz.finish(
+                storage.captures, self._pages(storage.captures), title=title, software=software(),
+                main_page=_main_page(storage.captures),
+            )  # fmt: skip
+            _move_into(storage.path, tmp)
             self.crawler.stats.set_value(stats.WACZ_BYTES, tmp.stat().st_size)
         except OSError as exc:
+            storage.file.close()
             tmp.unlink(missing_ok=True)
             logger.error("Could not write the web archive %s (%s)", target, exc.strerror or exc)
             gate.lose(target, exc.strerror or str(exc))
@@ -385,11 +401,24 @@ class CaptureMiddleware:
 
     def _pages(self, captures: Iterable[Capture]) -> Iterator[Page]:
         for capture in captures:
-            if capture.record_id not in self.titles:
+            title = self.titles.get(capture.record_id, _UNTITLED)
+            if title is _UNTITLED:
                 continue
             results = urlsplit(capture.url).path.rstrip("/") == "/search"
-            title = _results_title(capture.url) if results else self.titles[capture.record_id]
-            yield Page(capture, title)
+            yield Page(capture, _results_title(capture.url) if results else cast("str | None", title))
+
+
+def _move_into(capture: Path, tmp: Path) -> None:
+    """The finished capture file renamed over ``tmp`` (an empty file :func:`partial_path` made,
+    whose mode it takes); copied when ``tmp`` is on another file system."""
+    try:
+        os.replace(capture, tmp)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.copyfile(capture, tmp)
+    else:
+        os.chmod(tmp, FILE_MODE)
 
 
 def _open_sources(paths: list[Path]) -> list[Source]:

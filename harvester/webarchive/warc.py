@@ -2,7 +2,8 @@
 
 Each response is written as a ``response`` record followed by the ``request`` record that
 asked for it (``WARC-Concurrent-To`` the response), as warcio's own
-``write_request_response_pair`` orders them. The storage remembers where each response record
+``write_request_response_pair`` orders them: at once (:meth:`WarcStorage.store`), or held and
+written with a few dozen others (:meth:`WarcStorage.store_later`, a single run's capture). The storage remembers where each response record
 lies in the file (offset and length of its gzip member) so the CDXJ index is written without
 reading the WARC again.
 
@@ -19,6 +20,13 @@ The response and request records are serialised here, not by warcio's record bui
 reads the payload twice through streams and copies it into a buffer, ~0.2 ms a page): the
 same WARC 1.1 headers in warcio's order, the same digests (sha1, base 32), the HTTP head
 percent-encoded as warcio does; warcio reads them back and checks their digests.
+
+A response record has its ``WARC-Payload-Digest`` (the index's ``digest``, which pywb and
+revisits match on) but no ``WARC-Block-Digest`` (optional in WARC 1.1): a second SHA-1 pass
+over the page, a quarter of the capture's CPU (issue 17), for a check the archive already
+makes. Each record is its own gzip member, whose CRC-32 a reader checks as it inflates it,
+and the WACZ holds the whole WARC's sha256, which the replay and ``wacz validate`` check.
+Request records, a few hundred bytes, keep theirs.
 """
 
 from __future__ import annotations
@@ -26,17 +34,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import http
-import uuid
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from isal import isal_zlib
 from warcio.statusandheaders import StatusAndHeaders
-from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from harvester.webarchive.ondisk import CaptureLog
@@ -45,8 +53,10 @@ from harvester.webarchive.ondisk import CaptureLog
 #: members any reader inflates). On replica document pages (76 KB, 100 pages, in process): zlib
 #: level 6 0.94 ms a page for 14.3 KiB, zlib 1 0.40 ms for 17.1 KiB, ISA-L 2 0.084 ms for
 #: 16.4 KiB (ISA-L 3: 0.17 ms, 15.9 KiB). Capture was a third of a details crawl's CPU at
-#: zlib level 6 (issue 17: at most 15%).
-COMPRESS_LEVEL = 2
+#: zlib level 6 (issue 17: at most 15%). ISA-L 1 rather than 2: 1,024 pages each parsed and
+#: captured (32 at a time), 0.336 against 0.360 ms of capture a page, for 17.50 against 17.43
+#: KiB a record (ISA-L 0: 0.384 ms, 18.94 KiB: more bytes to write).
+COMPRESS_LEVEL = 1
 
 
 def _gzip(data: bytes) -> bytes:
@@ -102,6 +112,26 @@ def _sha1(*parts: bytes) -> str:
 
 _EMPTY_SHA1 = _sha1(b"")
 
+#: The variant digit of a version 4 UUID (``10xx``) for each random hex digit.
+_VARIANT = {f"{n:x}": f"{8 | (n & 3):x}" for n in range(16)}
+
+
+def record_ids() -> Iterator[str]:
+    """``WARC-Record-ID`` values: random (version 4) UUIDs as URNs, as warcio makes them with
+    ``uuid.uuid4()``, from one ``os.urandom`` call per 256 of them instead of one each.
+
+    >>> import uuid
+    >>> ids = record_ids()
+    >>> first = next(ids)
+    >>> uuid.UUID(first[10:-1]).version, first.startswith("<urn:uuid:"), first != next(ids)
+    (4, True, True)
+    """
+    while True:
+        pool = os.urandom(16 * 256).hex()
+        for start in range(0, len(pool), 32):
+            h = pool[start : start + 32]
+            yield f"<urn:uuid:{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}>"
+
 
 def _http_head(first_line: str, pairs: list[tuple[str, str]]) -> bytes:
     """An HTTP message's head as warcio writes it: ASCII, anything else percent-encoded (RFC 8187)."""
@@ -114,17 +144,48 @@ def _http_head(first_line: str, pairs: list[tuple[str, str]]) -> bytes:
         return encoded
 
 
+def _head_of(first_line: str, headers: Any, host: str | None = None) -> bytes:
+    r""":func:`_http_head` of Scrapy ``Headers``, joined as bytes when they are all ASCII (every
+    page of the replica and of the site: no decoding and encoding again); ``host``: a ``Host``
+    header first, unless the headers have one.
+
+    >>> from scrapy.http import Headers
+    >>> _head_of("GET / HTTP/1.1", Headers({"Accept": "*/*", "Transfer-Encoding": "chunked"}), "h:1")
+    b'GET / HTTP/1.1\r\nHost: h:1\r\nAccept: */*\r\n\r\n'
+    >>> _head_of("HTTP/1.1 200 OK", Headers({"X-Name": "caf\u00e9".encode()}))  # as warcio: each byte a character
+    b'HTTP/1.1 200 OK\r\nX-Name: caf%C3%83%C2%A9\r\n\r\n'
+    """
+    # dict's own items(): Scrapy's Headers.items() normalises every key and list again.
+    items = list(dict.items(headers) if isinstance(headers, dict) else headers.items())
+    lines = [first_line.encode("utf-8"), b"\r\n"]
+    if host is not None and not any(name.lower() == b"host" for name, _ in items):
+        lines += (b"Host: ", host.encode("utf-8"), b"\r\n")
+    for name, values in items:
+        if name.lower() in DROPPED_HEADERS:
+            continue
+        for value in values:
+            lines += (name, b": ", value, b"\r\n")
+    lines.append(b"\r\n")
+    head = b"".join(lines)
+    if head.isascii():
+        return head
+    pairs = _header_pairs(headers)
+    if host is not None and not any(name.lower() == "host" for name, _ in pairs):
+        pairs.insert(0, ("Host", host))
+    return _http_head(first_line, pairs)
+
+
 def _warc_head(
-    kind: str, record_id: str, url: str, date: str, more: list[tuple[str, str]], block_digest: str,
-    content_type: str, length: int,
+    kind: str, record_id: str, url: str, date: str, more: str, block_digest: str | None, content_type: str,
+    length: int,
 ) -> bytes:  # fmt: skip
-    """A WARC 1.1 record's header, in warcio's order, for a block of ``length`` bytes."""
-    fields = [("WARC-Type", kind), ("WARC-Record-ID", record_id), ("WARC-Target-URI", url), ("WARC-Date", date),
-              *more, ("WARC-Block-Digest", block_digest), ("Content-Type", content_type),
-              ("Content-Length", str(length))]  # fmt: skip
-    return ("WARC/1.1\r\n" + "".join(f"{name}: {value}\r\n" for name, value in fields) + "\r\n").encode(
-        "utf-8"
-    )
+    """A WARC 1.1 record's header, in warcio's order, for a block of ``length`` bytes (``more``:
+    header lines after ``WARC-Date``; ``block_digest`` None: no ``WARC-Block-Digest``)."""
+    block = f"WARC-Block-Digest: {block_digest}\r\n" if block_digest else ""
+    return (
+        f"WARC/1.1\r\nWARC-Type: {kind}\r\nWARC-Record-ID: {record_id}\r\nWARC-Target-URI: {url}\r\n"
+        f"WARC-Date: {date}\r\n{more}{block}Content-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n"
+    ).encode()
 
 
 def status_line(status: int) -> str:
@@ -140,19 +201,61 @@ def status_line(status: int) -> str:
     return f"{status} {reason}"
 
 
+#: Records :meth:`WarcStorage.store_later` holds before it writes them, and the bodies' bytes
+#: that make it write them sooner. Hashing and gzipping a page after each response evicted
+#: what the crawl's own code had in the CPU's caches, and that code ran slower: in process,
+#: parsing 1,024 document pages each followed by its capture took 0.21 ms a page more than
+#: the two apart; with captures written 32 at a time, 0.06 ms (issue 17). The bodies held
+#: (~27 replica pages at most) are memory the crawl keeps a little longer.
+HELD_RECORDS = 32
+HELD_BYTES = 2 << 20
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """A response and its request, their HTTP heads made, not written yet."""
+
+    record_id: str
+    request_id: str
+    date: str
+    url: str
+    status: int
+    mime: str
+    body: bytes
+    response_head: bytes
+    request_head: bytes
+
+
+class Sink(Protocol):
+    """Where a :class:`WarcStorage` writes: a binary file, or a WACZ being written around its WARC
+    (``tell()``: the offset in the WARC)."""
+
+    @property
+    def closed(self) -> bool: ...
+    def write(self, data: bytes, /) -> int: ...
+    def tell(self) -> int: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
 class WarcStorage:
     """A WARC file written as the run goes; :meth:`store` returns the response's :class:`Capture`."""
 
-    def __init__(self, path: Path, software: str, filename: str = "data.warc.gz") -> None:
+    def __init__(
+        self, path: Path, software: str, filename: str = "data.warc.gz", *, file: Sink | None = None
+    ) -> None:
         self.path = path
-        self.file: IO[bytes] = path.open("wb")
+        """The file written; ``file``, when given, writes to it (a :class:`~.wacz.WaczWriter`)."""
+        self.file: Sink = file if file is not None else path.open("wb")
         # warcio writes each record plain into a buffer, and we gzip it as one member with
         # ISA-L (COMPRESS_LEVEL): warcio's own gzip is zlib level 9, 4x zlib 6's CPU.
         self._buffer = BytesIO()
         self.writer = WARCWriter(self._buffer, gzip=False, warc_version="1.1")
         # On disk: a list of them was ~650 bytes a response for the whole run (issue 17).
         self.captures = CaptureLog()
-        self.bytes_in = 0
+        self._ids = record_ids()
+        self._held: list[_Pair] = []
+        self._held_bytes = 0
         info = self.writer.create_warcinfo_record(
             filename, {"software": software, "format": "WARC File Format 1.1"}
         )
@@ -169,36 +272,73 @@ class WarcStorage:
         body: bytes,
         protocol: str | None = None,
     ) -> Capture:
-        record_id = f"<urn:uuid:{uuid.uuid4()}>"
-        date = datetime_to_iso_date(datetime.now(UTC).replace(tzinfo=None), use_micros=True)
-        head = _http_head(f"{protocol or 'HTTP/1.1'} {status_line(status)}", _header_pairs(response_headers))
+        """Write a response and its request now (after any record :meth:`store_later` holds)."""
+        self.write_held()
+        return self._write_pair(
+            self._prepare(url, method, request_headers, status, response_headers, body, protocol)
+        )
+
+    def store_later(
+        self,
+        *,
+        url: str,
+        method: str,
+        request_headers: Any,
+        status: int,
+        response_headers: Any,
+        body: bytes,
+        protocol: str | None = None,
+    ) -> tuple[str, str]:
+        """The same records as :meth:`store`, their heads made now, written with the next
+        :data:`HELD_RECORDS` (or :data:`HELD_BYTES` of bodies), by :meth:`write_held`, or by the
+        next :meth:`store`; their ``(record id, WARC-Date)``."""
+        pair = self._prepare(url, method, request_headers, status, response_headers, body, protocol)
+        self._held.append(pair)
+        self._held_bytes += len(body)
+        if len(self._held) >= HELD_RECORDS or self._held_bytes >= HELD_BYTES:
+            self.write_held()
+        return pair.record_id, pair.date
+
+    def write_held(self) -> None:
+        """Write the records :meth:`store_later` holds (an error loses those not written yet)."""
+        held, self._held, self._held_bytes = self._held, [], 0
+        for pair in held:
+            self._write_pair(pair)
+
+    def _prepare(
+        self, url: str, method: str, request_headers: Any, status: int, response_headers: Any, body: bytes,
+        protocol: str | None,
+    ) -> _Pair:  # fmt: skip
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        mime = (response_headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip()
+        return _Pair(
+            record_id=next(self._ids), request_id=next(self._ids),
+            date=datetime.now(UTC).replace(tzinfo=None).isoformat() + "Z",  # warcio's, with microseconds
+            url=url, status=status, mime=mime or "unk", body=body,
+            response_head=_head_of(f"{protocol or 'HTTP/1.1'} {status_line(status)}", response_headers),
+            request_head=_head_of(f"{method} {target} HTTP/1.1", request_headers, host=parts.netloc),
+        )  # fmt: skip
+
+    def _write_pair(self, pair: _Pair) -> Capture:
+        record_id, date, url, head, body = pair.record_id, pair.date, pair.url, pair.response_head, pair.body
         digest = _sha1(body)
         offset = self.file.tell()
         self._write_bytes(
-            _warc_head("response", record_id, url, date, [("WARC-Payload-Digest", digest)],
-                       _sha1(head, body), "application/http; msgtype=response", len(head) + len(body)),
+            _warc_head("response", record_id, url, date, f"WARC-Payload-Digest: {digest}\r\n",
+                       None, "application/http; msgtype=response", len(head) + len(body)),
             head, body,
         )  # fmt: skip
         length = self.file.tell() - offset
-        parts = urlsplit(url)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        pairs = _header_pairs(request_headers)
-        if not any(name.lower() == "host" for name, _ in pairs):
-            pairs.insert(0, ("Host", parts.netloc))
-        head = _http_head(f"{method} {target} HTTP/1.1", pairs)
+        head = pair.request_head
         self._write_bytes(
-            _warc_head("request", f"<urn:uuid:{uuid.uuid4()}>", url, date,
-                       [("WARC-Concurrent-To", record_id), ("WARC-Payload-Digest", _EMPTY_SHA1)],
+            _warc_head("request", pair.request_id, url, date,
+                       f"WARC-Concurrent-To: {record_id}\r\nWARC-Payload-Digest: {_EMPTY_SHA1}\r\n",
                        _sha1(head), "application/http; msgtype=request", len(head)),
-            head, b"",
+            head,
         )  # fmt: skip
-        mime = (response_headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip()
-        capture = Capture(
-            record_id=record_id, date=date, url=url, status=status, mime=mime or "unk",
-            digest=digest, offset=offset, length=length,
-        )  # fmt: skip
+        capture = Capture(record_id, date, url, pair.status, pair.mime, digest, offset, length)
         self.captures.append(capture)
-        self.bytes_in += len(body)
         return capture
 
     def store_revisit(
@@ -221,6 +361,7 @@ class WarcStorage:
         }  # fmt: skip
         if digest:
             headers["WARC-Payload-Digest"] = digest
+        self.write_held()
         revisit = self.writer.create_warc_record(url, "revisit", warc_headers_dict=headers)
         if not digest:  # not the digest of an empty payload: unknown
             revisit.rec_headers.remove_header("WARC-Payload-Digest")
@@ -239,6 +380,7 @@ class WarcStorage:
     def append_records(self, data: bytes, captures: list[Capture]) -> None:
         """Whole records written by another storage (a killed run's), copied as they are;
         ``captures`` are their response records, at offsets in ``data``."""
+        self.write_held()
         base = self.file.tell()
         self.file.write(data)
         self.captures.extend(replace(c, offset=c.offset + base) for c in captures)
@@ -272,5 +414,6 @@ class WarcStorage:
 
     def close(self) -> None:
         if not self.file.closed:
+            self.write_held()
             self.file.flush()
             self.file.close()
