@@ -138,14 +138,12 @@ async def test_a_site_that_keeps_rate_limiting_stops_the_run(
         off_s = time.monotonic() - started
         out.write_text("published before\n")
         caplog.clear()
-        started = time.monotonic()
         on = await crawl(
             rep.base_url,
             "details=true",
             out=out,
             settings={**settings, "HARVESTER_RATE_LIMIT_WAIT_MAX": budget},
         )
-        on_s = time.monotonic() - started
     assert off.stat("downloader/response_status_count/429") == documents * (retries + 1)
     assert off.stat("harvester/rate_limit/seconds_in_a_row") > 2 * budget
     assert off.stat("harvester/rate_limit/stopped", None) is None
@@ -162,7 +160,8 @@ async def test_a_site_that_keeps_rate_limiting_stops_the_run(
     assert (
         on.stat("downloader/response_status_count/429") < off.stat("downloader/response_status_count/429") / 2
     )
-    assert on_s < off_s / 2, (on_s, off_s)
+    # (No wall-time comparison: under load a run's start-up alone can pass half the other's; the
+    # waits and requests above are what the breaker saves.)
     assert not any(r.startswith("interrupted") for r in on.reasons)
     assert out.read_text() == "published before\n"  # nothing published
     assert "The site is rate limiting the harvester" in caplog.text
