@@ -290,8 +290,9 @@ class CaptureMiddleware:
             if self.revisits and self.broken is None:
                 self._write_revisits(storage)
             storage.file.flush()
-        except OSError as exc:
-            self.broken = self.broken or exc.strerror or str(exc)
+        except OSError as exc:  # the records held, the revisits: the run fails, as during the crawl
+            if self.broken is None:
+                self._broke(exc)
         if self.broken is not None:
             # A capture that could not be written whole: neither published nor kept aside.
             with contextlib.suppress(OSError):

@@ -39,6 +39,7 @@ from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
+from isal import isal_zlib
 from surt import surt
 from warcio.timeutils import iso_date_to_timestamp
 
@@ -169,6 +170,7 @@ class WaczWriter:
         # ZIP64 from the start: the WARC's size is known only at the end.
         self._warc = self._zip.open(self._info, "w", force_zip64=True)
         self._sha256 = hashlib.sha256()
+        self._crc = 0
         self._size = 0
         # Never finished nor closed (a run that broke off): closed quietly when collected.
         self._closer = weakref.finalize(self, _close_quietly, self._warc, self._zip, out)
@@ -178,7 +180,10 @@ class WaczWriter:
         return not self._closer.alive
 
     def write(self, data: bytes, /) -> int:
-        self._warc.write(data)
+        # Straight to the file, not through zipfile's member writer, which takes the CRC-32
+        # with zlib (~10x ISA-L's time): the member's CRC and size are set when it is finished.
+        self._out.write(data)
+        self._crc = isal_zlib.crc32(data, self._crc)
         self._sha256.update(data)
         self._size += len(data)
         return len(data)
@@ -196,7 +201,13 @@ class WaczWriter:
         """The rest of the WACZ (``captures``: the WARC's response records), then the file closed."""
         stamp = _zip_date()
         self._info.date_time = stamp  # as the other members: when the archive was packaged
-        self._warc.close()  # its local header rewritten with its CRC-32 and size
+        self._warc.close()  # written for 0 bytes: the next member goes after the WARC
+        info = self._info
+        info.CRC, info.file_size, info.compress_size = self._crc, self._size, self._size
+        end = self._out.tell()
+        self._out.seek(info.header_offset)
+        self._out.write(info.FileHeader(zip64=True))  # the same length: ZIP64 from the start
+        self._out.seek(end)
         resources = [{"name": self.name, "path": self._info.filename,
                       "hash": f"sha256:{self._sha256.hexdigest()}", "bytes": self._size}]  # fmt: skip
         _write_rest(
