@@ -206,10 +206,10 @@ def status_line(status: int) -> str:
 #: what the crawl's own code had in the CPU's caches, and that code ran slower: in process,
 #: parsing 1,024 document pages each followed by its capture took 0.21 ms a page more than
 #: the two apart; written 32 at a time, 0.063 ms; 128 at a time, 0.036 ms (issue 17). The
-#: bodies held (~55 replica pages, 4 MiB at most) are memory the crawl keeps a little longer,
-#: written before the run's report is drawn (its peak).
-HELD_RECORDS = 64
-HELD_BYTES = 4 << 20
+#: bodies held (~27 replica pages, 2 MiB at most) are memory the crawl keeps a little longer:
+#: 32 keeps the whole-replica details crawl's peak RSS under 120 MB (64 took it to ~121).
+HELD_RECORDS = 32
+HELD_BYTES = 2 << 20
 
 
 @dataclass(frozen=True)
