@@ -38,7 +38,8 @@ def _crawl(base_url: str, outputs: list[Path]) -> ChildUsage:
     return usage
 
 
-def _as_json(row: dict[str, Any]) -> dict[str, Any]:
+def as_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A Parquet row in the JSON Lines forms (a date32 as YYYY-MM-DD, a timestamp as ...Z)."""
     out = dict(row)
     if isinstance(out.get("uploaded_date"), date):
         out["uploaded_date"] = out["uploaded_date"].isoformat()
@@ -54,7 +55,7 @@ def read_back(parquet: Path, jsonl: Path) -> tuple[bool, int, int]:
     with jsonl.open(encoding="utf-8") as handle:
         records = [json.loads(line) for line in handle if line.strip()]
     table = pq.read_table(parquet)
-    rows = [_as_json(r) for r in table.to_pylist()]
+    rows = [as_json(r) for r in table.to_pylist()]
     return rows == records, len(records), pq.ParquetFile(parquet).metadata.num_row_groups
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,21 +14,12 @@ import pyarrow.parquet as pq
 import pytest
 from scrapy.utils.defer import deferred_f_from_coro_f
 
+from benchmarks.parquet import as_json
 from harvester.items import FIELD_ORDER, LIST_FIELDS, LISTING_FIELDS
 from harvester.parquet import ParquetItemExporter
 from replica.process import running_replica
 from tests.conftest import DetailsExport, read_jsonl
 from tests.crawling import crawl
-
-
-def as_json(row: dict[str, Any]) -> dict[str, Any]:
-    """A Parquet row in the JSON Lines forms (a date32 as YYYY-MM-DD, a timestamp as ...Z)."""
-    out = dict(row)
-    if isinstance(out.get("uploaded_date"), date):
-        out["uploaded_date"] = out["uploaded_date"].isoformat()
-    if isinstance(out.get("harvested_at"), datetime):
-        out["harvested_at"] = out["harvested_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return out
 
 
 def export(records: list[dict[str, Any]], path: Path, **options: Any) -> ParquetItemExporter:
