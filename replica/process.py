@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 #: The repository root: ``replica`` is test tooling beside the ``harvester`` package, not installed.
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,12 +106,7 @@ def running_replica(
             events_path=dump_events,
         )
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 10)
         if process.stdout is not None:
             process.stdout.close()
         log.close()
@@ -129,3 +125,13 @@ def crawl_command(base_url: str, *extra: str) -> list[str]:
         f"HARVESTER_BASE_URL={base_url}",
         *extra,
     ]
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds; reaped either way."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -28,7 +28,7 @@ import pytest
 
 from harvester import __version__
 from harvester.jobs.lock import JobLock
-from replica.process import Replica, running_replica
+from replica.process import Replica, running_replica, stop_process
 from tests.conftest import ROOT, read_jsonl
 from tests.test_jobs import assert_equals_truth, free_port
 
@@ -177,12 +177,7 @@ def scrapyd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scrapyd]:
         assert (project / "setup.py").read_text() == (ROOT / "setup.py").read_text()
         yield Scrapyd(url, folder, log, json.loads(deploy.stdout), targets.stdout)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 30)
 
 
 @pytest.fixture(scope="module")

@@ -34,9 +34,9 @@ import subprocess
 import sys
 import traceback
 from collections import deque
-from pathlib import Path
 from typing import Any, BinaryIO
 
+from harvester.child import child_env
 from harvester.exceptions import HarvesterError, PageError
 
 __all__ = ["PageWorker", "WorkerGone"]
@@ -91,14 +91,11 @@ class PageWorker:
     def start(cls, command: list[str] | None = None) -> PageWorker:
         """Start the worker process (it imports the page classes while the crawl starts);
         ``command`` for another program in its place (tests)."""
-        package_root = str(Path(__file__).resolve().parents[2])
-        path = os.environ.get("PYTHONPATH")
-        env = dict(os.environ, PYTHONPATH=package_root + (os.pathsep + path if path else ""))
         process = subprocess.Popen(
             command or [sys.executable, "-m", "harvester.pages.worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env=env,
+            env=child_env(),
             close_fds=True,
         )
         return cls(process)

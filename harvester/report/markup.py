@@ -151,17 +151,11 @@ def _plot(svg: str | None, error: str | None, missing: str | None) -> str:
 def _pair(
     key: str, title: str, chart: charts.Chart | None, numbers: str, note: str = "", *, wide: bool = False
 ) -> str:
-    """A chart with its numbers in a table beside it (``wide``: a wide table, below it)."""
+    """A chart with its numbers in a table beside it (``wide``: a wide table, below it); the
+    chart is left in a slot of the page being built (:func:`chart_slots`, in ``render``)."""
     slots = _SLOTS.get()
-    if chart is None:
-        plot = ""
-    elif slots is not None:
-        plot = slots.slot(key, chart)
-    else:
-        drawn = charts.draw_here([chart])
-        if drawn.errors[0] is not None:
-            logger.error("Report chart %r could not be drawn: %s", key, drawn.errors[0])
-        plot = _plot(drawn.svgs[0], drawn.errors[0], drawn.missing)
+    assert slots is not None, "a chart pair is built within chart_slots()"
+    plot = "" if chart is None else slots.slot(key, chart)
     note_html = f"<p class=note>{note}</p>" if note else ""
     return (
         f'<figure class="pair{" wide" if wide else ""}" id="chart-{key}" data-chart="{key}">'
