@@ -2,8 +2,9 @@
 
 Over a replica of N documents (2,000 by default), a details harvest through the CLI:
 
-- online without a web archive (``HARVESTER_WACZ=``) and with one (``auto``), alternating,
-  R times each: the capture's CPU overhead (the crawl process's user + system seconds);
+- online without a web archive (``HARVESTER_WACZ=``) and with one (``auto``), alternating
+  (ABBA: plain first in even rounds, last in odd ones), R times each: the capture's CPU
+  overhead (the crawl process's user + system seconds), as a ratio of medians and round by round;
   with ``--baseline DIR`` (another checkout, e.g. an older commit extracted by ``git archive``)
   that checkout's run with a web archive too, in every round: before and after, side by side;
 - a replay of the last WACZ with the replica stopped (``-a replay=``), R times: wall time against
@@ -58,8 +59,14 @@ def main() -> None:
     baseline: list[ChildUsage] = []
     with running_replica(documents=args.documents) as rep:
         for n in range(args.repeat):
-            plain.append(_crawl(rep.base_url, work / f"plain{n}.jsonl", "-s", "HARVESTER_WACZ="))
-            kept.append(_crawl(rep.base_url, work / f"kept{n}.jsonl"))
+            # ABBA: odd rounds run the crawl with a web archive first, so that a machine slowing
+            # down (or speeding up) over the run does not favour one side.
+            order = ("plain", "kept") if n % 2 == 0 else ("kept", "plain")
+            for side in order:
+                if side == "plain":
+                    plain.append(_crawl(rep.base_url, work / f"plain{n}.jsonl", "-s", "HARVESTER_WACZ="))
+                else:
+                    kept.append(_crawl(rep.base_url, work / f"kept{n}.jsonl"))
             if args.baseline:
                 baseline.append(
                     _crawl(rep.base_url, work / f"baseline{n}.jsonl", root=args.baseline.resolve())
@@ -84,6 +91,11 @@ def main() -> None:
     )
     print(f"online, with web archive: wall {med(kept, 'wall'):6.1f} s  CPU {med(kept, 'cpu'):6.1f} s  (runs {runs(kept)}; "
           f"capture CPU {med(kept, 'cpu') / med(plain, 'cpu'):.3f}x)")  # fmt: skip
+    # Each round's own ratio: the machine's speed drifts between rounds (a shared VM), and a
+    # round's two crawls run minutes apart at most.
+    ratios = [k.cpu / p.cpu for p, k in zip(plain, kept, strict=True)]
+    print(f"capture CPU, round by round: {', '.join(f'{r:.3f}x' for r in ratios)} "
+          f"(median {statistics.median(ratios):.3f}x)")  # fmt: skip
     if baseline:
         print(f"baseline, web archive:    wall {med(baseline, 'wall'):6.1f} s  CPU {med(baseline, 'cpu'):6.1f} s  "
               f"(runs {runs(baseline)}; {med(baseline, 'cpu') / med(plain, 'cpu'):.3f}x; {args.baseline})")  # fmt: skip
