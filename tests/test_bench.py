@@ -8,7 +8,9 @@ import subprocess
 import sys
 
 from benchmarks.common import Check
+from benchmarks.crawls import CrawlResult
 from benchmarks.dates import date_strings
+from benchmarks.memory import memory_report
 from benchmarks.profile import categorize_profile
 from tests.conftest import ROOT
 
@@ -77,3 +79,27 @@ def test_profile_samples_are_split_by_owner() -> None:
     assert categories["harvester: item pipelines"] == 2
     assert framework == {"twisted/internet/tcp.py": 5}
     assert hotspots == {"DocumentPage.fields()": 3}
+
+
+def test_the_memory_report_judges_no_growth_on_a_crawl_that_failed() -> None:
+    """The 10x crawls once stopped at the walk's HARVESTER_MAX_RESULTS cap (exit 1 after a
+    page): their small peak RSS read as a growth of -11%, "MET"."""
+
+    def run(mode: str, documents: int, rss: float, returncode: int = 0) -> CrawlResult:
+        check = Check(expected=documents, records=documents, unique=documents)
+        if returncode:
+            check = Check(expected=documents)
+        return CrawlResult(
+            "harvester", mode, documents, 0, returncode, 1.0, 1.0, rss, 1, documents, 0.0, check
+        )
+
+    good = [run("listing", 100, 100.0), run("details", 100, 110.0)]
+    report = memory_report([*good, run("listing", 1000, 104.0), run("details", 1000, 118.0)], 100, 1000)
+    assert (
+        "Growth of the details crawl's peak RSS from 100 to 1,000 documents: +7.3%; target < 20%: MET"
+        in report
+    )
+    assert "NOT MEASURED" not in report
+    report = memory_report([*good, run("listing", 1000, 96.0, 1), run("details", 1000, 97.0, 1)], 100, 1000)
+    assert "Growth" not in report
+    assert "NOT MEASURED: listing at 1,000 documents, details at 1,000 documents failed" in report
