@@ -206,10 +206,12 @@ def status_line(status: int) -> str:
 #: what the crawl's own code had in the CPU's caches, and that code ran slower: in process,
 #: parsing 1,024 document pages each followed by its capture took 0.21 ms a page more than
 #: the two apart; written 32 at a time, 0.063 ms; 128 at a time, 0.036 ms (issue 17). The
-#: bodies held (~27 replica pages, 2 MiB at most) are memory the crawl keeps a little longer:
-#: 32 keeps the whole-replica details crawl's peak RSS under 120 MB (64 took it to ~121).
-HELD_RECORDS = 32
-HELD_BYTES = 2 << 20
+#: bodies held (~13 replica pages, 1 MiB at most) are memory the crawl keeps a little longer:
+#: 64 took the whole-replica details crawl's peak RSS to ~121 MB, 32 to 116-121 MB. 16 at a
+#: time cost no CPU that the crawl-to-crawl spread shows (1.140x and 1.236x against 1.170x
+#: and 1.242x with 32, the same rounds; BENCHMARKS.md).
+HELD_RECORDS = 16
+HELD_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
