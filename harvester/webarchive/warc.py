@@ -3,7 +3,7 @@
 Each response is written as a ``response`` record followed by the ``request`` record that
 asked for it (``WARC-Concurrent-To`` the response), as warcio's own
 ``write_request_response_pair`` orders them: at once (:meth:`WarcStorage.store`), or held and
-written with a few dozen others (:meth:`WarcStorage.store_later`, a single run's capture). The storage remembers where each response record
+written with a dozen or so others (:meth:`WarcStorage.store_later`, a single run's capture). The storage remembers where each response record
 lies in the file (offset and length of its gzip member) so the CDXJ index is written without
 reading the WARC again.
 
