@@ -1,6 +1,9 @@
-"""The web archive's costs (issue 17): ``python -m benchmarks.wacz [--documents N] [--repeat R] [--baseline DIR]``.
+"""The web archive's costs (issue 17): ``python -m benchmarks.wacz [--documents N] [--repeat R] [--baseline DIR] [--identity]``.
 
-Over a replica of N documents (2,000 by default), a details harvest through the CLI:
+Over a replica of N documents (2,000 by default), a details harvest through the CLI. The
+replica compresses what it serves (gzip, as the site's front does); ``--identity`` starts it
+with ``--identity``, every page uncompressed (the capture then hashes and compresses ~77 KB a
+page instead of ~16 KB):
 
 - online without a web archive (``HARVESTER_WACZ=``) and with one (``auto``), alternating
   (ABBA: plain first in even rounds, last in odd ones), R times each: the capture's CPU
@@ -52,12 +55,13 @@ def main() -> None:
         "--baseline", type=Path, help="another checkout (e.g. `git archive` of an older commit, "
         "extracted): its run with a web archive alternates with this tree's, round after round",
     )  # fmt: skip
+    parser.add_argument("--identity", action="store_true", help="the replica serves every page uncompressed")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-wacz-"))
     plain: list[ChildUsage] = []
     kept: list[ChildUsage] = []
     baseline: list[ChildUsage] = []
-    with running_replica(documents=args.documents) as rep:
+    with running_replica(documents=args.documents, extra_args=["--identity"] if args.identity else []) as rep:
         for n in range(args.repeat):
             # ABBA: odd rounds run the crawl with a web archive first, so that a machine slowing
             # down (or speeding up) over the run does not favour one side.
@@ -85,7 +89,10 @@ def main() -> None:
     def runs(usages: list[ChildUsage]) -> str:
         return ", ".join(f"{u.cpu:.2f}" for u in usages)
 
-    print(f"{args.documents:,} documents, details, median of {args.repeat} (CLI, this machine)")
+    served = "uncompressed (--identity)" if args.identity else "gzip-compressed, as the site's front"
+    print(
+        f"{args.documents:,} documents, details, median of {args.repeat} (CLI, this machine); pages served {served}"
+    )
     print(
         f"online, no web archive:   wall {med(plain, 'wall'):6.1f} s  CPU {med(plain, 'cpu'):6.1f} s  (runs {runs(plain)})"
     )
@@ -106,6 +113,10 @@ def main() -> None:
         f"{name} {', '.join(f'{u.wall:.1f}' for u in usages)}"
         for name, usages in (("plain", plain), ("with web archive", kept), ("replay", replays))
     ) + f" s (load average at the end {os.getloadavg()[0]:.2f})")  # fmt: skip
+    print("peak RSS (MB of 2^20 bytes): " + "; ".join(
+        f"{name} {', '.join(f'{u.maxrss_kib / 1024:.1f}' for u in usages)}"
+        for name, usages in (("plain", plain), ("with web archive", kept), ("replay", replays))
+    ))  # fmt: skip
     size = wacz.stat().st_size
     print(f"WACZ: {size:,} bytes, {size / pages / 1024:.1f} KiB per document page ({pages:,} pages)")
     print(f"files in {work}")

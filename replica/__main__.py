@@ -140,6 +140,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="document pages without ETag and Last-Modified; If-None-Match and If-Modified-Since ignored",
     )
+    parser.add_argument(
+        "--identity",
+        action="store_true",
+        help="never compress: bodies as they are, even to a client whose Accept-Encoding takes gzip",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser.parse_args(argv)
 
@@ -221,7 +226,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         server = ReplicaServer(
-            archive, args.port, faults, fault_log=fault_log, validators=not args.no_validators
+            archive,
+            args.port,
+            faults,
+            fault_log=fault_log,
+            validators=not args.no_validators,
+            compress=not args.identity,
         )
     except OSError as exc:
         print(

@@ -49,7 +49,8 @@ def members(path: Path) -> dict[str, bytes]:
 
 def records(path: Path) -> dict[str, Any]:
     """Every response and revisit record of a WACZ by record id: (type, WARC headers, HTTP
-    status, payload, size of its gzip member)."""
+    status, payload as stored (a compressed page compressed, as a replay serves it), size of
+    its gzip member)."""
     out = {}
     for data in members(path).values():
         iterator = ArchiveIterator(io.BytesIO(data))
@@ -57,7 +58,7 @@ def records(path: Path) -> dict[str, Any]:
             if record.rec_type not in ("response", "revisit"):
                 continue
             status = record.http_headers.get_statuscode() if record.http_headers else None
-            payload = record.content_stream().read()
+            payload = record.raw_stream.read()
             iterator.read_to_end(record)
             size = iterator.get_record_length()
             out[record.rec_headers.get_header("WARC-Record-ID")] = (

@@ -6,6 +6,7 @@ Small archives, real replica processes, plain ``http.client`` over loopback.
 
 from __future__ import annotations
 
+import gzip
 import html
 import http.client
 import json
@@ -288,6 +289,40 @@ def test_drop_closes_mid_body(log_path: Path) -> None:
     assert len(info.value.partial) == len(whole.body) // 2
     detail = read_jsonl(log_path)[0]["detail"]
     assert detail == {"status": 200, "length": len(whole.body), "sent": len(whole.body) // 2}
+
+
+GZIP = {"Accept-Encoding": "gzip, deflate, br"}  # what Scrapy sends
+
+
+def test_bodies_go_out_gzipped_to_a_client_that_asks_and_cut_bodies_plain() -> None:
+    spec = "truncate@/search?page=1,oversize@/search?page=3"
+    with running_replica(documents=DOCS, faults=spec) as rep:
+        first = fetch(rep, "/search")
+        doc = fetch(rep, rows(first)[0])
+        plain, packed = fetch(rep, "/search?page=2"), fetch(rep, "/search?page=2", headers=GZIP)
+        refused = fetch(rep, "/search?page=2", headers={"Accept-Encoding": "br, gzip;q=0"})
+        robots = fetch(rep, "/robots.txt", headers=GZIP)
+        page = fetch(rep, rows(first)[0], headers=GZIP)
+        etag = page.header("ETag")
+        not_modified = fetch(rep, rows(first)[0], headers={**GZIP, "If-None-Match": etag or ""})
+        cut = fetch(rep, "/search?page=1", headers=GZIP)
+        big = fetch(rep, "/search?page=3", headers=GZIP)
+    with running_replica(documents=DOCS, extra_args=["--identity"]) as rep:
+        identity = fetch(rep, "/search?page=2", headers=GZIP)
+    # Asked for: a gzip member of the very page, its length on the wire, and a Vary.
+    assert plain.header("Content-Encoding") is None and b"</html>" in plain.body
+    assert packed.header("Content-Encoding") == "gzip" and packed.header("Vary") == "Accept-Encoding"
+    assert packed.body[:2] == b"\x1f\x8b" and int(packed.header("Content-Length") or 0) == len(packed.body)
+    assert gzip.decompress(packed.body) == plain.body and len(packed.body) < len(plain.body) / 3
+    assert gzip.decompress(robots.body).startswith(b"User-agent: *")
+    assert gzip.decompress(page.body) == doc.body and etag == doc.header("ETag")  # one ETag for both
+    assert not_modified.status == 304 and not_modified.body == b""
+    # Refused (q=0), or the replica started with --identity: as it is.
+    assert refused.header("Content-Encoding") is None and refused.body == plain.body
+    assert identity.header("Content-Encoding") is None and identity.body.rstrip().endswith(b"</html>")
+    # A body cut short goes out plain; an oversize page whole, compressed (to a few KB).
+    assert cut.header("Content-Encoding") is None and b"</html>" not in cut.body
+    assert big.header("Content-Encoding") == "gzip" and len(gzip.decompress(big.body)) > 5 * 1024 * 1024
 
 
 def test_truncate_empty_and_oversize(log_path: Path) -> None:

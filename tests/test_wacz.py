@@ -7,7 +7,11 @@ makes is checked by py-wacz's validator and read back with warcio, clients that 
 
 from __future__ import annotations
 
+import base64
 import errno
+import gzip
+import hashlib
+import html
 import io
 import json
 import os
@@ -264,6 +268,42 @@ async def test_a_replay_whose_page_worker_dies_reads_the_pages_itself(
     assert any(
         "document pages are read in the crawl's process from now on" in r.message for r in caplog.records
     )
+
+
+@deferred_f_from_coro_f
+async def test_a_compressed_page_is_kept_as_the_site_sent_it_and_replayed(tmp_path: Path) -> None:
+    # The replica compresses for a client that asks, as the site's front (Cloudflare) does:
+    # the archive keeps what came over the wire, and the digest is of those bytes.
+    out = tmp_path / "gz.jsonl"
+    with running_replica(documents=12) as rep:
+        online = await crawl(rep.base_url, "details=true", out=out, settings=FAST)
+    assert online.verdict == "ok", online.reasons
+    wacz = out.with_name("gz.wacz")
+    assert_valid(wacz)
+    with zipfile.ZipFile(wacz) as zf:
+        data = zf.read("archive/data.warc.gz")
+    titles = {r["url"]: r["title"] for r in read_jsonl(out)}
+    pages = 0
+    for record in ArchiveIterator(io.BytesIO(data)):
+        url = record.rec_headers.get_header("WARC-Target-URI")
+        if record.rec_type != "response" or url not in titles:
+            continue
+        raw = record.raw_stream.read()  # the payload as it came, not inflated
+        assert record.http_headers.get_header("Content-Encoding") == "gzip"
+        assert int(record.http_headers.get_header("Content-Length")) == len(raw)
+        digest = "sha1:" + base64.b32encode(hashlib.sha1(raw).digest()).decode()
+        assert record.rec_headers.get_header("WARC-Payload-Digest") == digest
+        page = gzip.decompress(raw).decode("utf-8")
+        assert page.rstrip().endswith("</html>") and html.escape(titles[url], quote=False) in page
+        pages += 1
+    assert pages == len(titles) == 12
+    # Replayed, Scrapy inflates the archived bytes as it did online: the same dataset.
+    replayed = tmp_path / "replayed.jsonl"
+    replay = await crawl(rep.base_url, "details=true", f"replay={wacz}", out=replayed, settings=FAST)
+    assert replay.verdict == "ok", replay.reasons
+    assert without_run_time(read_jsonl(replayed)) == without_run_time(read_jsonl(out))
+    inflated = online.stat("httpcompression/response_count")
+    assert inflated >= 13 and replay.stat("httpcompression/response_count") == inflated
 
 
 @deferred_f_from_coro_f

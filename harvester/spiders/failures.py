@@ -148,13 +148,16 @@ class PageFailures(scrapy.Spider):
         count = self.crawler.stats.inc_value
         if failure.check(RateLimited):  # type: ignore[no-untyped-call]
             return  # the run is stopping at the rate limit: counted and said by the middleware
-        if failure.check(DownloadCancelledError):  # type: ignore[no-untyped-call]
-            # Over DOWNLOAD_MAXSIZE: a record without its details is never published as complete.
+        message = failure.getErrorMessage()
+        # Over DOWNLOAD_MAXSIZE as it came, or once Scrapy inflated it (a compressed page): a
+        # record without its details is never published as complete.
+        if failure.check(DownloadCancelledError) or (  # type: ignore[no-untyped-call]
+            failure.check(IgnoreRequest) and "DOWNLOAD_MAXSIZE" in message  # type: ignore[no-untyped-call]
+        ):
             count(stats.PAGES_OVERSIZE)
             logger.error("The %s page %s is over the size limit (%s): not read; raise DOWNLOAD_MAXSIZE if it is real",
                          kind, request.url, failure.getErrorMessage())  # fmt: skip
             return
-        message = failure.getErrorMessage()
         if failure.check(IgnoreRequest) and "robots.txt" in message:  # type: ignore[no-untyped-call]
             count(stats.ROBOTS_FORBIDDEN)
             logger.error("robots.txt of %s forbids %s for this user agent (%s): not fetched. Harvest another path, "
