@@ -138,9 +138,10 @@ DOWNLOADER_MIDDLEWARES = {
 }
 # Each record names the archived response it was read from (capture_id, captured_at).
 SPIDER_MIDDLEWARES = {"harvester.webarchive.middleware.ProvenanceMiddleware": 50}
-# A real document page is 60-90 KB as served; the longest translations run to a few hundred
-# KB. 32 MiB holds any real page with a wide margin; a page over it fails the run (never a
-# record silently missing its details), and a job tries it again on its next run.
+# A real document page is 60-90 KB (less on the wire when compressed); the longest
+# translations run to a few hundred KB. 32 MiB holds any real page with a wide margin; a page
+# over it, as it comes or once inflated, fails the run (never a record silently missing its
+# details), and a job tries it again on its next run.
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 

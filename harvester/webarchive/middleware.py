@@ -212,7 +212,7 @@ class CaptureMiddleware:
                 # On disk before any record read from it is committed: a killed job's run is salvaged.
                 self.storage.file.flush()
                 request.meta[CAPTURE_META] = (capture.record_id, capture.date)
-            else:  # a killed single run's capture is removed: written a dozen or so at a time
+            else:  # a killed single run's capture is removed: written 16 at a time
                 request.meta[CAPTURE_META] = self.storage.store_later(**message)
         except OSError as exc:
             self._broke(exc)

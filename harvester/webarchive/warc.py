@@ -3,7 +3,7 @@
 Each response is written as a ``response`` record followed by the ``request`` record that
 asked for it (``WARC-Concurrent-To`` the response), as warcio's own
 ``write_request_response_pair`` orders them: at once (:meth:`WarcStorage.store`), or held and
-written with a dozen or so others (:meth:`WarcStorage.store_later`, a single run's capture). The storage remembers where each response record
+written with up to 15 others (:meth:`WarcStorage.store_later`, a single run's capture). The storage remembers where each response record
 lies in the file (offset and length of its gzip member) so the CDXJ index is written without
 reading the WARC again.
 
@@ -206,8 +206,9 @@ def status_line(status: int) -> str:
 #: what the crawl's own code had in the CPU's caches, and that code ran slower: in process,
 #: parsing 1,024 document pages each followed by its capture took 0.21 ms a page more than
 #: the two apart; written 32 at a time, 0.063 ms; 128 at a time, 0.036 ms (issue 17). The
-#: bodies held (~13 replica pages, 1 MiB at most) are memory the crawl keeps a little longer:
-#: 64 took the whole-replica details crawl's peak RSS to ~121 MB, 32 to 116-121 MB. 16 at a
+#: bodies held (16 compressed pages, ~260 KB; 13 uncompressed ones, 1 MiB at most) are memory
+#: the crawl keeps a little longer: with uncompressed pages, 64 took the whole-replica details
+#: crawl's peak RSS to ~121 MB, 32 to 116-121 MB. 16 at a
 #: time cost no CPU that the crawl-to-crawl spread shows (1.140x and 1.236x against 1.170x
 #: and 1.242x with 32, the same rounds; BENCHMARKS.md).
 HELD_RECORDS = 16
