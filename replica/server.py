@@ -10,11 +10,13 @@ and reports the counts at ``GET /_replica/faults``.
 
 Document pages carry ``ETag`` and ``Last-Modified`` and answer conditional GETs with
 ``304 Not Modified`` (unless ``validators=False``, ``--no-validators``); see "Validators" in
-:mod:`replica.faults`. A body goes out gzip-compressed (``Content-Encoding: gzip``) to a
-client whose ``Accept-Encoding`` takes gzip, as Cloudflare, the site's front, compresses
-HTML for any client that asks (assumed: no raw response of the site is on record), unless
-``compress=False`` (``--identity``). A fault that cuts a body short sends it uncompressed. A document removed on a churn night (:mod:`replica.churn`) answers
+:mod:`replica.faults`. A document removed on a churn night (:mod:`replica.churn`) answers
 404 or 410 at each of its addresses.
+
+A body goes out gzip-compressed (``Content-Encoding: gzip``) to a client whose
+``Accept-Encoding`` takes gzip, as Cloudflare, the site's front, compresses HTML for any
+client that asks (assumed: no raw response of the site is on record), unless
+``compress=False`` (``--identity``). A fault that cuts a body short sends it uncompressed.
 """
 
 from __future__ import annotations
@@ -77,22 +79,25 @@ GZIP_LEVEL = 2
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
-    """Whether an ``Accept-Encoding`` header takes gzip (RFC 9110 12.5.3: a ``q=0`` refuses it).
+    """Whether an ``Accept-Encoding`` header takes gzip (RFC 9110 12.5.3: ``q=0`` refuses a
+    coding; ``gzip`` named outranks ``*``).
 
     >>> accepts_gzip("gzip, deflate, br"), accepts_gzip("br;q=1.0, gzip;q=0"), accepts_gzip(None)
     (True, False, False)
-    >>> accepts_gzip("*"), accepts_gzip("identity"), accepts_gzip("GZIP;q=0.5")
-    (True, False, True)
+    >>> accepts_gzip("*"), accepts_gzip("identity"), accepts_gzip("GZIP;q=0.5"), accepts_gzip("*, gzip;q=0")
+    (True, False, True, False)
     """
+    weights: dict[str, float] = {}
     for part in (accept_encoding or "").split(","):
         coding, _, params = part.partition(";")
-        if coding.strip().lower() not in ("gzip", "x-gzip", "*"):
-            continue
         q = params.strip().lower()
         try:
-            return not q.startswith("q=") or float(q[2:]) > 0
+            weights[coding.strip().lower()] = float(q[2:]) if q.startswith("q=") else 1.0
         except ValueError:
-            return False
+            weights[coding.strip().lower()] = 0.0
+    for name in ("gzip", "x-gzip", "*"):
+        if name in weights:
+            return weights[name] > 0
     return False
 
 
