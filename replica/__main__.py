@@ -140,10 +140,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="document pages without ETag and Last-Modified; If-None-Match and If-Modified-Since ignored",
     )
-    parser.add_argument(
+    coding = parser.add_mutually_exclusive_group()
+    coding.add_argument(
         "--identity",
         action="store_true",
         help="never compress: bodies as they are, even to a client whose Accept-Encoding takes gzip",
+    )
+    coding.add_argument(
+        "--brotli",
+        action="store_true",
+        help="compress in Brotli (br) for a client that takes it, gzip for one that takes gzip alone",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser.parse_args(argv)
@@ -231,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             faults,
             fault_log=fault_log,
             validators=not args.no_validators,
-            compress=not args.identity,
+            codings=() if args.identity else ("br", "gzip") if args.brotli else ("gzip",),
         )
     except OSError as exc:
         print(

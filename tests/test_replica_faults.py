@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
+import brotli
 import pytest
 from parsel import Selector
 
@@ -309,6 +310,9 @@ def test_bodies_go_out_gzipped_to_a_client_that_asks_and_cut_bodies_plain() -> N
         big = fetch(rep, "/search?page=3", headers=GZIP)
     with running_replica(documents=DOCS, extra_args=["--identity"]) as rep:
         identity = fetch(rep, "/search?page=2", headers=GZIP)
+    with running_replica(documents=DOCS, extra_args=["--brotli"]) as rep:
+        brotli_page = fetch(rep, "/search?page=2", headers=GZIP)
+        gzip_only = fetch(rep, "/search?page=2", headers={"Accept-Encoding": "gzip"})
     # Asked for: a gzip member of the very page, its length on the wire, and a Vary.
     assert plain.header("Content-Encoding") is None and b"</html>" in plain.body
     assert packed.header("Content-Encoding") == "gzip" and packed.header("Vary") == "Accept-Encoding"
@@ -320,6 +324,11 @@ def test_bodies_go_out_gzipped_to_a_client_that_asks_and_cut_bodies_plain() -> N
     # Refused (q=0), or the replica started with --identity: as it is.
     assert refused.header("Content-Encoding") is None and refused.body == plain.body
     assert identity.header("Content-Encoding") is None and identity.body.rstrip().endswith(b"</html>")
+    # --brotli: br to a client that takes it (Scrapy does), gzip to one that takes gzip alone.
+    assert (
+        brotli_page.header("Content-Encoding") == "br" and brotli.decompress(brotli_page.body) == plain.body
+    )
+    assert gzip_only.header("Content-Encoding") == "gzip" and gzip.decompress(gzip_only.body) == plain.body
     # A body cut short goes out plain; an oversize page whole, compressed (to a few KB).
     assert cut.header("Content-Encoding") is None and b"</html>" not in cut.body
     assert big.header("Content-Encoding") == "gzip" and len(gzip.decompress(big.body)) > 5 * 1024 * 1024

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import brotli
 import pytest
 from scrapy.http import Headers
 from scrapy.utils.defer import deferred_f_from_coro_f
@@ -270,12 +271,16 @@ async def test_a_replay_whose_page_worker_dies_reads_the_pages_itself(
     )
 
 
+@pytest.mark.parametrize("coding", ["gzip", "br"])
 @deferred_f_from_coro_f
-async def test_a_compressed_page_is_kept_as_the_site_sent_it_and_replayed(tmp_path: Path) -> None:
-    # The replica compresses for a client that asks, as the site's front (Cloudflare) does:
-    # the archive keeps what came over the wire, and the digest is of those bytes.
+async def test_a_compressed_page_is_kept_as_the_site_sent_it_and_replayed(
+    tmp_path: Path, coding: str
+) -> None:
+    # The replica compresses for a client that asks, as the site's front (Cloudflare) does,
+    # in gzip or (--brotli) Brotli: the archive keeps what came over the wire, and the
+    # digest is of those bytes.
     out = tmp_path / "gz.jsonl"
-    with running_replica(documents=12) as rep:
+    with running_replica(documents=12, extra_args=["--brotli"] if coding == "br" else []) as rep:
         online = await crawl(rep.base_url, "details=true", out=out, settings=FAST)
     assert online.verdict == "ok", online.reasons
     wacz = out.with_name("gz.wacz")
@@ -289,11 +294,11 @@ async def test_a_compressed_page_is_kept_as_the_site_sent_it_and_replayed(tmp_pa
         if record.rec_type != "response" or url not in titles:
             continue
         raw = record.raw_stream.read()  # the payload as it came, not inflated
-        assert record.http_headers.get_header("Content-Encoding") == "gzip"
+        assert record.http_headers.get_header("Content-Encoding") == coding
         assert int(record.http_headers.get_header("Content-Length")) == len(raw)
         digest = "sha1:" + base64.b32encode(hashlib.sha1(raw).digest()).decode()
         assert record.rec_headers.get_header("WARC-Payload-Digest") == digest
-        page = gzip.decompress(raw).decode("utf-8")
+        page = (gzip.decompress(raw) if coding == "gzip" else brotli.decompress(raw)).decode("utf-8")
         assert page.rstrip().endswith("</html>") and html.escape(titles[url], quote=False) in page
         pages += 1
     assert pages == len(titles) == 12
