@@ -107,10 +107,8 @@ def accepts(accept_encoding: str | None, coding: str) -> bool:
             weights[name.strip().lower()] = float(q[2:]) if q.startswith("q=") else 1.0
         except ValueError:
             weights[name.strip().lower()] = 0.0
-    for name in (coding, "x-gzip" if coding == "gzip" else coding, "*"):
-        if name in weights:
-            return weights[name] > 0
-    return False
+    names = (coding, "x-gzip", "*") if coding == "gzip" else (coding, "*")
+    return next((weights[name] > 0 for name in names if name in weights), False)
 
 
 def _fold(text: str) -> str:
@@ -646,16 +644,13 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         """Send ``reply``: ``body`` replaces its body on the wire, ``length`` its
         ``Content-Length``, ``server`` its ``Server`` header. Neither given, the body is
         compressed in the first of the server's codings that the request accepts."""
-        headers = reply.headers
-        if body is None and length is None:
-            body = reply.body
-            asked = self.headers.get("Accept-Encoding")
-            coding = next((c for c in self.server.codings if accepts(asked, c)), None) if body else None
-            if coding is not None:
-                body = ENCODERS[coding](body)
-                headers = [*headers, ("Content-Encoding", coding), ("Vary", "Accept-Encoding")]
-        elif body is None:
-            body = reply.body
+        whole = body is None and length is None  # not cut short by a fault
+        body, headers = (reply.body if body is None else body), reply.headers
+        asked = self.headers.get("Accept-Encoding")
+        coding = next((c for c in self.server.codings if accepts(asked, c)), None) if whole and body else None
+        if coding is not None:
+            body = ENCODERS[coding](body)
+            headers = [*headers, ("Content-Encoding", coding), ("Vary", "Accept-Encoding")]
         if server is None:
             self.send_response(reply.status)
         else:

@@ -156,7 +156,7 @@ class PageFailures(scrapy.Spider):
         ):
             count(stats.PAGES_OVERSIZE)
             logger.error("The %s page %s is over the size limit (%s): not read; raise DOWNLOAD_MAXSIZE if it is real",
-                         kind, request.url, failure.getErrorMessage())  # fmt: skip
+                         kind, request.url, message)  # fmt: skip
             return
         if failure.check(IgnoreRequest) and "robots.txt" in message:  # type: ignore[no-untyped-call]
             count(stats.ROBOTS_FORBIDDEN)
