@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from scrapy.utils.defer import deferred_f_from_coro_f
 
+from harvester.jobs.policy import Place, ranks
 from harvester.jobs.store import SCHEMA_VERSION, JobStateError, JobStore
 from replica.process import running_replica
 from tests.conftest import ROOT, read_jsonl
@@ -375,3 +376,17 @@ async def test_many_known_documents_failing_at_once_fail_the_run(tmp_path: Path)
     assert strict.verdict == "failed"
     assert any("HARVESTER_JOB_MAX_FAILING=10" in r for r in strict.reasons), strict.reasons
     assert (tmp_path / "strict" / "nightly" / "archive.jsonl").read_bytes() == before
+
+
+def test_documents_the_walk_lists_in_a_new_order_take_that_order_in_their_old_places() -> None:
+    # The site reordered documents of the same upload time: the walk read page 1 (positions
+    # 1-4) and page 3 (positions 9-10) and listed known documents in an order that contradicts
+    # the last published one; page 2 was not read tonight. Ties reordered, then never
+    # followed, kept a quiet week unequal to the archive (13 documents off by one place).
+    places = [
+        Place("a", 1, 2, True), Place("b", 2, 1, True), Place("new", 3, None, True), Place("c", 4, 3, True),
+        Place("d", 4, 4, False), Place("e", 5, 5, False),
+        Place("g", 9, 7, True), Place("f", 10, 6, True),
+    ]  # fmt: skip
+    order = sorted(ranks(places, 10, lambda n: f"page {n}").items(), key=lambda item: item[1][0])
+    assert [url for url, _ in order] == ["a", "b", "new", "c", "d", "e", "g", "f"]

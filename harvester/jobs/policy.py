@@ -8,7 +8,7 @@ import enum
 import json
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -229,13 +229,20 @@ def ranks(
     side of the same stretch of pages: right after the one above it, or right before the one
     below it (the first row of a page read apart). A document found gone closes its gap.
 
+    Documents the walk listed one after the other keep the places they held between them,
+    in the order the walk listed them: a site that reorders documents of the same upload
+    time (a tie in its sort) is followed, not contradicted night after night.
+
     >>> url = lambda n: f"p{n}"
     >>> ps = [Place("new", 1, None, True), Place("a", 2, 1, True), Place("b", 2, 2, False),
     ...       Place("c", 3, 3, False), Place("back", 5, None, True), Place("d", 6, 4, True)]
     >>> ranks(ps, 2, url)
     {'new': (1, 'p0'), 'a': (2, 'p0'), 'b': (3, 'p1'), 'c': (4, 'p1'), 'back': (5, 'p2'), 'd': (6, 'p2')}
+    >>> swapped = [Place("x", 1, 2, True), Place("y", 2, 1, True), Place("z", 3, 3, False)]
+    >>> ranks(swapped, 10, url)
+    {'x': (1, 'p0'), 'y': (2, 'p0'), 'z': (3, 'p0')}
     """
-    places = list(places)
+    places = _in_walk_order(list(places))
     beside = _beside(places)
     keyed: list[tuple[float, float, str]] = []
     for p in places:
@@ -250,6 +257,25 @@ def ranks(
     keyed.sort()
     size = max(page_size, 1)
     return {url: (rank, page_url((rank - 1) // size)) for rank, (_, _, url) in enumerate(keyed, start=1)}
+
+
+def _in_walk_order(places: list[Place]) -> list[Place]:
+    """``places`` with the old positions of each stretch of documents the walk listed one
+    after the other (consecutive positions) handed out again in the walk's order."""
+    listed = sorted(
+        (p for p in places if p.listed and p.position is not None and p.before is not None),
+        key=lambda p: p.position or 0,
+    )
+    slots: dict[str, int] = {}
+    stretch: list[Place] = []
+    for index, place in enumerate(listed):
+        stretch.append(place)
+        following = listed[index + 1] if index + 1 < len(listed) else None
+        if following is None or (following.position or 0) != (place.position or 0) + 1:
+            befores = sorted(p.before for p in stretch if p.before is not None)
+            slots.update(zip((p.url for p in stretch), befores, strict=True))
+            stretch = []
+    return [replace(p, before=slots[p.url]) if p.url in slots else p for p in places]
 
 
 def _beside(places: list[Place]) -> dict[int, float]:
